@@ -1,0 +1,68 @@
+"""``QueueBackend``: what the worker runtime needs from an adapter, beyond the producer port.
+
+Every adapter implements ``IGenericQueue`` (producer side, owned by the domain) and this class
+(consumer side, owned by the application). Policy stays in the worker runtime: the adapter
+stores decisions (retry delay or dead letter), it does not take them.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from application.state_machine.events import LeaseRef
+from application.state_machine.machine import ClaimedJob
+from domain.queue.job import Progress
+from domain.queue.options import RateLimit
+from domain.queue.port import IGenericQueue
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    worker_id: str
+    max_jobs: int
+    lease_ms: int
+    limiter: RateLimit | None = None
+    block_ms: int = 1000  # wait at most this long for work before returning an empty batch
+
+
+@dataclass(frozen=True, slots=True)
+class FailureReport:
+    """A failed attempt. ``retry_delay_ms=None`` means: no more attempts, dead-letter it."""
+
+    reason: str
+    stacktrace: str | None
+    retry_delay_ms: int | None
+
+
+class QueueBackend(IGenericQueue):
+    """Consumer-side operations. Leases are fenced: a stale token is refused (returns False)."""
+
+    @abstractmethod
+    async def claim(self, request: ClaimRequest) -> Sequence[ClaimedJob]:
+        """Start up to ``max_jobs`` jobs (priority order, due delays promoted, limiter honoured).
+
+        Waits up to ``block_ms`` when nothing is available; returns an empty sequence then.
+        Every returned job counts as a started attempt.
+        """
+
+    @abstractmethod
+    async def extend_leases(self, worker_id: str, leases: Sequence[LeaseRef], lease_ms: int) -> list[str]:
+        """Renew leases; returns the ids of jobs whose lease was already lost."""
+
+    @abstractmethod
+    async def update_progress(self, lease: LeaseRef, progress: Progress) -> bool:
+        """Store progress for the running attempt; False if the lease is no longer held."""
+
+    @abstractmethod
+    async def complete(self, lease: LeaseRef, return_json: str) -> bool:
+        """Mark the attempt successful; False (and nothing changed) if the lease is stale."""
+
+    @abstractmethod
+    async def fail(self, lease: LeaseRef, report: FailureReport) -> bool:
+        """Record a failed attempt and store the retry decision; False if the lease is stale."""
+
+    @abstractmethod
+    async def release(self, worker_id: str, leases: Sequence[LeaseRef]) -> None:
+        """Hand back reserved jobs that were never started: no attempt is counted."""

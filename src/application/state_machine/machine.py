@@ -1,0 +1,563 @@
+"""``QueueStateMachine``: the pure, deterministic reference model of the queue contract.
+
+It decides every transition of one queue: add with dedup by job id and idempotency key,
+priorities (1 first, FIFO within a priority), delays, claims with leases and fencing tokens,
+completion, failure with the worker runtime's retry decision, stalled leases, pause, removal,
+retention, clean, the rate-limit window, dead letters and reprocessing.
+
+No I/O, no clock, no randomness: time arrives inside each event and the state keeps its own
+monotonic ``now`` (``max(now, event.now)``). Applying the same events in the same order gives the
+same state, which is what lets the RabbitMQ and Kafka adapters replicate it over a log.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from application.state_machine import events as ev
+from application.state_machine.records import MALFORMED_JOB_NAME, MAX_STACKTRACES, JobRecord
+from domain.queue.errors import InvalidOptionError
+from domain.queue.job import DeadLetter, Job, JobState, QueueStats
+from domain.queue.metadata import JobMetadata
+from domain.queue.options import Backoff, KeepJobs, RateLimit, ResolvedOptions
+
+STALLED_REASON = "lease expired: the worker died or stalled"
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    job: Job
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimOutcome:
+    jobs: tuple[ClaimedJob, ...]
+    # When nothing (more) could be claimed: the earliest time work may become available
+    # (a delayed job's due time or the next rate-limit window); None = wait for a new event.
+    wake_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FailOutcome:
+    accepted: bool
+    state: JobState | None = None  # waiting / delayed (retry) or failed (dead letter)
+
+
+@dataclass(slots=True)
+class _Limiter:
+    window: int = -1
+    started: int = 0
+
+
+@dataclass(slots=True)
+class QueueStateMachine:
+    queue: str
+    now: int = 0
+    jobs: dict[str, JobRecord] = field(default_factory=dict)
+    paused: bool = False
+    seq: int = 0
+    lease_seq: int = 0
+    counts: dict[JobState, int] = field(default_factory=lambda: dict.fromkeys(JobState, 0))
+    waiting: list[tuple[int, int, str]] = field(default_factory=list)  # (priority, seq, id)
+    delayed: list[tuple[int, int, str]] = field(default_factory=list)  # (due_at, seq, id)
+    leases: list[tuple[int, int, str]] = field(default_factory=list)  # (lease_until, lease_seq, id)
+    completed: dict[str, None] = field(default_factory=dict)  # ids in finishing order
+    failed: dict[str, None] = field(default_factory=dict)  # the dead-letter set, in failing order
+    idempotency: dict[str, tuple[str, int]] = field(default_factory=dict)  # key -> (job id, expires_at)
+    idempotency_expiry: list[tuple[int, str]] = field(default_factory=list)
+    limiter: _Limiter = field(default_factory=_Limiter)
+
+    # --- dispatch -----------------------------------------------------------------------------
+
+    def apply(self, event: ev.QueueEvent) -> Any:
+        """Apply one event and return its outcome (see each ``on_*`` method)."""
+        handler: Callable[[Any], Any] = getattr(self, _HANDLERS[type(event)])
+        return handler(event)
+
+    # --- reads (no event needed: they change nothing) --------------------------------------------
+
+    def get(self, job_id: str) -> Job | None:
+        record = self.jobs.get(job_id)
+        return None if record is None else record.to_job(self.queue)
+
+    def stats(self) -> QueueStats:
+        c = self.counts
+        return QueueStats(
+            waiting=c[JobState.WAITING],
+            delayed=c[JobState.DELAYED],
+            active=c[JobState.ACTIVE],
+            completed=c[JobState.COMPLETED],
+            failed=c[JobState.FAILED],
+            paused=self.paused,
+        )
+
+    def dead_letters(self, limit: int, offset: int) -> list[DeadLetter]:
+        if limit < 0 or offset < 0:
+            raise InvalidOptionError("limit/offset", "must be >= 0")
+        result: list[DeadLetter] = []
+        for index, job_id in enumerate(reversed(self.failed)):
+            if index < offset:
+                continue
+            if len(result) >= limit:
+                break
+            result.append(self.jobs[job_id].to_dead_letter(self.queue))
+        return result
+
+    def next_wake_at(self) -> int | None:
+        """The earliest time a Tick would change something (a due delayed job or a lease expiry)."""
+        self._drop_stale_heads()
+        candidates = [heap[0][0] for heap in (self.delayed, self.leases) if heap]
+        return min(candidates) if candidates else None
+
+    # --- events ---------------------------------------------------------------------------------
+
+    def on_add(self, event: ev.Add) -> list[Job]:
+        self._advance(event.now)
+        return [self._add_one(draft) for draft in event.drafts]
+
+    def on_claim(self, event: ev.Claim) -> ClaimOutcome:
+        self._advance(event.now)
+        if self.paused or event.max_jobs <= 0:
+            return ClaimOutcome(())
+        budget = event.max_jobs
+        limit = event.limiter
+        if limit is not None:
+            budget = min(budget, self._limiter_budget(limit))
+            if budget <= 0:
+                return ClaimOutcome((), wake_at=(self.limiter.window + 1) * limit.duration)
+        claimed: list[ClaimedJob] = []
+        while len(claimed) < budget:
+            record = self._pop_waiting()
+            if record is None:
+                break
+            claimed.append(self._start(record, event.worker_id, event.lease_ms))
+        if limit is not None:
+            self.limiter.started += len(claimed)
+        wake_at = None
+        if len(claimed) < event.max_jobs:
+            wake_at = self._next_due()
+            if limit is not None and len(claimed) == budget and budget < event.max_jobs:
+                window_end = (self.limiter.window + 1) * limit.duration
+                wake_at = window_end if wake_at is None else min(wake_at, window_end)
+        return ClaimOutcome(tuple(claimed), wake_at)
+
+    def on_extend(self, event: ev.Extend) -> list[str]:
+        """Renew the leases a worker still holds; returns the ids of the jobs it has lost."""
+        self._advance(event.now)
+        lost: list[str] = []
+        for lease in event.leases:
+            record = self._held(lease)
+            if record is None:
+                lost.append(lease.job_id)
+                continue
+            record.lease_until = self.now + event.lease_ms
+            heapq.heappush(self.leases, (record.lease_until, record.lease_number, record.id))
+        return lost
+
+    def on_update_progress(self, event: ev.UpdateProgress) -> bool:
+        self._advance(event.now)
+        record = self._held(event.lease)
+        if record is None:
+            return False
+        record.progress = event.progress
+        return True
+
+    def on_complete(self, event: ev.Complete) -> bool:
+        self._advance(event.now)
+        record = self._held(event.lease)
+        if record is None:
+            return False
+        self._clear_lease(record)
+        record.attempts_made += 1
+        record.return_json = event.return_json
+        record.finished_on = self.now
+        self._set_state(record, JobState.COMPLETED)
+        self.completed[record.id] = None
+        self._retain(self.completed, record.options.remove_on_complete)
+        return True
+
+    def on_fail(self, event: ev.Fail) -> FailOutcome:
+        self._advance(event.now)
+        record = self._held(event.lease)
+        if record is None:
+            return FailOutcome(False)
+        self._clear_lease(record)
+        record.attempts_made += 1
+        record.failed_reason = event.reason
+        self._push_stack(record, event.stacktrace or event.reason)
+        retry = event.retry_delay_ms is not None and record.attempts_started < record.options.attempts
+        if retry and event.retry_delay_ms:
+            self._make_delayed(record, self.now + event.retry_delay_ms)
+        elif retry:
+            self._make_waiting(record)
+        else:
+            self._dead_letter(record)
+        return FailOutcome(True, record.state)
+
+    def on_release(self, event: ev.Release) -> int:
+        self._advance(event.now)
+        released = 0
+        for lease in event.leases:
+            record = self._held(lease)
+            if record is None:
+                continue
+            self._clear_lease(record)
+            record.attempts_started -= 1
+            if record.attempts_started == 0:
+                record.processed_on = None
+            self._set_state(record, JobState.WAITING)
+            heapq.heappush(self.waiting, (record.options.priority, record.seq, record.id))
+            released += 1
+        return released
+
+    def on_remove(self, event: ev.Remove) -> bool:
+        self._advance(event.now)
+        record = self.jobs.get(event.job_id)
+        if record is None or record.state is JobState.ACTIVE:
+            return False
+        self._delete(record)
+        return True
+
+    def on_pause(self, event: ev.Pause) -> None:
+        self._advance(event.now)
+        self.paused = True
+
+    def on_resume(self, event: ev.Resume) -> None:
+        self._advance(event.now)
+        self.paused = False
+
+    def on_clean(self, event: ev.Clean) -> int:
+        self._advance(event.now)
+        if event.state is JobState.COMPLETED:
+            finished = self.completed
+        elif event.state is JobState.FAILED:
+            finished = self.failed
+        else:
+            raise InvalidOptionError("state", "must be 'completed' or 'failed'", detail=f"got {event.state!r}")
+        if event.grace_ms < 0 or event.limit < 0:
+            raise InvalidOptionError("grace_ms/limit", "must be >= 0")
+        cutoff = self.now - event.grace_ms
+        victims = []
+        for job_id in finished:
+            if len(victims) >= event.limit:
+                break
+            finished_on = self.jobs[job_id].finished_on or 0
+            if finished_on >= cutoff:
+                break
+            victims.append(job_id)
+        for job_id in victims:
+            self._delete(self.jobs[job_id])
+        return len(victims)
+
+    def on_reprocess(self, event: ev.Reprocess) -> bool:
+        self._advance(event.now)
+        record = self.jobs.get(event.job_id)
+        if record is None or record.state is not JobState.FAILED:
+            return False
+        self._revive(record)
+        return True
+
+    def on_reprocess_all(self, event: ev.ReprocessAll) -> int:
+        self._advance(event.now)
+        selection = event.selection
+        chosen = [
+            self.jobs[job_id]
+            for job_id in self.failed
+            if selection is None or selection.matches(self.jobs[job_id].to_dead_letter(self.queue))
+        ]
+        for record in chosen:
+            self._revive(record)
+        return len(chosen)
+
+    def on_purge_dead_letters(self, event: ev.PurgeDeadLetters) -> int:
+        self._advance(event.now)
+        if event.older_than_ms < 0:
+            raise InvalidOptionError("older_than_ms", "must be >= 0")
+        cutoff = self.now - event.older_than_ms
+        victims = [job_id for job_id in self.failed if (self.jobs[job_id].finished_on or 0) < cutoff]
+        for job_id in victims:
+            self._delete(self.jobs[job_id])
+        return len(victims)
+
+    def on_record_malformed(self, event: ev.RecordMalformed) -> Job:
+        self._advance(event.now)
+        existing = self.jobs.get(event.job_id)
+        if existing is not None:
+            return existing.to_job(self.queue, deduplicated=True)
+        record = JobRecord(
+            id=event.job_id,
+            name=MALFORMED_JOB_NAME,
+            data_json=None,
+            options=_MALFORMED_OPTIONS,
+            metadata=JobMetadata(correlation_id=event.job_id, source="malformed-record", timestamp=self.now),
+            created_at=self.now,
+            state=JobState.FAILED,
+            failed_reason=event.reason,
+            stacktrace=[event.reason],
+            finished_on=self.now,
+            raw_record=event.raw,
+        )
+        self.jobs[record.id] = record
+        self.counts[JobState.FAILED] += 1
+        self.failed[record.id] = None
+        return record.to_job(self.queue)
+
+    def on_tick(self, event: ev.Tick) -> None:
+        self._advance(event.now)
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def _advance(self, now: int) -> None:
+        if now > self.now:
+            self.now = now
+        now = self.now
+        delayed = self.delayed
+        while delayed and delayed[0][0] <= now:
+            due_at, seq, job_id = heapq.heappop(delayed)
+            record = self.jobs.get(job_id)
+            if record is not None and record.state is JobState.DELAYED and record.seq == seq:
+                self._make_waiting(record)
+        leases = self.leases
+        while leases and leases[0][0] < now:
+            lease_until, number, job_id = heapq.heappop(leases)
+            record = self.jobs.get(job_id)
+            if (
+                record is not None
+                and record.state is JobState.ACTIVE
+                and record.lease_until == lease_until
+                and record.lease_number == number
+            ):
+                self._recover_stalled(record)
+        expiry = self.idempotency_expiry
+        while expiry and expiry[0][0] <= now:
+            expires_at, key = heapq.heappop(expiry)
+            entry = self.idempotency.get(key)
+            if entry is not None and entry[1] == expires_at:
+                del self.idempotency[key]
+
+    def _add_one(self, draft: ev.JobDraft) -> Job:
+        key = draft.options.idempotency_key
+        if key is not None:
+            entry = self.idempotency.get(key)
+            if entry is not None:
+                original = self.jobs.get(entry[0])
+                if original is not None:
+                    return original.to_job(self.queue, deduplicated=True)
+                return _removed_job(draft, entry[0], self.queue)
+        existing = self.jobs.get(draft.id)
+        if existing is not None:
+            return existing.to_job(self.queue, deduplicated=True)
+        record = JobRecord(
+            id=draft.id,
+            name=draft.name,
+            data_json=draft.data_json,
+            options=draft.options,
+            metadata=draft.metadata,
+            created_at=draft.created_at,
+            state=JobState.WAITING,
+        )
+        self.jobs[record.id] = record
+        self.counts[JobState.WAITING] += 1  # counted as waiting; _make_delayed moves the count
+        if draft.options.delay > 0:
+            self._make_delayed(record, self.now + draft.options.delay)
+        else:
+            self._make_waiting(record)
+        if key is not None:
+            expires_at = self.now + draft.options.idempotency_ttl
+            self.idempotency[key] = (record.id, expires_at)
+            heapq.heappush(self.idempotency_expiry, (expires_at, key))
+        return record.to_job(self.queue)
+
+    def _make_waiting(self, record: JobRecord) -> None:
+        self.seq += 1
+        record.seq = self.seq
+        record.due_at = None
+        self._set_state(record, JobState.WAITING)
+        heapq.heappush(self.waiting, (record.options.priority, record.seq, record.id))
+
+    def _make_delayed(self, record: JobRecord, due_at: int) -> None:
+        self.seq += 1
+        record.seq = self.seq
+        record.due_at = due_at
+        self._set_state(record, JobState.DELAYED)
+        heapq.heappush(self.delayed, (due_at, record.seq, record.id))
+
+    def _pop_waiting(self) -> JobRecord | None:
+        waiting = self.waiting
+        while waiting:
+            _, seq, job_id = heapq.heappop(waiting)
+            record = self.jobs.get(job_id)
+            if record is not None and record.state is JobState.WAITING and record.seq == seq:
+                return record
+        return None
+
+    def _start(self, record: JobRecord, worker_id: str, lease_ms: int) -> ClaimedJob:
+        self.lease_seq += 1
+        token = f"{worker_id}#{self.lease_seq}"
+        record.lease_owner = worker_id
+        record.lease_token = token
+        record.lease_number = self.lease_seq
+        record.lease_until = self.now + lease_ms
+        record.attempts_started += 1
+        record.processed_on = self.now
+        self._set_state(record, JobState.ACTIVE)
+        heapq.heappush(self.leases, (record.lease_until, self.lease_seq, record.id))
+        return ClaimedJob(record.to_job(self.queue), token)
+
+    def _held(self, lease: ev.LeaseRef) -> JobRecord | None:
+        """The record if ``lease`` is still the current attempt (fencing), else None."""
+        record = self.jobs.get(lease.job_id)
+        if record is None or record.state is not JobState.ACTIVE or record.lease_token != lease.token:
+            return None
+        return record
+
+    def _clear_lease(self, record: JobRecord) -> None:
+        record.lease_owner = None
+        record.lease_token = None
+        record.lease_number = 0
+        record.lease_until = None
+
+    def _recover_stalled(self, record: JobRecord) -> None:
+        self._clear_lease(record)
+        record.stalled_count += 1
+        self._push_stack(record, STALLED_REASON)
+        if record.attempts_started < record.options.attempts:
+            self._make_waiting(record)
+        else:
+            record.failed_reason = f"{STALLED_REASON} (after {record.attempts_started} attempts)"
+            self._dead_letter(record)
+
+    def _dead_letter(self, record: JobRecord) -> None:
+        record.finished_on = self.now
+        record.due_at = None
+        self._set_state(record, JobState.FAILED)
+        self.failed[record.id] = None
+        self._retain(self.failed, record.options.remove_on_fail)
+
+    def _revive(self, record: JobRecord) -> None:
+        del self.failed[record.id]
+        record.attempts_started = 0
+        record.attempts_made = 0
+        record.stalled_count = 0
+        record.failed_reason = None
+        record.finished_on = None
+        record.processed_on = None
+        self._make_waiting(record)
+
+    def _retain(self, finished: dict[str, None], keep: KeepJobs) -> None:
+        if keep.age is not None:
+            cutoff = self.now - keep.age
+            while finished:
+                oldest = next(iter(finished))
+                if (self.jobs[oldest].finished_on or 0) >= cutoff:
+                    break
+                self._delete(self.jobs[oldest])
+        if keep.count is not None:
+            while len(finished) > keep.count:
+                self._delete(self.jobs[next(iter(finished))])
+
+    def _delete(self, record: JobRecord) -> None:
+        self.counts[record.state] -= 1
+        if record.state is JobState.COMPLETED:
+            del self.completed[record.id]
+        elif record.state is JobState.FAILED:
+            del self.failed[record.id]
+        del self.jobs[record.id]  # heap entries go stale and are skipped lazily
+
+    def _set_state(self, record: JobRecord, state: JobState) -> None:
+        counts = self.counts
+        counts[record.state] -= 1
+        counts[state] += 1
+        record.state = state
+
+    def _push_stack(self, record: JobRecord, entry: str) -> None:
+        record.stacktrace.append(entry)
+        if len(record.stacktrace) > MAX_STACKTRACES:
+            del record.stacktrace[0]
+
+    def _limiter_budget(self, limit: RateLimit) -> int:
+        window = self.now // limit.duration
+        if window != self.limiter.window:
+            self.limiter.window = window
+            self.limiter.started = 0
+        return limit.max - self.limiter.started
+
+    def _next_due(self) -> int | None:
+        self._drop_stale_heads()
+        return self.delayed[0][0] if self.delayed else None
+
+    def _drop_stale_heads(self) -> None:
+        delayed = self.delayed
+        while delayed:
+            due_at, seq, job_id = delayed[0]
+            record = self.jobs.get(job_id)
+            if record is not None and record.state is JobState.DELAYED and record.seq == seq:
+                break
+            heapq.heappop(delayed)
+        leases = self.leases
+        while leases:
+            lease_until, number, job_id = leases[0]
+            record = self.jobs.get(job_id)
+            if (
+                record is not None
+                and record.state is JobState.ACTIVE
+                and record.lease_until == lease_until
+                and record.lease_number == number
+            ):
+                break
+            heapq.heappop(leases)
+
+    def iter_records(self) -> Iterator[JobRecord]:
+        return iter(self.jobs.values())
+
+
+def _removed_job(draft: ev.JobDraft, original_id: str, queue: str) -> Job:
+    """What a deduplicated add returns when the original job no longer exists."""
+    return Job(
+        id=original_id,
+        queue=queue,
+        name=draft.name,
+        data=None,
+        options=draft.options,
+        metadata=draft.metadata,
+        state=JobState.REMOVED,
+        created_at=draft.created_at,
+        deduplicated=True,
+    )
+
+
+_MALFORMED_OPTIONS = ResolvedOptions(
+    delay=0,
+    attempts=1,
+    priority=10,
+    backoff=Backoff(),
+    timeout=None,
+    remove_on_complete=KeepJobs(),
+    remove_on_fail=KeepJobs(),
+    job_id=None,
+    idempotency_key=None,
+    idempotency_ttl=1,
+)
+
+_HANDLERS: dict[type, str] = {
+    ev.Add: "on_add",
+    ev.Claim: "on_claim",
+    ev.Extend: "on_extend",
+    ev.UpdateProgress: "on_update_progress",
+    ev.Complete: "on_complete",
+    ev.Fail: "on_fail",
+    ev.Release: "on_release",
+    ev.Remove: "on_remove",
+    ev.Pause: "on_pause",
+    ev.Resume: "on_resume",
+    ev.Clean: "on_clean",
+    ev.Reprocess: "on_reprocess",
+    ev.ReprocessAll: "on_reprocess_all",
+    ev.PurgeDeadLetters: "on_purge_dead_letters",
+    ev.RecordMalformed: "on_record_malformed",
+    ev.Tick: "on_tick",
+}

@@ -1,0 +1,202 @@
+"""Job options (the seeds' ``QueueJobOptions`` in Python spelling).
+
+All durations are integer milliseconds, as in the seeds and BullMQ. ``None`` means "use the
+queue's default" (see ``QueueDefaults``); ``JobOptions.resolve`` fills those in and checks every
+rule, raising ``InvalidOptionError`` that names the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from domain.queue.errors import InvalidOptionError
+from domain.queue.priority import HIGHEST_PRIORITY, LOWEST_PRIORITY, Priority
+
+DAY_MS = 24 * 60 * 60 * 1000
+DEFAULT_IDEMPOTENCY_TTL_MS = DAY_MS
+MAX_DELAY_MS = 10 * 365 * DAY_MS
+MAX_ATTEMPTS = 1000
+MAX_JOB_ID_LENGTH = 200
+
+
+class BackoffType(StrEnum):
+    FIXED = "fixed"
+    EXPONENTIAL = "exponential"
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Wait between attempts: ``fixed`` = ``delay``; ``exponential`` = ``delay * 2**(n-1)``.
+
+    ``max_delay`` caps the wait; ``jitter`` (0..1) spreads it by +-jitter (seed 001: 25%).
+    """
+
+    type: BackoffType = BackoffType.EXPONENTIAL
+    delay: int = 2000
+    max_delay: int | None = 15 * 60 * 1000
+    jitter: float = 0.25
+
+    def validate(self, prefix: str = "options.backoff") -> Backoff:
+        try:
+            kind = BackoffType(self.type)
+        except ValueError:
+            raise InvalidOptionError(f"{prefix}.type", "must be 'fixed' or 'exponential'") from None
+        _check_int(f"{prefix}.delay", self.delay, 0, MAX_DELAY_MS)
+        if self.max_delay is not None:
+            _check_int(f"{prefix}.max_delay", self.max_delay, 0, MAX_DELAY_MS)
+        if isinstance(self.jitter, bool) or not isinstance(self.jitter, int | float):
+            raise InvalidOptionError(f"{prefix}.jitter", "must be a number between 0 and 1")
+        if not 0.0 <= float(self.jitter) <= 1.0:
+            raise InvalidOptionError(f"{prefix}.jitter", "must be between 0 and 1", detail=f"got {self.jitter}")
+        return replace(self, type=kind, jitter=float(self.jitter))
+
+
+@dataclass(frozen=True, slots=True)
+class KeepJobs:
+    """Retention of finished jobs: keep at most ``count`` newest and/or those younger than ``age`` ms.
+
+    ``KeepJobs()`` keeps everything; ``KeepJobs(count=0)`` removes at once.
+    """
+
+    count: int | None = None
+    age: int | None = None
+
+    @staticmethod
+    def of(value: bool | int | KeepJobs, field_name: str) -> KeepJobs:
+        """Normalise the seeds' spelling: True = remove at once, False = keep, N = keep newest N."""
+        if isinstance(value, KeepJobs):
+            if value.count is not None:
+                _check_int(f"{field_name}.count", value.count, 0, 10**9)
+            if value.age is not None:
+                _check_int(f"{field_name}.age", value.age, 0, MAX_DELAY_MS)
+            return value
+        if isinstance(value, bool):
+            return KeepJobs(count=0) if value else KeepJobs()
+        if isinstance(value, int):
+            _check_int(field_name, value, 0, 10**9)
+            return KeepJobs(count=value)
+        raise InvalidOptionError(field_name, "must be a bool, a non-negative int or KeepJobs(count, age)")
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most ``max`` jobs start per ``duration`` ms window, across every worker of the queue."""
+
+    max: int
+    duration: int
+
+    def validate(self) -> RateLimit:
+        _check_int("limiter.max", self.max, 1, 10**9)
+        _check_int("limiter.duration", self.duration, 1, MAX_DELAY_MS)
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDefaults:
+    """Per-queue defaults for options a job leaves as ``None`` (seed tables supply the values)."""
+
+    attempts: int = 3
+    backoff: Backoff = field(default_factory=Backoff)
+    timeout: int | None = 60_000
+    remove_on_complete: KeepJobs = field(default_factory=lambda: KeepJobs(count=1000))
+    remove_on_fail: KeepJobs = field(default_factory=lambda: KeepJobs(age=30 * DAY_MS))
+
+
+@dataclass(frozen=True, slots=True)
+class JobOptions:
+    """What a producer may set on one job. ``None`` fields take the queue's defaults."""
+
+    delay: int = 0
+    attempts: int | None = None
+    priority: int = Priority.NORMAL
+    backoff: Backoff | None = None
+    timeout: int | None = None
+    remove_on_complete: bool | int | KeepJobs | None = None
+    remove_on_fail: bool | int | KeepJobs | None = None
+    job_id: str | None = None
+    idempotency_key: str | None = None
+    idempotency_ttl: int = DEFAULT_IDEMPOTENCY_TTL_MS
+
+    def resolve(self, defaults: QueueDefaults) -> ResolvedOptions:
+        """Check every rule and fill in the queue defaults. Raises ``InvalidOptionError``."""
+        _check_int("options.delay", self.delay, 0, MAX_DELAY_MS)
+        attempts = defaults.attempts if self.attempts is None else self.attempts
+        _check_int("options.attempts", attempts, 1, MAX_ATTEMPTS)
+        _check_int("options.priority", int(self.priority), HIGHEST_PRIORITY, LOWEST_PRIORITY)
+        if isinstance(self.priority, bool):
+            raise InvalidOptionError("options.priority", "must be an integer from 1 (highest) to 10 (lowest)")
+        backoff = (defaults.backoff if self.backoff is None else self.backoff).validate()
+        timeout = defaults.timeout if self.timeout is None else self.timeout
+        if timeout is not None:
+            _check_int("options.timeout", timeout, 1, MAX_DELAY_MS)
+        keep_done = KeepJobs.of(
+            defaults.remove_on_complete if self.remove_on_complete is None else self.remove_on_complete,
+            "options.remove_on_complete",
+        )
+        keep_failed = KeepJobs.of(
+            defaults.remove_on_fail if self.remove_on_fail is None else self.remove_on_fail,
+            "options.remove_on_fail",
+        )
+        if self.job_id is not None:
+            _check_key("options.job_id", self.job_id)
+        if self.idempotency_key is not None:
+            _check_key("options.idempotency_key", self.idempotency_key)
+        _check_int("options.idempotency_ttl", self.idempotency_ttl, 1, 365 * DAY_MS)
+        return ResolvedOptions(
+            delay=self.delay,
+            attempts=attempts,
+            priority=int(self.priority),
+            backoff=backoff,
+            timeout=timeout,
+            remove_on_complete=keep_done,
+            remove_on_fail=keep_failed,
+            job_id=self.job_id,
+            idempotency_key=self.idempotency_key,
+            idempotency_ttl=self.idempotency_ttl,
+        )
+
+    def with_changes(self, **changes: object) -> JobOptions:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedOptions:
+    """Options after defaults and validation: what is stored with the job."""
+
+    delay: int
+    attempts: int
+    priority: int
+    backoff: Backoff
+    timeout: int | None
+    remove_on_complete: KeepJobs
+    remove_on_fail: KeepJobs
+    job_id: str | None
+    idempotency_key: str | None
+    idempotency_ttl: int
+
+
+def _check_int(field_name: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidOptionError(field_name, f"must be an integer in {low}..{high}", detail=f"got {value!r}")
+    if not low <= value <= high:
+        raise InvalidOptionError(field_name, f"must be in {low}..{high}", detail=f"got {value}")
+
+
+def _check_key(field_name: str, value: object) -> None:
+    if not isinstance(value, str) or not value or len(value) > MAX_JOB_ID_LENGTH:
+        raise InvalidOptionError(field_name, f"must be a non-empty string of at most {MAX_JOB_ID_LENGTH} chars")
+    if any(ch.isspace() or ord(ch) < 32 for ch in value):
+        raise InvalidOptionError(field_name, "must not contain whitespace or control characters")
+
+
+__all__ = [
+    "DAY_MS",
+    "Backoff",
+    "BackoffType",
+    "JobOptions",
+    "KeepJobs",
+    "QueueDefaults",
+    "RateLimit",
+    "ResolvedOptions",
+]
