@@ -1,0 +1,75 @@
+"""Ports of the log-replicated queue: what RabbitMQ (streams) and Kafka (topics) each provide.
+
+The replication engine (``application.replication``) runs ``QueueStateMachine`` over one ordered,
+durable log per queue: every process appends events and applies every event in log order, so
+every process holds the same state. A broker adapter supplies only these three small pieces.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    offset: int  # position in the log, strictly increasing
+    payload: bytes  # may be anything a raw client wrote: the engine decodes and judges it
+    timestamp_ms: int  # broker or appender time; informational
+
+
+class ReplicationLog(ABC):
+    """One ordered, durable, append-only log for one queue, readable by every process."""
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect and create the log (stream / topic) if missing. Raises BrokerUnavailableError."""
+
+    @abstractmethod
+    async def append(self, payloads: Sequence[bytes]) -> None:
+        """Append in order; returns once the broker has durably accepted every payload (confirms/acks)."""
+
+    @abstractmethod
+    def tail(self, from_offset: int) -> AsyncIterator[LogRecord]:
+        """Yield records from ``from_offset`` on, in order, forever (waiting for new ones)."""
+
+    @abstractmethod
+    async def barrier(self) -> int:
+        """An offset B such that every record whose ``append`` returned before this call has offset < B.
+
+        Kafka: the partition's end offset. RabbitMQ: append a marker and return its offset + 1.
+        Reads wait until the local replica has applied everything below B (linearizable reads).
+        """
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Idempotent."""
+
+
+class SnapshotStore(ABC):
+    """Periodic snapshots of the replicated state so a new process does not replay all history."""
+
+    @abstractmethod
+    async def save(self, next_offset: int, state: bytes) -> None:
+        """Store ``state`` = the result of applying every record below ``next_offset``."""
+
+    @abstractmethod
+    async def load_latest(self) -> tuple[int, bytes] | None:
+        """The newest snapshot as ``(next_offset, state)``, or None."""
+
+
+class LeaderElection(ABC):
+    """Elects one maintenance leader per queue (ticks, lease sweeps, snapshots).
+
+    Correctness never depends on a unique leader: ticks are idempotent; it only saves work.
+    """
+
+    @abstractmethod
+    async def start(self) -> None: ...
+
+    @abstractmethod
+    def is_leader(self) -> bool: ...
+
+    @abstractmethod
+    async def stop(self) -> None: ...
