@@ -1,0 +1,52 @@
+"""``MemoryBroker``: the embedded default broker (``memory://``). State lives in this process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from adapters.memory.queue import MemoryQueue, SharedQueueState
+from application.broker import Broker
+from application.clock import Clock, system_clock
+from application.jobs.job_factory import JobFactory
+from application.state_machine.machine import QueueStateMachine
+from domain.queue.naming import validate_queue_name
+
+
+@dataclass(slots=True)
+class _BrokerState:
+    closed: bool = False
+
+
+class MemoryBroker(Broker):
+    def __init__(self, clock: Clock = system_clock) -> None:
+        self._clock = clock
+        self._queues: dict[str, SharedQueueState] = {}
+        self._state = _BrokerState()
+
+    @property
+    def url(self) -> str:
+        return "memory://"
+
+    async def open_queue(self, factory: JobFactory) -> MemoryQueue:
+        return self.queue(factory)
+
+    def queue(self, factory: JobFactory) -> MemoryQueue:
+        """Synchronous variant of ``open_queue`` (nothing to connect to)."""
+        name = validate_queue_name(factory.queue)
+        shared = self._queues.get(name)
+        if shared is None:
+            shared = SharedQueueState(QueueStateMachine(queue=name))
+            self._queues[name] = shared
+        return MemoryQueue(shared, factory, self._clock, self._state)
+
+    def queue_names(self) -> list[str]:
+        return sorted(self._queues)
+
+    async def close(self) -> None:
+        self._state.closed = True
+        for shared in self._queues.values():
+            shared.wake()
+
+    def reopen(self) -> None:
+        """Bring a closed broker back (state kept), as a restarted broker with persistence would."""
+        self._state.closed = False

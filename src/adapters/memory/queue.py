@@ -1,0 +1,223 @@
+"""``MemoryQueue``: one queue of the embedded broker.
+
+Every operation is one event applied to the queue's ``QueueStateMachine``: the adapter adds only
+time, wake-ups for waiting claimers, and the broker's open/closed state. Production quality for
+one process; several handles on one ``MemoryBroker`` share the queue (as processes share a broker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapters.memory.raw_records import MalformedRecordError, decode_raw_record
+from application.clock import Clock
+from application.jobs.job_factory import JobFactory
+from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
+from application.state_machine import events as ev
+from application.state_machine.machine import ClaimedJob, ClaimOutcome, QueueStateMachine
+from domain.queue.errors import BrokerUnavailableError, InvalidJobError
+from domain.queue.job import DeadLetter, DeadLetterFilter, Job, JobState, JsonValue, NewJob, Progress, QueueStats
+from domain.queue.metadata import JobMetadata
+from domain.queue.options import JobOptions
+
+
+@dataclass(slots=True)
+class SharedQueueState:
+    """What every handle on one queue name shares: the state machine and the waiting claimers."""
+
+    machine: QueueStateMachine
+    waiters: set[asyncio.Future[None]] = field(default_factory=set)
+    malformed_seq: int = 0
+
+    def wake(self) -> None:
+        if self.waiters:
+            for waiter in self.waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+            self.waiters.clear()
+
+
+class MemoryQueue(QueueBackend):
+    def __init__(self, shared: SharedQueueState, factory: JobFactory, clock: Clock, broker_state: Any) -> None:
+        self._shared = shared
+        self._machine = shared.machine
+        self._factory = factory
+        self._clock = clock
+        self._broker = broker_state  # has .closed
+
+    @property
+    def name(self) -> str:
+        return self._factory.queue
+
+    def _check_open(self) -> None:
+        if self._broker.closed:
+            raise BrokerUnavailableError("memory://", "the broker is closed")
+
+    # --- producer side ------------------------------------------------------------------------
+
+    async def add(
+        self,
+        name: str,
+        data: JsonValue,
+        options: JobOptions | None = None,
+        metadata: JobMetadata | None = None,
+    ) -> Job:
+        self._check_open()
+        now = self._clock()
+        draft = self._factory.draft(name, data, options, metadata, now)
+        job: Job = self._machine.on_add(ev.Add((draft,), now))[0]
+        if not job.deduplicated:
+            self._shared.wake()
+        return job
+
+    async def add_bulk(self, jobs: Sequence[NewJob]) -> list[Job]:
+        self._check_open()
+        now = self._clock()
+        drafts = self._factory.drafts(jobs, now)
+        result: list[Job] = self._machine.on_add(ev.Add(drafts, now))
+        self._shared.wake()
+        return result
+
+    async def get_job(self, job_id: str) -> Job | None:
+        self._tick()
+        return self._machine.get(job_id)
+
+    async def remove_job(self, job_id: str) -> bool:
+        self._check_open()
+        return bool(self._machine.on_remove(ev.Remove(job_id, self._clock())))
+
+    async def pause(self) -> None:
+        self._check_open()
+        self._machine.on_pause(ev.Pause(self._clock()))
+
+    async def resume(self) -> None:
+        self._check_open()
+        self._machine.on_resume(ev.Resume(self._clock()))
+        self._shared.wake()
+
+    async def is_paused(self) -> bool:
+        self._check_open()
+        return self._machine.paused
+
+    async def clean(self, grace_ms: int, state: JobState, limit: int = 1000) -> int:
+        self._check_open()
+        return int(self._machine.on_clean(ev.Clean(grace_ms, JobState(state), limit, self._clock())))
+
+    async def get_stats(self) -> QueueStats:
+        self._tick()
+        return self._machine.stats()
+
+    async def list_dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
+        self._tick()
+        return self._machine.dead_letters(limit, offset)
+
+    async def reprocess_dead_letter(self, job_id: str) -> bool:
+        self._check_open()
+        revived = bool(self._machine.on_reprocess(ev.Reprocess(job_id, self._clock())))
+        if revived:
+            self._shared.wake()
+        return revived
+
+    async def reprocess_dead_letters(self, selection: DeadLetterFilter | None = None) -> int:
+        self._check_open()
+        count = int(self._machine.on_reprocess_all(ev.ReprocessAll(selection, self._clock())))
+        if count:
+            self._shared.wake()
+        return count
+
+    async def purge_dead_letters(self, older_than_ms: int) -> int:
+        self._check_open()
+        return int(self._machine.on_purge_dead_letters(ev.PurgeDeadLetters(older_than_ms, self._clock())))
+
+    async def close(self) -> None:
+        """Handles hold no connection; closing one is a no-op (the broker owns the state)."""
+
+    # --- consumer side ------------------------------------------------------------------------
+
+    async def claim(self, request: ClaimRequest) -> Sequence[ClaimedJob]:
+        self._check_open()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + request.block_ms / 1000
+        while True:
+            now = self._clock()
+            outcome: ClaimOutcome = self._machine.on_claim(
+                ev.Claim(request.worker_id, request.max_jobs, request.lease_ms, now, request.limiter)
+            )
+            if outcome.jobs:
+                return outcome.jobs
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return ()
+            wake_at = _earliest(outcome.wake_at, self._machine.next_wake_at())
+            if wake_at is not None:
+                remaining = min(remaining, max(0.0, (wake_at - now) / 1000) + 0.001)
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._shared.waiters.add(waiter)
+            try:
+                await asyncio.wait_for(waiter, remaining)
+            except TimeoutError:
+                pass
+            finally:
+                self._shared.waiters.discard(waiter)
+            self._check_open()
+
+    async def extend_leases(self, worker_id: str, leases: Sequence[ev.LeaseRef], lease_ms: int) -> list[str]:
+        self._check_open()
+        lost: list[str] = self._machine.on_extend(ev.Extend(worker_id, tuple(leases), lease_ms, self._clock()))
+        return lost
+
+    async def update_progress(self, lease: ev.LeaseRef, progress: Progress) -> bool:
+        self._check_open()
+        return bool(self._machine.on_update_progress(ev.UpdateProgress(lease, progress, self._clock())))
+
+    async def complete(self, lease: ev.LeaseRef, return_json: str) -> bool:
+        self._check_open()
+        return bool(self._machine.on_complete(ev.Complete(lease, return_json, self._clock())))
+
+    async def fail(self, lease: ev.LeaseRef, report: FailureReport) -> bool:
+        self._check_open()
+        outcome = self._machine.on_fail(
+            ev.Fail(lease, report.reason, report.stacktrace, report.retry_delay_ms, self._clock())
+        )
+        if outcome.accepted and outcome.state is JobState.WAITING:
+            self._shared.wake()
+        return outcome.accepted
+
+    async def release(self, worker_id: str, leases: Sequence[ev.LeaseRef]) -> None:
+        self._check_open()
+        if self._machine.on_release(ev.Release(worker_id, tuple(leases), self._clock())):
+            self._shared.wake()
+
+    # --- raw records (what a client bypassing the port could hand the broker) -------------------
+
+    def accept_raw_record(self, raw: bytes) -> Job:
+        """Store a record from outside the port; anything malformed is dead-lettered with a reason."""
+        self._check_open()
+        now = self._clock()
+        try:
+            record = decode_raw_record(raw)
+            options = JobOptions(job_id=record.job_id) if record.job_id else None
+            draft = self._factory.draft(record.name, record.data, options, None, now)
+        except (MalformedRecordError, InvalidJobError) as exc:
+            self._shared.malformed_seq += 1
+            job_id = f"malformed-{now}-{self._shared.malformed_seq}"
+            job: Job = self._machine.on_record_malformed(ev.RecordMalformed(job_id, raw, str(exc), now))
+            return job
+        added: Job = self._machine.on_add(ev.Add((draft,), now))[0]
+        self._shared.wake()
+        return added
+
+    def _tick(self) -> None:
+        self._check_open()
+        self._machine.on_tick(ev.Tick(self._clock()))
+
+
+def _earliest(first: int | None, second: int | None) -> int | None:
+    if first is None:
+        return second
+    if second is None:
+        return first
+    return min(first, second)

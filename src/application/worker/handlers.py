@@ -1,0 +1,32 @@
+"""``HandlerRegistry``: which handler runs a job, by job name, and the payload model to decode into."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from application.jobs.job_types import JobType, JobTypes
+from domain.queue.context import Handler
+from domain.queue.errors import PermanentError
+
+
+class HandlerRegistry:
+    def __init__(self, job_types: JobTypes, handlers: Mapping[str, Handler] | None = None) -> None:
+        self.job_types = job_types
+        self._handlers: dict[str, Handler] = {}
+        for name, handler in (handlers or {}).items():
+            self.register(name, handler)
+
+    def register(self, name: str, handler: Handler) -> None:
+        self.job_types.lookup(name)  # the name must be a known job type
+        if name in self._handlers:
+            raise ValueError(f"a handler for {name!r} is already registered")
+        self._handlers[name] = handler
+
+    def resolve(self, name: str) -> tuple[JobType, Handler]:
+        handler = self._handlers.get(name)
+        if handler is None:
+            raise PermanentError(f"no handler registered for job name {name!r}")
+        return self.job_types.lookup(name), handler
+
+    def names(self) -> list[str]:
+        return sorted(self._handlers)

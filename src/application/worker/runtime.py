@@ -1,0 +1,307 @@
+"""``Worker``: claims jobs from one queue and runs their handlers.
+
+Policy lives here once, for every adapter: concurrency, payload decoding into the registered
+model, timeouts, failure categories and backoff, progress, lease renewal, graceful shutdown and
+correlation-id propagation (to logs and to jobs enqueued from a handler).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import traceback
+from collections import deque
+
+from application.jobs.payload_codec import decode_payload, encode_json
+from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
+from application.state_machine.events import LeaseRef
+from application.state_machine.machine import ClaimedJob
+from application.worker.context import RunningJobContext, current_job_id
+from application.worker.handlers import HandlerRegistry
+from application.worker.metrics import WorkerMetrics
+from application.worker.options import WorkerOptions
+from application.worker.retry_policy import failure_category, retry_delay
+from domain.queue.errors import JobTimeoutError, QueueError
+from domain.queue.job import Job
+from domain.queue.metadata import current_correlation_id
+
+logger = logging.getLogger(__name__)
+handler_logger = logging.getLogger("backbone.handler")
+
+MAX_STACKTRACE_CHARS = 4000
+SHUTDOWN_REASON = "worker shut down before the job finished"
+
+
+class Worker:
+    def __init__(
+        self,
+        backend: QueueBackend,
+        registry: HandlerRegistry,
+        options: WorkerOptions | None = None,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.backend = backend
+        self.registry = registry
+        self.options = options or WorkerOptions()
+        self.metrics = WorkerMetrics()
+        self._rng = rng or random.Random()
+        self._active: dict[str, tuple[asyncio.Task[None], LeaseRef]] = {}
+        self._reserved: deque[ClaimedJob] = deque()
+        self._stopping = False
+        self._wakeup: asyncio.Event | None = None
+        self._started: asyncio.Event | None = None
+        self._done: asyncio.Event | None = None
+
+    @property
+    def queue(self) -> str:
+        return self.backend.name
+
+    @property
+    def active_count(self) -> int:
+        return len(self._active)
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Claim and run jobs until ``request_stop``; then finish active jobs within the grace period."""
+        self._wakeup = asyncio.Event()
+        self._done = asyncio.Event()
+        self._ensure_started_event().set()
+        opts = self.options
+        logger.info(
+            "worker %s started queue=%s concurrency=%d lease_ms=%d",
+            opts.worker_id,
+            self.queue,
+            opts.concurrency,
+            opts.lease_ms,
+        )
+        renewer = asyncio.create_task(self._renew_leases(), name=f"lease-renewal:{self.queue}")
+        try:
+            await self._claim_loop()
+        finally:
+            await self._shutdown()
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+            self._done.set()
+            logger.info("worker %s stopped queue=%s metrics=%s", opts.worker_id, self.queue, self.metrics)
+
+    def request_stop(self) -> None:
+        """Stop taking jobs (safe to call from a signal handler on the loop)."""
+        self._stopping = True
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    async def stop(self) -> None:
+        self.request_stop()
+        if self._done is not None:
+            await self._done.wait()
+
+    async def wait_started(self) -> None:
+        await self._ensure_started_event().wait()
+
+    def _ensure_started_event(self) -> asyncio.Event:
+        if self._started is None:
+            self._started = asyncio.Event()
+        return self._started
+
+    # --- claiming -------------------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        opts = self.options
+        wakeup = self._wakeup
+        assert wakeup is not None
+        while not self._stopping:
+            while self._reserved and len(self._active) < opts.concurrency:
+                self._start(self._reserved.popleft())
+            free = opts.concurrency - len(self._active)
+            wanted = free + opts.prefetch - len(self._reserved)
+            if free <= 0 or wanted <= 0:
+                wakeup.clear()
+                if len(self._active) >= opts.concurrency and not self._stopping:
+                    await wakeup.wait()
+                continue
+            request = ClaimRequest(opts.worker_id, wanted, opts.lease_ms, opts.limiter, opts.block_ms)
+            try:
+                batch = await self.backend.claim(request)
+            except QueueError as exc:
+                logger.warning("worker %s cannot claim from queue=%s: %s", opts.worker_id, self.queue, exc)
+                await self._pause_after_error()
+                continue
+            self.metrics.claimed += len(batch)
+            for claimed in batch:
+                if self._stopping or len(self._active) >= opts.concurrency:
+                    self._reserved.append(claimed)
+                else:
+                    self._start(claimed)
+
+    async def _pause_after_error(self) -> None:
+        wakeup = self._wakeup
+        assert wakeup is not None
+        wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wakeup.wait(), self.options.claim_error_backoff_ms / 1000)
+
+    def _start(self, claimed: ClaimedJob) -> None:
+        lease = LeaseRef(claimed.job.id, claimed.token)
+        task = asyncio.create_task(self._execute(claimed.job, lease), name=f"job:{claimed.job.id}")
+        self._active[claimed.job.id] = (task, lease)
+        task.add_done_callback(self._on_job_done)
+
+    def _on_job_done(self, task: asyncio.Task[None]) -> None:
+        job_id = task.get_name()[4:]
+        entry = self._active.get(job_id)
+        if entry is not None and entry[0] is task:
+            del self._active[job_id]
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    # --- running one job ------------------------------------------------------------------------
+
+    async def _execute(self, job: Job, lease: LeaseRef) -> None:
+        correlation_token = current_correlation_id.set(job.metadata.correlation_id or job.id)
+        job_token = current_job_id.set(job.id)
+        started = time.perf_counter()
+        try:
+            await self._run_attempt(job, lease)
+        except asyncio.CancelledError:
+            # Cancelled at shutdown after the grace period: hand the attempt back at once.
+            await asyncio.shield(self._report(job, lease, FailureReport(SHUTDOWN_REASON, None, 0)))
+            raise
+        finally:
+            self.metrics.total_ms += (time.perf_counter() - started) * 1000
+            current_job_id.reset(job_token)
+            current_correlation_id.reset(correlation_token)
+
+    async def _run_attempt(self, job: Job, lease: LeaseRef) -> None:
+        try:
+            job_type, handler = self.registry.resolve(job.name)
+            payload = decode_payload(job_type, job.data)
+            context = RunningJobContext(job, lease, self.backend, handler_logger)
+            timeout_ms = job.options.timeout
+            if timeout_ms is None:
+                result = await handler(payload, context)
+            else:
+                deadline = asyncio.timeout(timeout_ms / 1000)
+                try:
+                    async with deadline:
+                        result = await handler(payload, context)
+                except TimeoutError:
+                    if deadline.expired():
+                        raise JobTimeoutError(f"job exceeded its timeout of {timeout_ms} ms") from None
+                    raise
+            return_json = encode_json(result, "return value")
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the one broad except: every handler failure becomes a decision
+            await self._fail(job, lease, error)
+            return
+        if await self._report_complete(job, lease, return_json):
+            self.metrics.succeeded += 1
+            logger.debug(
+                "job %s completed queue=%s attempt=%d correlation_id=%s",
+                job.id,
+                job.queue,
+                job.attempts_started,
+                job.metadata.correlation_id,
+            )
+
+    async def _fail(self, job: Job, lease: LeaseRef, error: Exception) -> None:
+        delay = retry_delay(job, error, self._rng)
+        reason = f"{type(error).__name__}: {error}"
+        stack = "".join(traceback.format_exception(error))[-MAX_STACKTRACE_CHARS:]
+        self.metrics.failed += 1
+        if not await self._report(job, lease, FailureReport(reason, stack, delay)):
+            return
+        if delay is None:
+            self.metrics.dead_lettered += 1
+            logger.error(
+                "job %s dead-lettered queue=%s attempt=%d/%d correlation_id=%s category=%s reason=%s",
+                job.id,
+                job.queue,
+                job.attempts_started,
+                job.options.attempts,
+                job.metadata.correlation_id,
+                failure_category(error),
+                reason,
+            )
+        else:
+            logger.warning(
+                "job %s failed queue=%s attempt=%d/%d correlation_id=%s retry_in_ms=%d reason=%s",
+                job.id,
+                job.queue,
+                job.attempts_started,
+                job.options.attempts,
+                job.metadata.correlation_id,
+                delay,
+                reason,
+            )
+
+    async def _report_complete(self, job: Job, lease: LeaseRef, return_json: str) -> bool:
+        try:
+            accepted = await self.backend.complete(lease, return_json)
+        except QueueError as exc:
+            logger.error("job %s result not stored queue=%s (the lease will expire): %s", job.id, job.queue, exc)
+            return False
+        if not accepted:
+            self.metrics.stale += 1
+            logger.warning("job %s result refused queue=%s: the lease was lost to another worker", job.id, job.queue)
+        return accepted
+
+    async def _report(self, job: Job, lease: LeaseRef, report: FailureReport) -> bool:
+        try:
+            accepted = await self.backend.fail(lease, report)
+        except QueueError as exc:
+            logger.error("job %s failure not stored queue=%s (the lease will expire): %s", job.id, job.queue, exc)
+            return False
+        if not accepted:
+            self.metrics.stale += 1
+        return accepted
+
+    # --- leases and shutdown --------------------------------------------------------------------
+
+    def _held_leases(self) -> list[LeaseRef]:
+        leases = [lease for _, lease in self._active.values()]
+        leases.extend(LeaseRef(c.job.id, c.token) for c in self._reserved)
+        return leases
+
+    async def _renew_leases(self) -> None:
+        interval = self.options.renew_every_ms / 1000
+        while True:
+            await asyncio.sleep(interval)
+            leases = self._held_leases()
+            if not leases:
+                continue
+            try:
+                lost = await self.backend.extend_leases(self.options.worker_id, leases, self.options.lease_ms)
+            except QueueError as exc:
+                logger.warning("worker %s cannot renew leases queue=%s: %s", self.options.worker_id, self.queue, exc)
+                continue
+            for job_id in lost:
+                logger.warning("job %s lease lost queue=%s: another worker may run it", job_id, self.queue)
+
+    async def _shutdown(self) -> None:
+        await self._release_reserved()
+        if self._active:
+            tasks = [task for task, _ in self._active.values()]
+            logger.info("worker %s finishing %d active jobs queue=%s", self.options.worker_id, len(tasks), self.queue)
+            _, pending = await asyncio.wait(tasks, timeout=self.options.shutdown_grace_ms / 1000)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+
+    async def _release_reserved(self) -> None:
+        if not self._reserved:
+            return
+        leases = [LeaseRef(c.job.id, c.token) for c in self._reserved]
+        self._reserved.clear()
+        try:
+            await self.backend.release(self.options.worker_id, leases)
+            self.metrics.released += len(leases)
+        except QueueError as exc:
+            logger.error("worker %s could not hand back %d jobs queue=%s: %s", self.options.worker_id, len(leases), self.queue, exc)
