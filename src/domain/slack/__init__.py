@@ -1,0 +1,1 @@
+"""Slack: channel messages and alerts, delivered by a ``SlackClient`` (seed 002)."""

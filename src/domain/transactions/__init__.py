@@ -1,0 +1,1 @@
+"""Transactions: settlement, validation and refund jobs on the ``transaction-processing`` queue."""
