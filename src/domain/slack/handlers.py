@@ -43,7 +43,12 @@ class SendSlackMessageHandler:
         self._client = client
 
     async def __call__(self, payload: SendSlackMessage, ctx: JobContext) -> dict[str, Any]:
-        message = SlackMessage(channel=payload.channel, text=payload.text, correlation_id=ctx.correlation_id)
+        message = SlackMessage(
+            message_id=ctx.job.id,
+            channel=payload.channel,
+            text=payload.text,
+            correlation_id=ctx.correlation_id,
+        )
         await _post(ctx, f"slack message to {payload.channel}", self._client.post(message))
         return {"channel": payload.channel, "status": "posted"}
 
@@ -55,7 +60,10 @@ class SendSlackAlertHandler:
 
     async def __call__(self, payload: SendSlackAlert, ctx: JobContext) -> dict[str, Any]:
         message = SlackMessage(
-            channel=self._channel, text=format_alert(payload), correlation_id=ctx.correlation_id
+            message_id=ctx.job.id,
+            channel=self._channel,
+            text=format_alert(payload),
+            correlation_id=ctx.correlation_id,
         )
         await _post(ctx, f"slack alert {payload.alert_type}", self._client.post(message))
         return {"channel": self._channel, "alert_type": payload.alert_type, "status": "posted"}

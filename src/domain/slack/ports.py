@@ -23,6 +23,9 @@ class SlackUnavailableError(RetryableError):
 
 @dataclass(frozen=True, slots=True)
 class SlackMessage:
+    """One post. ``message_id`` (the job id) is stable across retries of the same job."""
+
+    message_id: str
     channel: str
     text: str
     correlation_id: str
