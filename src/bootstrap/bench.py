@@ -1,0 +1,229 @@
+"""``backbone bench``: add throughput, end-to-end throughput and enqueue-to-start latency, as JSON.
+
+Runs in one process on one event loop (one core) against the configured broker. Each phase uses
+its own fresh queue (``bench-<phase>-<run id>``) so runs on a persistent broker do not mix.
+``docs/benchmarks.md`` explains every field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import platform
+import statistics
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from application.broker import Broker
+from application.jobs.job_factory import JobFactory
+from application.jobs.job_types import JobType, JobTypes
+from application.queue_backend import QueueBackend
+from application.redaction import redact_url
+from application.worker import HandlerRegistry, Worker, WorkerOptions
+from domain.queue.context import JobContext
+from domain.queue.job import NewJob
+from domain.queue.options import KeepJobs, QueueDefaults
+
+NOOP_JOB = "bench.noop.v1"
+MEMORY_TARGET_JOBS_PER_S = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class BenchParameters:
+    add_jobs: int = 20_000  # jobs added one await at a time
+    bulk_jobs: int = 20_000  # jobs added through add_bulk
+    bulk_batch: int = 1000
+    e2e_jobs: int = 20_000  # no-op jobs drained by one worker
+    concurrency: int = 32
+    prefetch: int = 32
+    latency_jobs: int = 1000
+    latency_gap_ms: float = 2.0  # pause between two adds of the latency phase
+    timeout_s: float = 600.0  # per phase
+
+    def validate(self) -> BenchParameters:
+        for name in ("add_jobs", "bulk_jobs", "bulk_batch", "e2e_jobs", "concurrency", "latency_jobs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be >= 1")
+        if self.prefetch < 0 or self.latency_gap_ms < 0 or self.timeout_s <= 0:
+            raise ValueError("prefetch and latency_gap_ms must be >= 0, timeout_s > 0")
+        return self
+
+
+def machine_info() -> dict[str, Any]:
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        usable = os.cpu_count() or 1
+    return {
+        "cpu_count": os.cpu_count(),
+        "usable_cores": usable,
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+    }
+
+
+def _rate(jobs: int, seconds: float) -> float:
+    return round(jobs / seconds, 1) if seconds > 0 else 0.0
+
+
+class Benchmark:
+    def __init__(self, broker: Broker, params: BenchParameters) -> None:
+        self.broker = broker
+        self.params = params.validate()
+        self.run_id = uuid.uuid4().hex[:8]
+        # Keep nothing finished: retention work is part of the real cost, a growing table is not.
+        self.defaults = QueueDefaults(attempts=1, timeout=None, remove_on_complete=KeepJobs(count=0))
+        self.job_types = JobTypes([JobType(NOOP_JOB)])
+
+    async def _queue(self, phase: str) -> QueueBackend:
+        factory = JobFactory(f"bench-{phase}-{self.run_id}", self.job_types, self.defaults)
+        return await self.broker.open_queue(factory)
+
+    async def run(self) -> dict[str, Any]:
+        started = dt.datetime.now(dt.UTC)
+        results: dict[str, Any] = {}
+        timeout = self.params.timeout_s
+        results["add_single"] = await asyncio.wait_for(self.add_single(), timeout)
+        results["add_bulk"] = await asyncio.wait_for(self.add_bulk(), timeout)
+        results["end_to_end"] = await asyncio.wait_for(self.end_to_end(), timeout)
+        results["latency"] = await asyncio.wait_for(self.latency(), timeout)
+        e2e_rate = results["end_to_end"]["jobs_per_s"]
+        is_memory = self.broker.url.startswith("memory:")
+        return {
+            "benchmark": "messaging-backbone",
+            "format_version": 1,
+            "started_at": started.isoformat(timespec="seconds"),
+            "machine": machine_info(),
+            "broker": {"url": redact_url(self.broker.url), "adapter": type(self.broker).__name__},
+            "parameters": asdict(self.params),
+            "results": results,
+            "target": {
+                "end_to_end_jobs_per_s": MEMORY_TARGET_JOBS_PER_S if is_memory else None,
+                "met": (e2e_rate >= MEMORY_TARGET_JOBS_PER_S) if is_memory else None,
+            },
+        }
+
+    async def add_single(self) -> dict[str, Any]:
+        queue = await self._queue("add-single")
+        n = self.params.add_jobs
+        begin = time.perf_counter()
+        for i in range(n):
+            await queue.add(NOOP_JOB, {"i": i})
+        seconds = time.perf_counter() - begin
+        await queue.close()
+        return {"jobs": n, "seconds": round(seconds, 4), "jobs_per_s": _rate(n, seconds)}
+
+    async def add_bulk(self) -> dict[str, Any]:
+        queue = await self._queue("add-bulk")
+        n, batch = self.params.bulk_jobs, self.params.bulk_batch
+        begin = time.perf_counter()
+        for start in range(0, n, batch):
+            await queue.add_bulk([NewJob(NOOP_JOB, {"i": i}) for i in range(start, min(n, start + batch))])
+        seconds = time.perf_counter() - begin
+        await queue.close()
+        return {"jobs": n, "batch_size": batch, "seconds": round(seconds, 4), "jobs_per_s": _rate(n, seconds)}
+
+    async def end_to_end(self) -> dict[str, Any]:
+        """Fill a queue with N no-op jobs, then time one worker draining it to the last completion."""
+        queue = await self._queue("e2e")
+        n = self.params.e2e_jobs
+        for start in range(0, n, self.params.bulk_batch):
+            end = min(n, start + self.params.bulk_batch)
+            await queue.add_bulk([NewJob(NOOP_JOB, {"i": i}) for i in range(start, end)])
+        handled = 0
+        all_handled = asyncio.Event()
+
+        async def noop(payload: Any, ctx: JobContext) -> None:
+            nonlocal handled
+            handled += 1
+            if handled >= n:
+                all_handled.set()
+
+        options = WorkerOptions(
+            concurrency=self.params.concurrency, prefetch=self.params.prefetch, block_ms=200
+        )
+        worker = Worker(queue, HandlerRegistry(self.job_types, {NOOP_JOB: noop}), options)
+        begin = time.perf_counter()
+        task = asyncio.create_task(worker.run())
+        await all_handled.wait()
+        await _wait_drained(queue, self.params.timeout_s)
+        seconds = time.perf_counter() - begin
+        await worker.stop()
+        await task
+        await queue.close()
+        return {
+            "jobs": n,
+            "concurrency": self.params.concurrency,
+            "prefetch": self.params.prefetch,
+            "seconds": round(seconds, 4),
+            "jobs_per_s": _rate(n, seconds),
+            "succeeded": worker.metrics.succeeded,
+            "failed": worker.metrics.failed,
+        }
+
+    async def latency(self) -> dict[str, Any]:
+        """An idle worker; jobs added one at a time; latency = handler start - add call time."""
+        queue = await self._queue("latency")
+        n = self.params.latency_jobs
+        samples: list[float] = []
+        all_started = asyncio.Event()
+
+        async def record(payload: Any, ctx: JobContext) -> None:
+            samples.append((time.perf_counter_ns() - int(payload["t"])) / 1e6)
+            if len(samples) >= n:
+                all_started.set()
+
+        worker = Worker(
+            queue,
+            HandlerRegistry(self.job_types, {NOOP_JOB: record}),
+            WorkerOptions(concurrency=1, block_ms=1000),
+        )
+        task = asyncio.create_task(worker.run())
+        await worker.wait_started()
+        gap = self.params.latency_gap_ms / 1000
+        for i in range(n):
+            await queue.add(NOOP_JOB, {"i": i, "t": time.perf_counter_ns()})
+            await asyncio.sleep(gap)
+        await all_started.wait()
+        await worker.stop()
+        await task
+        await queue.close()
+        ordered = sorted(samples)
+        return {
+            "jobs": n,
+            "gap_ms": self.params.latency_gap_ms,
+            "worker_concurrency": 1,
+            "p50_ms": round(_percentile(ordered, 50), 3),
+            "p95_ms": round(_percentile(ordered, 95), 3),
+            "p99_ms": round(_percentile(ordered, 99), 3),
+            "max_ms": round(ordered[-1], 3),
+            "mean_ms": round(statistics.fmean(ordered), 3),
+        }
+
+
+def _percentile(ordered: list[float], pct: float) -> float:
+    """Nearest-rank percentile of sorted samples."""
+    rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+async def _wait_drained(queue: QueueBackend, timeout_s: float) -> None:
+    """Poll until nothing is waiting, delayed or active (the last completion is stored)."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            stats = await queue.get_stats()
+            if stats.waiting == 0 and stats.active == 0 and stats.delayed == 0:
+                return
+            await asyncio.sleep(0.002)
+
+
+async def run_benchmark(broker: Broker, params: BenchParameters) -> dict[str, Any]:
+    try:
+        return await Benchmark(broker, params).run()
+    finally:
+        await broker.close()

@@ -1,0 +1,279 @@
+"""Settings: environment (``BACKBONE_`` prefix, nested with ``__``) over an optional TOML/JSON file.
+
+``load_settings()`` is the one entry point. The file is named by ``--config`` or
+``BACKBONE_CONFIG_FILE``; environment variables win over the file. A bad value raises
+``SettingsError`` whose message names the field and the rule (``broker.url: must use one of ...``).
+Secrets (broker passwords, SASL password, the Slack webhook URL) never appear in ``repr`` or logs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from contextvars import ContextVar
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from application.jobs.payload_codec import DEFAULT_MAX_PAYLOAD_BYTES
+from application.redaction import redact_url
+from domain.queue.naming import QUEUE_NAME_PATTERN, QUEUE_NAME_RULE
+
+CONFIG_FILE_ENV = "BACKBONE_CONFIG_FILE"
+SUPPORTED_SCHEMES = ("memory", "redis", "rediss", "amqp", "amqps", "kafka")
+
+PositiveMs = Annotated[int, Field(ge=1, le=24 * 3600 * 1000)]
+
+
+class SettingsError(ValueError):
+    """Settings refused: ``field`` names the setting, ``rule`` says what it must satisfy."""
+
+    def __init__(self, field: str, rule: str) -> None:
+        self.field = field
+        self.rule = rule
+        super().__init__(f"{field}: {rule}")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BrokerSettings(_Section):
+    """Where the queues live, and the knobs passed through to the adapter."""
+
+    url: str = "memory://"
+    connect_timeout_ms: PositiveMs = 5000
+    operation_timeout_ms: PositiveMs = 10_000
+    key_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,50}$")] = "backbone"
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_verify: bool = True
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    # Adapter-specific extras (e.g. ``stream_max_bytes``), passed through untouched.
+    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme.lower()
+        if scheme not in SUPPORTED_SCHEMES:
+            allowed = ", ".join(f"{s}://" for s in SUPPORTED_SCHEMES)
+            raise ValueError(f"must use one of {allowed} (got {redact_url(value)!r})")
+        return value
+
+    @property
+    def scheme(self) -> str:
+        return urlsplit(self.url).scheme.lower()
+
+    @property
+    def redacted_url(self) -> str:
+        return redact_url(self.url)
+
+    def __repr_args__(self) -> Any:
+        for key, value in super().__repr_args__():
+            yield key, (redact_url(value) if key == "url" and isinstance(value, str) else value)
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class LogSettings(_Section):
+    level: Annotated[str, Field(pattern=r"^(?i:debug|info|warning|error|critical)$")] = "INFO"
+    format: LogFormat = LogFormat.TEXT
+
+
+class WorkerSettings(_Section):
+    lease_ms: Annotated[int, Field(ge=100, le=24 * 3600 * 1000)] = 30_000
+    shutdown_grace_ms: Annotated[int, Field(ge=0, le=3600 * 1000)] = 10_000
+    prefetch: Annotated[int, Field(ge=0, le=10_000)] = 0
+    block_ms: Annotated[int, Field(ge=1, le=60_000)] = 1000
+
+
+class BackoffSettings(_Section):
+    type: Annotated[str, Field(pattern=r"^(fixed|exponential)$")] | None = None
+    delay_ms: Annotated[int, Field(ge=0)] | None = None
+    max_delay_ms: Annotated[int, Field(ge=0)] | None = None
+    jitter: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+
+
+class RateLimitSettings(_Section):
+    max: Annotated[int, Field(ge=1)]
+    duration_ms: PositiveMs
+
+
+class QueueOverride(_Section):
+    """Per-queue topology overrides; every field left out keeps the seed table's value."""
+
+    concurrency: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    attempts: Annotated[int, Field(ge=1, le=1000)] | None = None
+    backoff: BackoffSettings | None = None
+    timeout_ms: PositiveMs | None = None
+    keep_completed: Annotated[int, Field(ge=0)] | None = None
+    keep_failed_ms: Annotated[int, Field(ge=0)] | None = None
+    rate_limit: RateLimitSettings | None = None
+
+
+class LedgerKind(StrEnum):
+    MEMORY = "memory"
+    FILE = "file"
+
+
+class SenderKind(StrEnum):
+    CONSOLE = "console"
+    FILE = "file"
+
+
+class OutboundSettings(_Section):
+    """Where notifications go and where the transactions ledger is kept (no accounts needed)."""
+
+    sender: SenderKind = SenderKind.CONSOLE
+    outbox_dir: str = "var/outbox"
+    ledger: LedgerKind = LedgerKind.MEMORY
+    ledger_path: str = "var/ledger.jsonl"
+
+
+class SlackSettings(_Section):
+    webhook_url: SecretStr | None = None
+    timeout_ms: PositiveMs = 5000
+    alerts_channel: str = "#payments-alerts"
+
+
+class DemoSettings(_Section):
+    payments: Annotated[int, Field(ge=1, le=100_000)] = 300
+    seed: int = 7
+    # Settlement dates are "N days ahead"; one demo day lasts this many milliseconds.
+    ms_per_day: Annotated[int, Field(ge=1, le=60_000)] = 200
+    email_transient_failure_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.15
+    email_permanent_failure_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.02
+    backoff_ms: Annotated[int, Field(ge=0, le=60_000)] = 20
+    timeout_s: Annotated[float, Field(gt=0, le=3600)] = 50.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="BACKBONE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    payload_limit_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = DEFAULT_MAX_PAYLOAD_BYTES
+    queues: dict[str, QueueOverride] = Field(default_factory=dict)
+    outbound: OutboundSettings = Field(default_factory=OutboundSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    demo: DemoSettings = Field(default_factory=DemoSettings)
+    config_file: str | None = None
+
+    @field_validator("queues")
+    @classmethod
+    def _queue_names(cls, value: dict[str, QueueOverride]) -> dict[str, QueueOverride]:
+        for name in value:
+            if not QUEUE_NAME_PATTERN.match(name):
+                raise ValueError(f"queue name {name!r} {QUEUE_NAME_RULE}")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _ConfigFileSource(settings_cls))
+
+
+# The file ``load_settings`` was asked to read (a context variable: no global mutable state).
+_config_file: ContextVar[Path | None] = ContextVar("backbone_config_file", default=None)
+
+
+class _ConfigFileSource(PydanticBaseSettingsSource):
+    """Values from the TOML or JSON file named by ``load_settings``; lowest priority."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = _config_file.get()
+        if path is None:
+            return {}
+        data = read_config_file(path)
+        data.setdefault("config_file", str(path))
+        return data
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse ``path`` as TOML (``.toml``) or JSON (anything else). Errors name the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError("config_file", f"must be a readable file ({path}: {exc.strerror})") from exc
+    try:
+        data: object = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
+        raise SettingsError("config_file", f"must be valid {kind} ({path}: {exc})") from exc
+    if not isinstance(data, dict):
+        raise SettingsError("config_file", f"must hold a table/object at the top level ({path})")
+    return data
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Settings from the environment over ``config_file`` (or ``$BACKBONE_CONFIG_FILE``).
+
+    ``overrides`` (e.g. from CLI flags) win over both. Raises ``SettingsError``.
+    """
+    named = config_file if config_file is not None else os.environ.get(CONFIG_FILE_ENV)
+    path = Path(named) if named else None
+    token = _config_file.set(path)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise settings_error(exc) from None
+    finally:
+        _config_file.reset(token)
+
+
+def settings_error(exc: ValidationError) -> SettingsError:
+    """The first problem of a pydantic ``ValidationError`` as ``field: rule``."""
+    first = exc.errors()[0]
+    location = ".".join(str(part) for part in first["loc"]) or "settings"
+    message = str(first["msg"])
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    if first["type"] == "extra_forbidden":
+        message = "is not a known setting"
+    elif first["type"] != "value_error" and "input" in first and not _is_secret(location):
+        shown = first["input"]
+        if isinstance(shown, str | int | float | bool):
+            message = f"{message} (got {shown!r})"
+    return SettingsError(location, message)
+
+
+def _is_secret(location: str) -> bool:
+    return any(word in location for word in ("password", "webhook", "url", "secret"))
+
+
+def settings_summary(settings: Settings) -> Mapping[str, Any]:
+    """What is safe to print: secrets masked, the broker URL redacted."""
+    data = settings.model_dump(mode="json")
+    data["broker"]["url"] = settings.broker.redacted_url
+    if settings.slack.webhook_url is not None:
+        data["slack"]["webhook_url"] = "**********"
+    return data
