@@ -1,0 +1,290 @@
+"""``ReplicationEngine``: one queue's replicated state machine in this process.
+
+It owns the local ``Replica`` and keeps it fed (tailing the log, reconnecting after broker
+errors), appends this process's events with group commit (every event submitted while an append
+is in flight goes into the next record, so batching grows with load), serves linearizable reads
+through the log's barrier, and does the maintenance duties while it is leader (ticks at the
+state's next wake time, snapshots). Several queue handles of one process share one engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from application.replication.event_codec import encode_entry, encode_record
+from application.replication.log_port import LeaderElection, ReplicationLog, SnapshotStore
+from application.replication.replica import Replica
+from application.replication.settings import Clock, ReplicationSettings, wall_clock_ms
+from application.replication.snapshot_codec import decode_state, encode_state
+from application.replication.value_codec import CodecError
+from application.state_machine import events as ev
+from application.state_machine.machine import QueueStateMachine
+from domain.queue.errors import BrokerUnavailableError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class ReplicationEngine:
+    def __init__(
+        self,
+        queue: str,
+        log: ReplicationLog,
+        snapshots: SnapshotStore,
+        election: LeaderElection,
+        *,
+        broker: str,
+        settings: ReplicationSettings | None = None,
+        clock: Clock = wall_clock_ms,
+    ) -> None:
+        self.queue = queue
+        self.broker = broker  # redacted URL, for errors and logs
+        self.settings = settings or ReplicationSettings()
+        self.clock = clock
+        self.appender_id = uuid.uuid4().hex[:16]
+        self._log = log
+        self._snapshots = snapshots
+        self._election = election
+        self._replica: Replica | None = None
+        self._nonces = itertools.count(1)
+        self._pending: list[tuple[int, str]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._notify_scheduled = False
+        self._snapshot_offset = 0
+        self._snapshot_at = 0
+        self._closed = False
+        self._users = 0
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, restore the newest snapshot, start tailing and maintenance, catch up."""
+        await self._guard(self._log.open(), "opening the log")
+        machine, next_offset = QueueStateMachine(queue=self.queue), 0
+        loaded = await self._guard(self._snapshots.load_latest(), "loading the snapshot")
+        if loaded is not None:
+            try:
+                machine, next_offset = decode_state(loaded[1]), loaded[0]
+            except CodecError as exc:
+                logger.warning(
+                    "snapshot ignored queue=%s reason=%s: replaying the log", self.queue, exc.reason
+                )
+        self._snapshot_offset = next_offset
+        self._snapshot_at = self.clock()
+        self._replica = Replica(
+            machine, next_offset, self.appender_id, max_record_bytes=self.settings.max_record_bytes * 4
+        )
+        self._tasks.append(asyncio.create_task(self._tail_forever(), name=f"replica-tail-{self.queue}"))
+        await self._guard(self._election.start(), "joining the leader election")
+        self._tasks.append(
+            asyncio.create_task(self._maintain_forever(), name=f"replica-maintenance-{self.queue}")
+        )
+        await self.sync()
+
+    def acquire(self) -> None:
+        self._users += 1
+
+    async def release(self) -> bool:
+        """Drop one user; closes the engine when none is left. Returns True if it closed."""
+        self._users -= 1
+        if self._users > 0:
+            return False
+        await self.close()
+        return True
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        tasks = [*self._tasks, *([self._flusher] if self._flusher else [])]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._replica is not None:
+            self._replica.fail_all(BrokerUnavailableError(self.broker, "queue handle closed"))
+        with contextlib.suppress(BrokerUnavailableError):
+            await self._election.stop()
+        await self._log.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def replica(self) -> Replica:
+        if self._replica is None:
+            raise RuntimeError("engine not started")
+        return self._replica
+
+    @property
+    def machine(self) -> QueueStateMachine:
+        return self.replica.machine
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    def post(self, event: ev.QueueEvent) -> tuple[int, asyncio.Future[Any]]:
+        """Queue ``event`` for the next append (in call order); returns its nonce and outcome future."""
+        if self._closed:
+            raise BrokerUnavailableError(self.broker, "queue handle closed")
+        nonce = next(self._nonces)
+        entry = encode_entry(nonce, event)
+        future = self.replica.expect(nonce)
+        self._pending.append((nonce, entry))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name=f"replica-append-{self.queue}")
+        return nonce, future
+
+    async def outcome(self, nonce: int, future: asyncio.Future[Any]) -> Any:
+        """The state machine's decision on a posted event, as this process applied it."""
+        try:
+            return await asyncio.wait_for(future, self.settings.operation_timeout_s)
+        except TimeoutError:
+            self.replica.forget(nonce)
+            raise BrokerUnavailableError(
+                self.broker, f"event not confirmed within {self.settings.operation_timeout_ms} ms"
+            ) from None
+
+    async def submit(self, event: ev.QueueEvent) -> Any:
+        nonce, future = self.post(event)
+        return await self.outcome(nonce, future)
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            records = self._records(batch)
+            try:
+                await self._guard(self._log.append(records), "appending")
+            except BrokerUnavailableError as exc:
+                logger.warning("append failed queue=%s events=%d: %s", self.queue, len(batch), exc.reason)
+                for nonce, _ in batch:
+                    self.replica.fail_outcome(nonce, exc)
+
+    def _records(self, batch: list[tuple[int, str]]) -> list[bytes]:
+        limit = self.settings.max_record_bytes
+        per_record = self.settings.max_events_per_record
+        records: list[bytes] = []
+        chunk: list[str] = []
+        size = 0
+        for _, entry in batch:
+            if chunk and (size + len(entry) > limit or len(chunk) >= per_record):
+                records.append(encode_record(self.appender_id, chunk))
+                chunk, size = [], 0
+            chunk.append(entry)
+            size += len(entry) + 1
+        if chunk:
+            records.append(encode_record(self.appender_id, chunk))
+        return records
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    async def sync(self) -> QueueStateMachine:
+        """The replica once it holds every record appended before this call (linearizable read).
+
+        When time has passed a due delay or an expired lease, a Tick is appended first so the
+        read sees what any process would see right now.
+        """
+        barrier = await self._guard(self._log.barrier(), "reading the log end")
+        replica = self.replica
+        if not await replica.wait_applied(barrier, self.settings.operation_timeout_s):
+            raise BrokerUnavailableError(
+                self.broker,
+                f"replica did not reach offset {barrier} within {self.settings.operation_timeout_ms} ms",
+            )
+        wake = replica.machine.next_wake_at()
+        now = self.clock()
+        if wake is not None and wake < now:
+            await self.submit(ev.Tick(now=now))
+        return replica.machine
+
+    # --- background -----------------------------------------------------------------------------
+
+    async def _tail_forever(self) -> None:
+        replica = self.replica
+        delay = self.settings.reconnect_delay_ms / 1000
+        while not self._closed:
+            try:
+                async for record in self._log.tail(replica.next_offset):
+                    replica.apply(record)
+                    if not self._notify_scheduled:
+                        self._notify_scheduled = True
+                        asyncio.get_running_loop().call_soon(self._notify)
+            except (BrokerUnavailableError, ConnectionError, OSError) as exc:
+                logger.warning("tailing the log failed queue=%s: %s; retrying", self.queue, exc)
+            await asyncio.sleep(delay)
+
+    def _notify(self) -> None:
+        self._notify_scheduled = False
+        self.replica.applied_batch()
+
+    async def _maintain_forever(self) -> None:
+        replica = self.replica
+        settings = self.settings
+        while not self._closed:
+            changed = replica.change_event()
+            timeout_ms = settings.leader_poll_ms
+            if self._election.is_leader():
+                wake = replica.machine.next_wake_at()
+                now = self.clock()
+                if wake is not None:
+                    due = wake + settings.tick_slack_ms
+                    if due <= now:
+                        if not await self._tick(now):
+                            await asyncio.sleep(settings.reconnect_delay_ms / 1000)
+                        continue
+                    timeout_ms = min(timeout_ms, due - now)
+                await self._maybe_snapshot()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), timeout_ms / 1000)
+
+    async def _tick(self, now: int) -> bool:
+        try:
+            await self.submit(ev.Tick(now=now))
+        except BrokerUnavailableError as exc:
+            logger.warning("tick failed queue=%s: %s", self.queue, exc.reason)
+            return False
+        return True
+
+    async def _maybe_snapshot(self) -> None:
+        replica = self.replica
+        settings = self.settings
+        now = self.clock()
+        if replica.next_offset - self._snapshot_offset < settings.snapshot_every_records:
+            return
+        if now - self._snapshot_at < settings.snapshot_min_interval_ms:
+            return
+        await self.snapshot_now()
+
+    async def snapshot_now(self) -> int:
+        """Save the replica's current state; returns the offset it covers."""
+        replica = self.replica
+        offset, state = replica.next_offset, encode_state(replica.machine)  # one synchronous step
+        self._snapshot_at = self.clock()
+        try:
+            await self._guard(self._snapshots.save(offset, state), "saving a snapshot")
+        except BrokerUnavailableError as exc:
+            logger.warning("snapshot failed queue=%s: %s", self.queue, exc.reason)
+            return self._snapshot_offset
+        self._snapshot_offset = offset
+        logger.info("snapshot saved queue=%s offset=%d bytes=%d", self.queue, offset, len(state))
+        return offset
+
+    async def _guard(self, operation: Awaitable[T], what: str) -> T:
+        try:
+            return await asyncio.wait_for(operation, self.settings.operation_timeout_s)
+        except TimeoutError:
+            raise BrokerUnavailableError(
+                self.broker, f"{what} took longer than {self.settings.operation_timeout_ms} ms"
+            ) from None
+
+
+EngineFactory = Callable[[str], ReplicationEngine]

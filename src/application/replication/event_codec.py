@@ -1,0 +1,278 @@
+"""Queue events <-> log record bytes.
+
+A record is one JSON object: ``{"v": 1, "a": appender_id, "b": [[nonce, event], ...]}``. It holds
+a batch of events from one process, applied in order; ``nonce`` lets the appender find the
+outcome of its own events. Each event is an object with a type tag ``"t"``. Anything else a raw
+client may write (bad bytes, null, unknown event, wrong schema) raises ``CodecError`` with a reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from application.replication import value_codec as vc
+from application.replication.value_codec import CodecError, Obj, fail
+from application.state_machine import events as ev
+from domain.queue.errors import InvalidOptionError
+
+RECORD_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedRecord:
+    appender: str
+    entries: tuple[tuple[int, ev.QueueEvent], ...]  # (nonce, event)
+
+
+# --- encoding -------------------------------------------------------------------------------------
+
+
+def _encode_event(event: ev.QueueEvent) -> Obj:
+    match event:
+        case ev.Add():
+            return {"t": "add", "now": event.now, "drafts": [vc.encode_draft(d) for d in event.drafts]}
+        case ev.Claim():
+            return {
+                "t": "claim",
+                "now": event.now,
+                "worker": event.worker_id,
+                "max": event.max_jobs,
+                "lease_ms": event.lease_ms,
+                "limiter": vc.encode_limiter(event.limiter),
+            }
+        case ev.Extend():
+            return {
+                "t": "extend",
+                "now": event.now,
+                "worker": event.worker_id,
+                "leases": [vc.encode_lease(lease) for lease in event.leases],
+                "lease_ms": event.lease_ms,
+            }
+        case ev.UpdateProgress():
+            return {
+                "t": "progress",
+                "now": event.now,
+                "lease": vc.encode_lease(event.lease),
+                "progress": vc.encode_progress(event.progress),
+            }
+        case ev.Complete():
+            return {
+                "t": "complete",
+                "now": event.now,
+                "lease": vc.encode_lease(event.lease),
+                "ret": event.return_json,
+            }
+        case ev.Fail():
+            return {
+                "t": "fail",
+                "now": event.now,
+                "lease": vc.encode_lease(event.lease),
+                "reason": event.reason,
+                "stack": event.stacktrace,
+                "retry_ms": event.retry_delay_ms,
+            }
+        case ev.Release():
+            return {
+                "t": "release",
+                "now": event.now,
+                "worker": event.worker_id,
+                "leases": [vc.encode_lease(lease) for lease in event.leases],
+            }
+        case ev.Remove():
+            return {"t": "remove", "now": event.now, "id": event.job_id}
+        case ev.Pause():
+            return {"t": "pause", "now": event.now}
+        case ev.Resume():
+            return {"t": "resume", "now": event.now}
+        case ev.Clean():
+            return {
+                "t": "clean",
+                "now": event.now,
+                "grace_ms": event.grace_ms,
+                "state": str(event.state),
+                "limit": event.limit,
+            }
+        case ev.Reprocess():
+            return {"t": "reprocess", "now": event.now, "id": event.job_id}
+        case ev.ReprocessAll():
+            return {"t": "reprocess_all", "now": event.now, "selection": vc.encode_filter(event.selection)}
+        case ev.PurgeDeadLetters():
+            return {"t": "purge", "now": event.now, "older_than_ms": event.older_than_ms}
+        case ev.RecordMalformed():
+            return {
+                "t": "malformed",
+                "now": event.now,
+                "id": event.job_id,
+                "raw": vc.encode_bytes(event.raw),
+                "reason": event.reason,
+            }
+        case ev.Tick():
+            return {"t": "tick", "now": event.now}
+    raise TypeError(f"not a queue event: {type(event).__name__}")
+
+
+def encode_entry(nonce: int, event: ev.QueueEvent) -> str:
+    """One ``[nonce, event]`` entry as JSON text (records are built by joining entries).
+
+    Raises ``InvalidOptionError`` when a value inside the event is not JSON-encodable.
+    """
+    try:
+        return json.dumps([nonce, _encode_event(event)], ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise InvalidOptionError("metadata", "must be JSON-encodable", detail=str(exc)) from exc
+
+
+def encode_record(appender: str, entries: Sequence[str]) -> bytes:
+    """A record from entries made by ``encode_entry``."""
+    head = json.dumps({"v": RECORD_VERSION, "a": appender}, separators=(",", ":"))
+    return (head[:-1] + ',"b":[' + ",".join(entries) + "]}").encode("utf-8")
+
+
+def encode_events(appender: str, events: Sequence[tuple[int, ev.QueueEvent]]) -> bytes:
+    return encode_record(appender, [encode_entry(nonce, event) for nonce, event in events])
+
+
+# --- decoding -------------------------------------------------------------------------------------
+
+
+def _now(d: Obj) -> int:
+    return vc.get_int(d, "now")
+
+
+def _leases(d: Obj) -> tuple[ev.LeaseRef, ...]:
+    return tuple(vc.decode_lease(item) for item in vc.get_list(d, "leases"))
+
+
+def _positive(value: int, field: str) -> int:
+    if value < 0:
+        fail(f"field {field!r} must be >= 0")
+    return value
+
+
+def _add(d: Obj) -> ev.Add:
+    return ev.Add(drafts=tuple(vc.decode_draft(item) for item in vc.get_list(d, "drafts")), now=_now(d))
+
+
+def _claim(d: Obj) -> ev.Claim:
+    return ev.Claim(
+        worker_id=vc.get_str(d, "worker"),
+        max_jobs=vc.get_int(d, "max"),
+        lease_ms=_positive(vc.get_int(d, "lease_ms"), "lease_ms"),
+        now=_now(d),
+        limiter=vc.decode_limiter(d.get("limiter")),
+    )
+
+
+def _extend(d: Obj) -> ev.Extend:
+    return ev.Extend(
+        worker_id=vc.get_str(d, "worker"),
+        leases=_leases(d),
+        lease_ms=_positive(vc.get_int(d, "lease_ms"), "lease_ms"),
+        now=_now(d),
+    )
+
+
+def _progress(d: Obj) -> ev.UpdateProgress:
+    return ev.UpdateProgress(
+        lease=vc.decode_lease(d.get("lease")), progress=vc.decode_progress(d.get("progress")), now=_now(d)
+    )
+
+
+def _complete(d: Obj) -> ev.Complete:
+    return ev.Complete(lease=vc.decode_lease(d.get("lease")), return_json=vc.get_str(d, "ret"), now=_now(d))
+
+
+def _fail(d: Obj) -> ev.Fail:
+    retry = vc.get_opt_int(d, "retry_ms")
+    return ev.Fail(
+        lease=vc.decode_lease(d.get("lease")),
+        reason=vc.get_str(d, "reason"),
+        stacktrace=vc.get_opt_str(d, "stack"),
+        retry_delay_ms=None if retry is None else _positive(retry, "retry_ms"),
+        now=_now(d),
+    )
+
+
+def _release(d: Obj) -> ev.Release:
+    return ev.Release(worker_id=vc.get_str(d, "worker"), leases=_leases(d), now=_now(d))
+
+
+def _clean(d: Obj) -> ev.Clean:
+    return ev.Clean(
+        grace_ms=vc.get_int(d, "grace_ms"),
+        state=vc.get_state(d, "state"),
+        limit=vc.get_int(d, "limit"),
+        now=_now(d),
+    )
+
+
+def _malformed(d: Obj) -> ev.RecordMalformed:
+    return ev.RecordMalformed(
+        job_id=vc.get_str(d, "id"), raw=vc.decode_bytes(d, "raw"), reason=vc.get_str(d, "reason"), now=_now(d)
+    )
+
+
+_DECODERS: dict[str, Callable[[Obj], ev.QueueEvent]] = {
+    "add": _add,
+    "claim": _claim,
+    "extend": _extend,
+    "progress": _progress,
+    "complete": _complete,
+    "fail": _fail,
+    "release": _release,
+    "remove": lambda d: ev.Remove(job_id=vc.get_str(d, "id"), now=_now(d)),
+    "pause": lambda d: ev.Pause(now=_now(d)),
+    "resume": lambda d: ev.Resume(now=_now(d)),
+    "clean": _clean,
+    "reprocess": lambda d: ev.Reprocess(job_id=vc.get_str(d, "id"), now=_now(d)),
+    "reprocess_all": lambda d: ev.ReprocessAll(selection=vc.decode_filter(d.get("selection")), now=_now(d)),
+    "purge": lambda d: ev.PurgeDeadLetters(older_than_ms=vc.get_int(d, "older_than_ms"), now=_now(d)),
+    "malformed": _malformed,
+    "tick": lambda d: ev.Tick(now=_now(d)),
+}
+
+
+def decode_event(value: Any) -> ev.QueueEvent:
+    d = vc.obj(value, "event")
+    kind = d.get("t")
+    decoder = _DECODERS.get(kind) if isinstance(kind, str) else None
+    if decoder is None:
+        fail(f"unknown event type {kind!r}")
+    return decoder(d)
+
+
+def decode_record(payload: bytes | None) -> DecodedRecord:
+    """Decode a whole record; raises ``CodecError`` (never anything else) with the reason."""
+    if not payload:
+        fail("empty or null record")
+    try:
+        document = json.loads(payload)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        fail("record is not UTF-8 JSON")
+    try:
+        d = vc.obj(document, "record")
+        version = d.get("v")
+        if version != RECORD_VERSION:
+            fail(f"unsupported record version {version!r}")
+        appender = vc.get_str(d, "a")
+        entries = []
+        for item in vc.get_list(d, "b"):
+            if (
+                not isinstance(item, list)
+                or len(item) != 2
+                or isinstance(item[0], bool)
+                or not isinstance(item[0], int)
+            ):
+                fail("an entry must be [nonce, event]")
+            entries.append((item[0], decode_event(item[1])))
+    except CodecError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as exc:
+        raise CodecError(f"wrong schema: {exc}") from exc
+    return DecodedRecord(appender=appender, entries=tuple(entries))
+
+
+__all__ = ["RECORD_VERSION", "CodecError", "DecodedRecord", "decode_record", "encode_entry", "encode_events"]

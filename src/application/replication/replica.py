@@ -1,0 +1,149 @@
+"""The local replica: a ``QueueStateMachine`` fed with the log's records, in order.
+
+Every process applies every record the same way, so every replica holds the same state. A record
+that does not decode becomes a ``RecordMalformed`` event with the deterministic job id
+``malformed-<offset>``, its reason and its bytes: every process dead-letters it identically and
+nothing blocks the log. Outcomes of this process's own events go to the futures waiting on their
+nonce.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+from typing import Any
+
+from application.replication.event_codec import decode_record
+from application.replication.log_port import LogRecord
+from application.replication.value_codec import CodecError
+from application.state_machine import events as ev
+from application.state_machine.machine import QueueStateMachine
+from domain.queue.errors import InvalidJobError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_RECORD_BYTES = 4 * 1024 * 1024
+
+
+def malformed_job_id(offset: int) -> str:
+    return f"malformed-{offset}"
+
+
+class Replica:
+    """State machine + the offset of the next record to apply, with waiters on both."""
+
+    def __init__(
+        self,
+        machine: QueueStateMachine,
+        next_offset: int,
+        appender_id: str,
+        *,
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    ) -> None:
+        self.machine = machine
+        self.next_offset = next_offset
+        self.appender_id = appender_id
+        self.max_record_bytes = max_record_bytes
+        self._outcomes: dict[int, asyncio.Future[Any]] = {}
+        self._offset_waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._waiter_seq = itertools.count()
+        self._changed = asyncio.Event()
+        self.records_applied = 0
+
+    # --- applying -----------------------------------------------------------------------------
+
+    def apply(self, record: LogRecord) -> None:
+        """Apply one record (records below ``next_offset`` are ignored: already applied)."""
+        if record.offset < self.next_offset:
+            return
+        self.next_offset = record.offset + 1
+        self.records_applied += 1
+        if len(record.payload) > self.max_record_bytes:
+            self._apply_malformed(
+                record, f"record of {len(record.payload)} bytes is over {self.max_record_bytes}"
+            )
+            return
+        try:
+            decoded = decode_record(record.payload)
+        except CodecError as exc:
+            self._apply_malformed(record, exc.reason)
+            return
+        own = decoded.appender == self.appender_id
+        machine = self.machine
+        for nonce, event in decoded.entries:
+            try:
+                outcome = machine.apply(event)
+            except InvalidJobError as exc:  # e.g. a Clean with a state it refuses: deterministic everywhere
+                if own:
+                    self._resolve_error(nonce, exc)
+                continue
+            if own:
+                future = self._outcomes.pop(nonce, None)
+                if future is not None and not future.done():
+                    future.set_result(outcome)
+
+    def _apply_malformed(self, record: LogRecord, reason: str) -> None:
+        job_id = malformed_job_id(record.offset)
+        logger.warning(
+            "malformed record dead-lettered queue=%s job_id=%s reason=%s", self.machine.queue, job_id, reason
+        )
+        # The state's own time, not the record's timestamp: a raw client chooses that one.
+        event = ev.RecordMalformed(
+            job_id=job_id, raw=record.payload, reason=f"malformed record: {reason}", now=self.machine.now
+        )
+        self.machine.apply(event)
+
+    def _resolve_error(self, nonce: int, exc: Exception) -> None:
+        future = self._outcomes.pop(nonce, None)
+        if future is not None and not future.done():
+            future.set_exception(exc)
+
+    def applied_batch(self) -> None:
+        """Wake offset waiters and claimers after one or more records were applied."""
+        waiters = self._offset_waiters
+        while waiters and waiters[0][0] <= self.next_offset:
+            _, _, future = heapq.heappop(waiters)
+            if not future.done():
+                future.set_result(None)
+        changed = self._changed
+        self._changed = asyncio.Event()
+        changed.set()
+
+    # --- waiting ------------------------------------------------------------------------------
+
+    def expect(self, nonce: int) -> asyncio.Future[Any]:
+        """A future that gets the outcome of this process's event with ``nonce``."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._outcomes[nonce] = future
+        return future
+
+    def forget(self, nonce: int) -> None:
+        self._outcomes.pop(nonce, None)
+
+    def fail_outcome(self, nonce: int, exc: Exception) -> None:
+        self._resolve_error(nonce, exc)
+
+    def change_event(self) -> asyncio.Event:
+        """An event set the next time records are applied (take it before checking the state)."""
+        return self._changed
+
+    async def wait_applied(self, offset: int, timeout_s: float) -> bool:
+        """Wait until every record below ``offset`` is applied; False on timeout."""
+        if self.next_offset >= offset:
+            return True
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._offset_waiters, (offset, next(self._waiter_seq), future))
+        try:
+            await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+    def fail_all(self, exc: Exception) -> None:
+        """Fail every pending outcome (the engine is closing)."""
+        outcomes, self._outcomes = self._outcomes, {}
+        for future in outcomes.values():
+            if not future.done():
+                future.set_exception(exc)

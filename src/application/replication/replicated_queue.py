@@ -1,0 +1,244 @@
+"""``ReplicatedQueue``: the whole ``QueueBackend`` over a ``ReplicationEngine``.
+
+Writes append an event and return the state machine's decision on it; reads go through the
+engine's barrier. ``claim`` appends a ``Claim`` only when the local replica shows claimable work
+(or a due delay/lease), and otherwise waits for the replica to change, so idle workers do not
+flood the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+
+from application.jobs.job_factory import JobFactory
+from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
+from application.replication.engine import ReplicationEngine
+from application.state_machine import events as ev
+from application.state_machine.events import LeaseRef
+from application.state_machine.machine import ClaimedJob, ClaimOutcome, FailOutcome, QueueStateMachine
+from domain.queue.errors import InvalidOptionError
+from domain.queue.job import (
+    DeadLetter,
+    DeadLetterFilter,
+    Job,
+    JobState,
+    JsonValue,
+    NewJob,
+    Progress,
+    QueueStats,
+)
+from domain.queue.metadata import JobMetadata
+from domain.queue.options import JobOptions
+
+ADD_CHUNK_BYTES = 256 * 1024  # drafts of one add_bulk are split into Add events of about this size
+
+
+class ReplicatedQueue(QueueBackend):
+    """One handle on a replicated queue. Handles of one process share the engine."""
+
+    def __init__(self, factory: JobFactory, engine: ReplicationEngine) -> None:
+        self._factory = factory
+        self._engine = engine
+        self._clock = engine.clock
+        self._closed = False
+
+    @property
+    def name(self) -> str:
+        return self._factory.queue
+
+    @property
+    def engine(self) -> ReplicationEngine:
+        return self._engine
+
+    # --- producer side --------------------------------------------------------------------------
+
+    async def add(
+        self,
+        name: str,
+        data: JsonValue,
+        options: JobOptions | None = None,
+        metadata: JobMetadata | None = None,
+    ) -> Job:
+        now = self._clock()
+        draft = self._factory.draft(name, data, options, metadata, now)
+        jobs: list[Job] = await self._engine.submit(ev.Add(drafts=(draft,), now=now))
+        return jobs[0]
+
+    async def add_bulk(self, jobs: Sequence[NewJob]) -> list[Job]:
+        now = self._clock()
+        drafts = self._factory.drafts(jobs, now)
+        posted = [self._engine.post(ev.Add(drafts=chunk, now=now)) for chunk in _chunks(drafts)]
+        result: list[Job] = []
+        for nonce, future in posted:
+            result.extend(await self._engine.outcome(nonce, future))
+        return result
+
+    async def get_job(self, job_id: str) -> Job | None:
+        return (await self._engine.sync()).get(job_id)
+
+    async def remove_job(self, job_id: str) -> bool:
+        removed: bool = await self._engine.submit(ev.Remove(job_id=job_id, now=self._clock()))
+        return removed
+
+    # --- queue operations -----------------------------------------------------------------------
+
+    async def pause(self) -> None:
+        await self._engine.submit(ev.Pause(now=self._clock()))
+
+    async def resume(self) -> None:
+        await self._engine.submit(ev.Resume(now=self._clock()))
+
+    async def is_paused(self) -> bool:
+        return (await self._engine.sync()).paused
+
+    async def clean(self, grace_ms: int, state: JobState, limit: int = 1000) -> int:
+        if state is not JobState.COMPLETED and state is not JobState.FAILED:
+            raise InvalidOptionError("state", "must be 'completed' or 'failed'", detail=f"got {state!r}")
+        if grace_ms < 0 or limit < 0:
+            raise InvalidOptionError("grace_ms/limit", "must be >= 0")
+        event = ev.Clean(grace_ms=grace_ms, state=state, limit=limit, now=self._clock())
+        cleaned: int = await self._engine.submit(event)
+        return cleaned
+
+    async def get_stats(self) -> QueueStats:
+        return (await self._engine.sync()).stats()
+
+    # --- dead letters ---------------------------------------------------------------------------
+
+    async def list_dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
+        if limit < 0 or offset < 0:
+            raise InvalidOptionError("limit/offset", "must be >= 0")
+        return (await self._engine.sync()).dead_letters(limit, offset)
+
+    async def reprocess_dead_letter(self, job_id: str) -> bool:
+        revived: bool = await self._engine.submit(ev.Reprocess(job_id=job_id, now=self._clock()))
+        return revived
+
+    async def reprocess_dead_letters(self, selection: DeadLetterFilter | None = None) -> int:
+        revived: int = await self._engine.submit(ev.ReprocessAll(selection=selection, now=self._clock()))
+        return revived
+
+    async def purge_dead_letters(self, older_than_ms: int) -> int:
+        if older_than_ms < 0:
+            raise InvalidOptionError("older_than_ms", "must be >= 0")
+        purged: int = await self._engine.submit(
+            ev.PurgeDeadLetters(older_than_ms=older_than_ms, now=self._clock())
+        )
+        return purged
+
+    # --- consumer side --------------------------------------------------------------------------
+
+    async def claim(self, request: ClaimRequest) -> Sequence[ClaimedJob]:
+        if request.max_jobs <= 0:
+            return ()
+        engine = self._engine
+        replica = engine.replica
+        deadline = time.monotonic() + max(request.block_ms, 0) / 1000
+        limited_until = 0  # rate-limit window end learned from the last claim
+        while True:
+            changed = replica.change_event()
+            now = self._clock()
+            machine = replica.machine
+            if not machine.paused and _claimable(machine, now, limited_until):
+                outcome: ClaimOutcome = await engine.submit(
+                    ev.Claim(
+                        worker_id=request.worker_id,
+                        max_jobs=request.max_jobs,
+                        lease_ms=request.lease_ms,
+                        now=now,
+                        limiter=request.limiter,
+                    )
+                )
+                if outcome.jobs:
+                    return outcome.jobs
+                if request.limiter is not None and outcome.wake_at is not None and outcome.wake_at > now:
+                    limited_until = outcome.wake_at
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return ()
+            wake = None if machine.paused else _next_wake(machine, now, limited_until)
+            if wake is not None:
+                remaining = min(remaining, max(wake - now, 1) / 1000)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), remaining)
+
+    async def extend_leases(self, worker_id: str, leases: Sequence[LeaseRef], lease_ms: int) -> list[str]:
+        if not leases:
+            return []
+        event = ev.Extend(worker_id=worker_id, leases=tuple(leases), lease_ms=lease_ms, now=self._clock())
+        lost: list[str] = await self._engine.submit(event)
+        return lost
+
+    async def update_progress(self, lease: LeaseRef, progress: Progress) -> bool:
+        updated: bool = await self._engine.submit(
+            ev.UpdateProgress(lease=lease, progress=progress, now=self._clock())
+        )
+        return updated
+
+    async def complete(self, lease: LeaseRef, return_json: str) -> bool:
+        done: bool = await self._engine.submit(
+            ev.Complete(lease=lease, return_json=return_json, now=self._clock())
+        )
+        return done
+
+    async def fail(self, lease: LeaseRef, report: FailureReport) -> bool:
+        event = ev.Fail(
+            lease=lease,
+            reason=report.reason,
+            stacktrace=report.stacktrace,
+            retry_delay_ms=report.retry_delay_ms,
+            now=self._clock(),
+        )
+        outcome: FailOutcome = await self._engine.submit(event)
+        return outcome.accepted
+
+    async def release(self, worker_id: str, leases: Sequence[LeaseRef]) -> None:
+        if leases:
+            await self._engine.submit(
+                ev.Release(worker_id=worker_id, leases=tuple(leases), now=self._clock())
+            )
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self._engine.release()
+
+
+def _claimable(machine: QueueStateMachine, now: int, limited_until: int) -> bool:
+    """A hint from the local replica: is a Claim worth appending now?"""
+    if now < limited_until:
+        return False
+    if machine.counts[JobState.WAITING] > 0:
+        return True
+    wake = machine.next_wake_at()
+    return wake is not None and wake < now
+
+
+def _next_wake(machine: QueueStateMachine, now: int, limited_until: int) -> int | None:
+    if now < limited_until:
+        return limited_until
+    wake = machine.next_wake_at()
+    return None if wake is None else wake + 1  # leases expire strictly after lease_until
+
+
+def _chunks(drafts: Sequence[ev.JobDraft]) -> list[tuple[ev.JobDraft, ...]]:
+    chunks: list[tuple[ev.JobDraft, ...]] = []
+    chunk: list[ev.JobDraft] = []
+    size = 0
+    for draft in drafts:
+        cost = len(draft.data_json) + 512
+        if chunk and size + cost > ADD_CHUNK_BYTES:
+            chunks.append(tuple(chunk))
+            chunk, size = [], 0
+        chunk.append(draft)
+        size += cost
+    if chunk:
+        chunks.append(tuple(chunk))
+    return chunks
