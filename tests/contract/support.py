@@ -93,7 +93,7 @@ class BrokerUnderTest(ABC):
         """Make the broker unreachable for a moment (restart it, or cut its connections), then
         bring it back, keeping every job the broker had acknowledged."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook, most brokers hold nothing
         """Release anything the broker under test holds."""
 
 

@@ -19,7 +19,16 @@ from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
 from application.state_machine import events as ev
 from application.state_machine.machine import ClaimedJob, ClaimOutcome, QueueStateMachine
 from domain.queue.errors import BrokerUnavailableError, InvalidJobError
-from domain.queue.job import DeadLetter, DeadLetterFilter, Job, JobState, JsonValue, NewJob, Progress, QueueStats
+from domain.queue.job import (
+    DeadLetter,
+    DeadLetterFilter,
+    Job,
+    JobState,
+    JsonValue,
+    NewJob,
+    Progress,
+    QueueStats,
+)
 from domain.queue.metadata import JobMetadata
 from domain.queue.options import JobOptions
 
@@ -41,7 +50,9 @@ class SharedQueueState:
 
 
 class MemoryQueue(QueueBackend):
-    def __init__(self, shared: SharedQueueState, factory: JobFactory, clock: Clock, broker_state: Any) -> None:
+    def __init__(
+        self, shared: SharedQueueState, factory: JobFactory, clock: Clock, broker_state: Any
+    ) -> None:
         self._shared = shared
         self._machine = shared.machine
         self._factory = factory
@@ -166,7 +177,9 @@ class MemoryQueue(QueueBackend):
 
     async def extend_leases(self, worker_id: str, leases: Sequence[ev.LeaseRef], lease_ms: int) -> list[str]:
         self._check_open()
-        lost: list[str] = self._machine.on_extend(ev.Extend(worker_id, tuple(leases), lease_ms, self._clock()))
+        lost: list[str] = self._machine.on_extend(
+            ev.Extend(worker_id, tuple(leases), lease_ms, self._clock())
+        )
         return lost
 
     async def update_progress(self, lease: ev.LeaseRef, progress: Progress) -> bool:

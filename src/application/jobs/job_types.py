@@ -43,7 +43,9 @@ class JobTypes:
             return job_type
         if self.strict:
             known = ", ".join(sorted(self._types)) or "none"
-            raise UnknownJobNameError("name", "must be a registered job name", detail=f"{name!r}; known: {known}")
+            raise UnknownJobNameError(
+                "name", "must be a registered job name", detail=f"{name!r}; known: {known}"
+            )
         return JobType(name)
 
     def __contains__(self, name: object) -> bool:

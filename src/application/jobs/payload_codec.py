@@ -38,7 +38,9 @@ def encode_payload(job_type: JobType, data: Any, max_bytes: int = DEFAULT_MAX_PA
         text = encode_json(data)
     size = len(text.encode("utf-8"))
     if size > max_bytes:
-        raise PayloadTooLargeError("data", f"encoded payload must be at most {max_bytes} bytes", detail=f"got {size}")
+        raise PayloadTooLargeError(
+            "data", f"encoded payload must be at most {max_bytes} bytes", detail=f"got {size}"
+        )
     return text
 
 

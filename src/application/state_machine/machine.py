@@ -237,11 +237,13 @@ class QueueStateMachine:
         elif event.state is JobState.FAILED:
             finished = self.failed
         else:
-            raise InvalidOptionError("state", "must be 'completed' or 'failed'", detail=f"got {event.state!r}")
+            raise InvalidOptionError(
+                "state", "must be 'completed' or 'failed'", detail=f"got {event.state!r}"
+            )
         if event.grace_ms < 0 or event.limit < 0:
             raise InvalidOptionError("grace_ms/limit", "must be >= 0")
         cutoff = self.now - event.grace_ms
-        victims = []
+        victims: list[str] = []
         for job_id in finished:
             if len(victims) >= event.limit:
                 break
@@ -317,7 +319,7 @@ class QueueStateMachine:
         now = self.now
         delayed = self.delayed
         while delayed and delayed[0][0] <= now:
-            due_at, seq, job_id = heapq.heappop(delayed)
+            _, seq, job_id = heapq.heappop(delayed)
             record = self.jobs.get(job_id)
             if record is not None and record.state is JobState.DELAYED and record.seq == seq:
                 self._make_waiting(record)
@@ -493,7 +495,7 @@ class QueueStateMachine:
     def _drop_stale_heads(self) -> None:
         delayed = self.delayed
         while delayed:
-            due_at, seq, job_id = delayed[0]
+            _, seq, job_id = delayed[0]
             record = self.jobs.get(job_id)
             if record is not None and record.state is JobState.DELAYED and record.seq == seq:
                 break

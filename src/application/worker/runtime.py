@@ -52,6 +52,7 @@ class Worker:
         self._active: dict[str, tuple[asyncio.Task[None], LeaseRef]] = {}
         self._reserved: deque[ClaimedJob] = deque()
         self._stopping = False
+        self._grace_ms = self.options.shutdown_grace_ms
         self._wakeup: asyncio.Event | None = None
         self._started: asyncio.Event | None = None
         self._done: asyncio.Event | None = None
@@ -63,6 +64,11 @@ class Worker:
     @property
     def active_count(self) -> int:
         return len(self._active)
+
+    @property
+    def reserved_count(self) -> int:
+        """Jobs claimed ahead (prefetch) and not started yet."""
+        return len(self._reserved)
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -90,9 +96,14 @@ class Worker:
             self._done.set()
             logger.info("worker %s stopped queue=%s metrics=%s", opts.worker_id, self.queue, self.metrics)
 
-    def request_stop(self) -> None:
-        """Stop taking jobs (safe to call from a signal handler on the loop)."""
+    def request_stop(self, grace_ms: int | None = None) -> None:
+        """Stop taking jobs (safe to call from a signal handler on the loop).
+
+        ``grace_ms`` overrides the shutdown grace period (0: cancel active jobs at once).
+        """
         self._stopping = True
+        if grace_ms is not None:
+            self._grace_ms = grace_ms
         if self._wakeup is not None:
             self._wakeup.set()
 
@@ -245,18 +256,24 @@ class Worker:
         try:
             accepted = await self.backend.complete(lease, return_json)
         except QueueError as exc:
-            logger.error("job %s result not stored queue=%s (the lease will expire): %s", job.id, job.queue, exc)
+            logger.error(
+                "job %s result not stored queue=%s (the lease will expire): %s", job.id, job.queue, exc
+            )
             return False
         if not accepted:
             self.metrics.stale += 1
-            logger.warning("job %s result refused queue=%s: the lease was lost to another worker", job.id, job.queue)
+            logger.warning(
+                "job %s result refused queue=%s: the lease was lost to another worker", job.id, job.queue
+            )
         return accepted
 
     async def _report(self, job: Job, lease: LeaseRef, report: FailureReport) -> bool:
         try:
             accepted = await self.backend.fail(lease, report)
         except QueueError as exc:
-            logger.error("job %s failure not stored queue=%s (the lease will expire): %s", job.id, job.queue, exc)
+            logger.error(
+                "job %s failure not stored queue=%s (the lease will expire): %s", job.id, job.queue, exc
+            )
             return False
         if not accepted:
             self.metrics.stale += 1
@@ -279,7 +296,9 @@ class Worker:
             try:
                 lost = await self.backend.extend_leases(self.options.worker_id, leases, self.options.lease_ms)
             except QueueError as exc:
-                logger.warning("worker %s cannot renew leases queue=%s: %s", self.options.worker_id, self.queue, exc)
+                logger.warning(
+                    "worker %s cannot renew leases queue=%s: %s", self.options.worker_id, self.queue, exc
+                )
                 continue
             for job_id in lost:
                 logger.warning("job %s lease lost queue=%s: another worker may run it", job_id, self.queue)
@@ -288,8 +307,10 @@ class Worker:
         await self._release_reserved()
         if self._active:
             tasks = [task for task, _ in self._active.values()]
-            logger.info("worker %s finishing %d active jobs queue=%s", self.options.worker_id, len(tasks), self.queue)
-            _, pending = await asyncio.wait(tasks, timeout=self.options.shutdown_grace_ms / 1000)
+            logger.info(
+                "worker %s finishing %d active jobs queue=%s", self.options.worker_id, len(tasks), self.queue
+            )
+            _, pending = await asyncio.wait(tasks, timeout=self._grace_ms / 1000)
             for task in pending:
                 task.cancel()
             if pending:
@@ -304,4 +325,10 @@ class Worker:
             await self.backend.release(self.options.worker_id, leases)
             self.metrics.released += len(leases)
         except QueueError as exc:
-            logger.error("worker %s could not hand back %d jobs queue=%s: %s", self.options.worker_id, len(leases), self.queue, exc)
+            logger.error(
+                "worker %s could not hand back %d jobs queue=%s: %s",
+                self.options.worker_id,
+                len(leases),
+                self.queue,
+                exc,
+            )

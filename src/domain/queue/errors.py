@@ -74,7 +74,7 @@ class QueueNotFoundError(QueueError, KeyError):
 # --- raised by handlers to steer the retry decision -------------------------------------------
 
 
-class JobFailure(QueueError):
+class JobFailure(QueueError):  # noqa: N818 - a category, raised through its subclasses
     """Base of the failure categories a handler may raise."""
 
 

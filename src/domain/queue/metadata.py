@@ -47,7 +47,9 @@ class JobMetadata:
     def with_defaults(self, *, correlation_id: str, timestamp: int, source: str) -> JobMetadata:
         return JobMetadata(
             correlation_id=self.correlation_id or correlation_id,
-            tenant_id=self.tenant_id if self.tenant_id is not None else (self.user.tenant if self.user else None),
+            tenant_id=self.tenant_id
+            if self.tenant_id is not None
+            else (self.user.tenant if self.user else None),
             user=self.user,
             source=self.source or source,
             timestamp=self.timestamp if self.timestamp is not None else timestamp,

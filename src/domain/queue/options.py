@@ -48,7 +48,9 @@ class Backoff:
         if isinstance(self.jitter, bool) or not isinstance(self.jitter, int | float):
             raise InvalidOptionError(f"{prefix}.jitter", "must be a number between 0 and 1")
         if not 0.0 <= float(self.jitter) <= 1.0:
-            raise InvalidOptionError(f"{prefix}.jitter", "must be between 0 and 1", detail=f"got {self.jitter}")
+            raise InvalidOptionError(
+                f"{prefix}.jitter", "must be between 0 and 1", detail=f"got {self.jitter}"
+            )
         return replace(self, type=kind, jitter=float(self.jitter))
 
 
@@ -185,7 +187,9 @@ def _check_int(field_name: str, value: object, low: int, high: int) -> None:
 
 def _check_key(field_name: str, value: object) -> None:
     if not isinstance(value, str) or not value or len(value) > MAX_JOB_ID_LENGTH:
-        raise InvalidOptionError(field_name, f"must be a non-empty string of at most {MAX_JOB_ID_LENGTH} chars")
+        raise InvalidOptionError(
+            field_name, f"must be a non-empty string of at most {MAX_JOB_ID_LENGTH} chars"
+        )
     if any(ch.isspace() or ord(ch) < 32 for ch in value):
         raise InvalidOptionError(field_name, "must not contain whitespace or control characters")
 

@@ -1,0 +1,87 @@
+"""``SecondWorker`` as a real OS process running ``tests.contract.worker_process``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tests.contract.support import SecondWorker
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ProcessWorker(SecondWorker):
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._process = process
+
+    @classmethod
+    async def start(
+        cls,
+        opener: str,
+        url: str,
+        queue: str,
+        job_names: Sequence[str],
+        behaviour: str,
+        *,
+        concurrency: int,
+        lease_ms: int,
+    ) -> ProcessWorker:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(REPO_ROOT), str(REPO_ROOT / "src"), env.get("PYTHONPATH", "")]
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.contract.worker_process",
+            "--factory",
+            opener,
+            "--url",
+            url,
+            "--queue",
+            queue,
+            "--names",
+            ",".join(job_names),
+            "--behaviour",
+            behaviour,
+            "--concurrency",
+            str(concurrency),
+            "--lease-ms",
+            str(lease_ms),
+            stdout=asyncio.subprocess.PIPE,
+            cwd=str(REPO_ROOT),
+            env=env,
+        )
+        return cls(process)
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    async def wait_ready(self, timeout_s: float) -> None:
+        assert self._process.stdout is not None
+        line = await asyncio.wait_for(self._process.stdout.readline(), timeout_s)
+        if line.strip() != b"READY":
+            code = await asyncio.wait_for(self._process.wait(), 5)
+            raise RuntimeError(f"worker process did not start (exit code {code}, said {line!r})")
+
+    async def stop(self, timeout_s: float) -> None:
+        if self._process.returncode is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self._process.wait(), timeout_s)
+            except TimeoutError:
+                self._process.kill()
+                await self._process.wait()
+
+    async def kill(self) -> None:
+        if self._process.returncode is None:
+            self._process.kill()
+            await self._process.wait()
+
+    async def wait_exit(self, timeout_s: float) -> int:
+        return await asyncio.wait_for(self._process.wait(), timeout_s)
