@@ -1,0 +1,4 @@
+"""RabbitMQ adapter (pika): the replicated queue state machine over RabbitMQ streams.
+
+See ``docs/adapters/rabbitmq.md`` and the ADR "rabbitmq-stream-replicated-queue".
+"""
