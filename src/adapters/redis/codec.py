@@ -1,0 +1,314 @@
+"""Job hash <-> domain ``Job``: one Redis hash per job, one field per attribute.
+
+Field names (short, they are stored once per job): ``name``, ``data`` (the draft's JSON text),
+``opts`` and ``meta`` (JSON), ``created``, ``state``, ``prio``, ``seq``, ``due``, ``progress`` (JSON),
+``ret`` (JSON), ``reason``, ``stack`` (JSON list), ``as``/``am`` (attempts started/made), ``stalled``,
+``pon``/``fon`` (processed/finished on), ``tok``/``owner``/``lnum``/``luntil`` (the lease),
+``attempts`` and ``rc_*``/``rf_*`` (retention, read by the scripts), ``raw`` (bytes of a malformed record).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from application.state_machine.events import JobDraft
+from application.state_machine.records import MALFORMED_JOB_NAME
+from domain.queue.job import DeadLetter, Job, JobProgress, JobState, Progress
+from domain.queue.metadata import JobMetadata, UserRef
+from domain.queue.options import Backoff, BackoffType, KeepJobs, ResolvedOptions
+
+ADD_FIELDS_PER_JOB = 15
+
+MALFORMED_OPTIONS = ResolvedOptions(
+    delay=0,
+    attempts=1,
+    priority=10,
+    backoff=Backoff(),
+    timeout=None,
+    remove_on_complete=KeepJobs(),
+    remove_on_fail=KeepJobs(),
+    job_id=None,
+    idempotency_key=None,
+    idempotency_ttl=1,
+)
+
+
+class MalformedJobHashError(ValueError):
+    """A stored job hash that does not decode; ``raw`` is what is kept in the dead letter."""
+
+    def __init__(self, reason: str, raw: bytes) -> None:
+        super().__init__(reason)
+        self.raw = raw
+
+
+# --- encoding (add) ---------------------------------------------------------------------------
+
+
+def _opt(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def encode_options(options: ResolvedOptions) -> str:
+    backoff = options.backoff
+    return json.dumps(
+        {
+            "delay": options.delay,
+            "attempts": options.attempts,
+            "priority": options.priority,
+            "backoff": [str(backoff.type), backoff.delay, backoff.max_delay, backoff.jitter],
+            "timeout": options.timeout,
+            "rc": [options.remove_on_complete.count, options.remove_on_complete.age],
+            "rf": [options.remove_on_fail.count, options.remove_on_fail.age],
+            "job_id": options.job_id,
+            "idem": options.idempotency_key,
+            "idem_ttl": options.idempotency_ttl,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def encode_metadata(metadata: JobMetadata) -> str:
+    user = metadata.user
+    return json.dumps(
+        {
+            "correlation_id": metadata.correlation_id,
+            "tenant_id": metadata.tenant_id,
+            "user": None
+            if user is None
+            else [user.sub, user.tenant, list(user.roles), user.display_name, user.email],
+            "source": metadata.source,
+            "timestamp": metadata.timestamp,
+            "business_context": metadata.business_context,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def add_arguments(draft: JobDraft) -> list[str | int]:
+    """The ``ADD_FIELDS_PER_JOB`` arguments ``lua/add.lua`` reads for one job."""
+    options = draft.options
+    return [
+        draft.id,
+        draft.name,
+        draft.data_json,
+        encode_options(options),
+        encode_metadata(draft.metadata),
+        draft.created_at,
+        options.priority,
+        options.delay,
+        options.attempts,
+        options.idempotency_key or "",
+        options.idempotency_ttl,
+        _opt(options.remove_on_complete.count),
+        _opt(options.remove_on_complete.age),
+        _opt(options.remove_on_fail.count),
+        _opt(options.remove_on_fail.age),
+    ]
+
+
+def encode_progress(progress: Progress) -> str:
+    if isinstance(progress, JobProgress):
+        return json.dumps(
+            {
+                "percentage": progress.percentage,
+                "step": progress.step,
+                "total_steps": progress.total_steps,
+                "current_step": progress.current_step,
+                "data": progress.data,
+            },
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,
+        )
+    return json.dumps(progress, allow_nan=False)
+
+
+# --- decoding (reads) -------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def decode_options(text: bytes) -> ResolvedOptions:
+    value = json.loads(text)
+    kind, delay, max_delay, jitter = value["backoff"]
+    rc_count, rc_age = value["rc"]
+    rf_count, rf_age = value["rf"]
+    return ResolvedOptions(
+        delay=value["delay"],
+        attempts=value["attempts"],
+        priority=value["priority"],
+        backoff=Backoff(type=BackoffType(kind), delay=delay, max_delay=max_delay, jitter=jitter),
+        timeout=value["timeout"],
+        remove_on_complete=KeepJobs(count=rc_count, age=rc_age),
+        remove_on_fail=KeepJobs(count=rf_count, age=rf_age),
+        job_id=value["job_id"],
+        idempotency_key=value["idem"],
+        idempotency_ttl=value["idem_ttl"],
+    )
+
+
+def decode_metadata(text: bytes) -> JobMetadata:
+    value = json.loads(text)
+    user = value["user"]
+    return JobMetadata(
+        correlation_id=value["correlation_id"],
+        tenant_id=value["tenant_id"],
+        user=None
+        if user is None
+        else UserRef(sub=user[0], tenant=user[1], roles=tuple(user[2]), display_name=user[3], email=user[4]),
+        source=value["source"],
+        timestamp=value["timestamp"],
+        business_context=value["business_context"],
+    )
+
+
+def decode_progress(text: bytes | None) -> Progress:
+    if text is None:
+        return 0
+    value = json.loads(text)
+    if isinstance(value, dict):
+        return JobProgress(
+            percentage=value["percentage"],
+            step=value.get("step"),
+            total_steps=value.get("total_steps"),
+            current_step=value.get("current_step"),
+            data=value.get("data"),
+        )
+    if not isinstance(value, int | float):
+        raise ValueError("progress must be a number or an object")
+    return value
+
+
+def pairs_to_dict(flat: list[bytes]) -> dict[bytes, bytes]:
+    return {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
+
+
+def _int(fields: dict[bytes, bytes], name: bytes) -> int | None:
+    value = fields.get(name)
+    return None if value is None or value == b"" else int(value)
+
+
+def _text(fields: dict[bytes, bytes], name: bytes) -> str | None:
+    value = fields.get(name)
+    return None if value is None else value.decode("utf-8")
+
+
+def _stack(fields: dict[bytes, bytes]) -> tuple[str, ...]:
+    raw = fields.get(b"stack")
+    if not raw:
+        return ()
+    value = json.loads(raw)
+    return tuple(str(entry) for entry in value) if isinstance(value, list) else ()
+
+
+def decode_job(job_id: str, queue: str, fields: dict[bytes, bytes], *, deduplicated: bool = False) -> Job:
+    """The domain snapshot of a stored job hash; raises ``MalformedJobHashError`` if it does not decode."""
+    try:
+        return _decode(job_id, queue, fields, deduplicated)
+    except (KeyError, ValueError, TypeError, IndexError, UnicodeDecodeError) as exc:
+        raise MalformedJobHashError(
+            f"job hash does not decode: {type(exc).__name__}: {exc}", _raw_of(fields)
+        ) from exc
+
+
+def _decode(job_id: str, queue: str, fields: dict[bytes, bytes], deduplicated: bool) -> Job:
+    name = fields[b"name"].decode("utf-8")
+    created = int(fields[b"created"])
+    malformed = b"malformed" in fields
+    if malformed:
+        options = MALFORMED_OPTIONS
+        metadata = JobMetadata(correlation_id=job_id, source="malformed-record", timestamp=created)
+        data = None
+    else:
+        options = decode_options(fields[b"opts"])
+        metadata = decode_metadata(fields[b"meta"])
+        data = json.loads(fields[b"data"])
+    ret = fields.get(b"ret")
+    return Job(
+        id=job_id,
+        queue=queue,
+        name=name,
+        data=data,
+        options=options,
+        metadata=metadata,
+        state=JobState(fields[b"state"].decode("ascii")),
+        created_at=created,
+        progress=decode_progress(fields.get(b"progress")),
+        return_value=None if ret is None else json.loads(ret),
+        failed_reason=_text(fields, b"reason"),
+        stacktrace=_stack(fields),
+        attempts_started=_int(fields, b"as") or 0,
+        attempts_made=_int(fields, b"am") or 0,
+        processed_on=_int(fields, b"pon"),
+        finished_on=_int(fields, b"fon"),
+        due_at=_int(fields, b"due"),
+        deduplicated=deduplicated,
+        raw_record=fields.get(b"raw") if malformed else None,
+    )
+
+
+def _raw_of(fields: dict[bytes, bytes]) -> bytes:
+    """The original bytes kept with a malformed job: its payload if that is what broke, else all fields."""
+    data = fields.get(b"data")
+    if data is not None:
+        try:
+            json.loads(data)
+        except ValueError:
+            return data
+    parts: dict[str, Any] = {
+        key.decode("utf-8", "replace"): value.decode("utf-8", "replace") for key, value in fields.items()
+    }
+    return json.dumps(parts, ensure_ascii=False).encode("utf-8")
+
+
+def to_dead_letter(job: Job) -> DeadLetter:
+    """The operator's view of a failed job (as ``JobRecord.to_dead_letter`` builds it)."""
+    return DeadLetter(
+        job_id=job.id,
+        queue=job.queue,
+        name=job.name,
+        reason=job.failed_reason or "",
+        attempts_made=job.attempts_made,
+        attempts_started=job.attempts_started,
+        failed_at=job.finished_on or job.created_at,
+        last_error=job.stacktrace[-1] if job.stacktrace else None,
+        correlation_id=job.metadata.correlation_id or "",
+        data=job.data,
+        raw_record=job.raw_record,
+    )
+
+
+def removed_job(draft: JobDraft, original_id: str, queue: str) -> Job:
+    """What a deduplicated add returns when the original job no longer exists."""
+    return Job(
+        id=original_id,
+        queue=queue,
+        name=draft.name,
+        data=None,
+        options=draft.options,
+        metadata=draft.metadata,
+        state=JobState.REMOVED,
+        created_at=draft.created_at,
+        deduplicated=True,
+    )
+
+
+def new_job(draft: JobDraft, queue: str, state: str, due: bytes) -> Job:
+    """The snapshot of a job ``add.lua`` just stored (no read-back needed)."""
+    return Job(
+        id=draft.id,
+        queue=queue,
+        name=draft.name,
+        data=json.loads(draft.data_json),
+        options=draft.options,
+        metadata=draft.metadata,
+        state=JobState(state),
+        created_at=draft.created_at,
+        due_at=int(due) if due else None,
+    )
+
+
+__all__ = ["ADD_FIELDS_PER_JOB", "MALFORMED_JOB_NAME", "MalformedJobHashError", "decode_job"]

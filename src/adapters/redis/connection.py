@@ -1,0 +1,102 @@
+"""Redis clients for one broker URL, and the translation of driver errors into the domain's.
+
+Two clients share the settings: one for commands (bounded by ``operation_timeout_ms``) and one for
+the blocking wait on a queue's marker (its socket waits as long as the wait asks, plus the timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from adapters.redis.settings import RedisSettings
+from application.redaction import redact_url
+from domain.queue.errors import BrokerUnavailableError
+
+logger = logging.getLogger(__name__)
+
+
+def _client(settings: RedisSettings, *, socket_timeout: float | None) -> Redis:
+    extra: dict[str, Any] = {}
+    if settings.uses_tls:
+        extra.update(
+            ssl_ca_certs=settings.ssl_ca_certs,
+            ssl_certfile=settings.ssl_certfile,
+            ssl_keyfile=settings.ssl_keyfile,
+            ssl_check_hostname=settings.ssl_check_hostname,
+        )
+    return Redis.from_url(
+        settings.url,
+        socket_connect_timeout=settings.connect_timeout_ms / 1000,
+        socket_timeout=socket_timeout,
+        retry=Retry(NoBackoff(), 1),
+        max_connections=settings.max_connections,
+        decode_responses=False,
+        client_name="messaging-backbone",
+        **extra,
+    )
+
+
+class RedisConnection:
+    """The clients of one broker URL; errors leave here as ``BrokerUnavailableError``."""
+
+    def __init__(self, settings: RedisSettings) -> None:
+        self.settings = settings
+        self.redacted_url = redact_url(settings.url)
+        self._password = urlsplit(settings.url).password
+        self.commands = _client(settings, socket_timeout=settings.operation_timeout_ms / 1000)
+        self.blocking = _client(settings, socket_timeout=None)
+        self._timeout_s = settings.operation_timeout_ms / 1000
+
+    @asynccontextmanager
+    async def guard(self, what: str, extra_wait_s: float = 0.0) -> AsyncIterator[None]:
+        """Bound one operation by the configured timeout and translate connection failures."""
+        try:
+            async with asyncio.timeout(self._timeout_s + extra_wait_s):
+                yield
+        except TimeoutError as exc:
+            reason = f"{what}: no answer within {self.settings.operation_timeout_ms} ms"
+            raise BrokerUnavailableError(self.redacted_url, reason) from exc
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise BrokerUnavailableError(self.redacted_url, f"{what}: {self._safe(exc)}") from exc
+
+    def _safe(self, exc: BaseException) -> str:
+        text = f"{type(exc).__name__}: {exc}"
+        if self._password:
+            text = text.replace(self._password, "***")
+        return text
+
+    async def check_eviction_policy(self) -> None:
+        """Jobs must never be evicted: warn when ``maxmemory-policy`` is not ``noeviction``."""
+        try:
+            async with self.guard("config get"):
+                reply = await self.commands.config_get("maxmemory-policy")
+        except ResponseError as exc:  # CONFIG may be disabled on managed servers
+            logger.info("redis %s: cannot read maxmemory-policy (%s)", self.redacted_url, exc)
+            return
+        values: dict[Any, Any] = dict(reply)
+        policy = values.get(b"maxmemory-policy") or values.get("maxmemory-policy")
+        if isinstance(policy, bytes):
+            policy = policy.decode()
+        if policy is not None and policy != "noeviction":
+            logger.warning(
+                "redis %s has maxmemory-policy=%s: jobs may be evicted under memory pressure; "
+                "set maxmemory-policy noeviction",
+                self.redacted_url,
+                policy,
+            )
+
+    async def close(self) -> None:
+        await self.commands.aclose()
+        await self.blocking.aclose()

@@ -1,0 +1,193 @@
+-- Shared preamble of every queue script (concatenated in front of each script by scripts.py).
+-- KEYS: 1 meta hash, 2 wait zset, 3 delayed zset, 4 active zset, 5 completed zset, 6 failed zset,
+--       7 marker zset. ARGV[1]: the queue's key prefix "{prefix:queue}:" (job and idempotency keys are
+--       built from it, so they share the hash tag and therefore the slot of KEYS).
+local K_META, K_WAIT, K_DELAYED, K_ACTIVE = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local K_DONE, K_FAILED, K_MARKER = KEYS[5], KEYS[6], KEYS[7]
+local PFX = ARGV[1]
+local PRIO_SHIFT = 1099511627776 -- 2^40: wait score = priority * 2^40 + seq (FIFO within a priority)
+local MAX_STACK = 10
+local STALLED_REASON = "lease expired: the worker died or stalled"
+local MALFORMED_NAME = "malformed.record.v1"
+local SWEEP_LIMIT = 1000
+
+local function jkey(id) return PFX .. "job:" .. id end
+local function fmt(n) return string.format("%d", n) end
+local function num(v, default)
+  local n = tonumber(v)
+  if n == nil then return default end
+  return n
+end
+
+-- The queue clock: the server's TIME in ms, never going backwards (kept in meta "now").
+local function clock()
+  local t = redis.call("TIME")
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local last = num(redis.call("HGET", K_META, "now"), 0)
+  if last >= now then return last end
+  redis.call("HSET", K_META, "now", fmt(now))
+  return now
+end
+
+local function signal_work() redis.call("ZADD", K_MARKER, 0, "w") end
+
+local function is_paused() return redis.call("HEXISTS", K_META, "paused") == 1 end
+
+local function clear_lease(k) redis.call("HDEL", k, "tok", "owner", "lnum", "luntil") end
+
+local function make_waiting(id, k)
+  local seq = redis.call("HINCRBY", K_META, "seq", 1)
+  local prio = num(redis.call("HGET", k, "prio"), 10)
+  redis.call("HSET", k, "state", "waiting", "seq", seq)
+  redis.call("HDEL", k, "due")
+  redis.call("ZADD", K_WAIT, fmt(prio * PRIO_SHIFT + seq), id)
+end
+
+local function make_delayed(id, k, due)
+  local seq = redis.call("HINCRBY", K_META, "seq", 1)
+  redis.call("HSET", k, "state", "delayed", "seq", seq, "due", fmt(due))
+  redis.call("ZADD", K_DELAYED, fmt(due), id)
+  redis.call("ZADD", K_MARKER, "LT", fmt(due), "d")
+end
+
+local function push_stack(k, entry)
+  local stack = {}
+  local raw = redis.call("HGET", k, "stack")
+  if raw then
+    local ok, value = pcall(cjson.decode, raw)
+    if ok and type(value) == "table" then stack = value end
+  end
+  stack[#stack + 1] = entry
+  while #stack > MAX_STACK do table.remove(stack, 1) end
+  redis.call("HSET", k, "stack", cjson.encode(stack))
+end
+
+local SET_OF_STATE = {waiting = K_WAIT, delayed = K_DELAYED, active = K_ACTIVE, completed = K_DONE, failed = K_FAILED}
+
+local function delete_job(id)
+  local k = jkey(id)
+  local state = false
+  if redis.call("TYPE", k)["ok"] == "hash" then state = redis.call("HGET", k, "state") end
+  local set = state and SET_OF_STATE[state]
+  if set then
+    redis.call("ZREM", set, id)
+  else
+    for _, key in ipairs({K_WAIT, K_DELAYED, K_ACTIVE, K_DONE, K_FAILED}) do redis.call("ZREM", key, id) end
+  end
+  redis.call("DEL", k)
+end
+
+-- Keep at most `count` newest and those finished less than `age` ms ago ("" = no bound).
+local function retain(set, count, age, now)
+  if age and age ~= "" then
+    local cutoff = now - tonumber(age)
+    while true do
+      local oldest = redis.call("ZRANGE", set, 0, 0)[1]
+      if not oldest then break end
+      if num(redis.call("HGET", jkey(oldest), "fon"), 0) >= cutoff then break end
+      delete_job(oldest)
+    end
+  end
+  if count and count ~= "" then
+    local keep = tonumber(count)
+    local excess = redis.call("ZCARD", set) - keep
+    if excess > 0 then
+      for _, victim in ipairs(redis.call("ZRANGE", set, 0, excess - 1)) do delete_job(victim) end
+    end
+  end
+end
+
+local function finish_into(set, id, k, now)
+  local order = redis.call("HINCRBY", K_META, "fseq", 1)
+  redis.call("HSET", k, "fon", fmt(now))
+  redis.call("ZADD", set, order, id)
+end
+
+local function dead_letter(id, k, now)
+  redis.call("HSET", k, "state", "failed")
+  redis.call("HDEL", k, "due")
+  finish_into(K_FAILED, id, k, now)
+  retain(K_FAILED, redis.call("HGET", k, "rf_count"), redis.call("HGET", k, "rf_age"), now)
+end
+
+local function sort_by(items)
+  table.sort(items, function(a, b)
+    if a[2] ~= b[2] then return a[2] < b[2] end
+    return a[3] < b[3]
+  end)
+  return items
+end
+
+local function promote_due(now)
+  local due = redis.call("ZRANGEBYSCORE", K_DELAYED, "-inf", fmt(now), "WITHSCORES", "LIMIT", 0, SWEEP_LIMIT)
+  if #due == 0 then return end
+  local items = {}
+  for i = 1, #due, 2 do
+    local id = due[i]
+    local seq = 0
+    if redis.call("TYPE", jkey(id))["ok"] == "hash" then seq = num(redis.call("HGET", jkey(id), "seq"), 0) end
+    items[#items + 1] = {id, tonumber(due[i + 1]), seq}
+  end
+  for _, item in ipairs(sort_by(items)) do
+    redis.call("ZREM", K_DELAYED, item[1])
+    if redis.call("TYPE", jkey(item[1]))["ok"] == "hash" then
+      make_waiting(item[1], jkey(item[1]))
+    else
+      redis.call("ZADD", K_WAIT, fmt(10 * PRIO_SHIFT), item[1]) -- garbage: the claim dead-letters it
+    end
+  end
+  signal_work()
+end
+
+local function recover_stalled(now)
+  local expired = redis.call("ZRANGEBYSCORE", K_ACTIVE, "-inf", "(" .. fmt(now), "WITHSCORES", "LIMIT", 0, SWEEP_LIMIT)
+  if #expired == 0 then return end
+  local items = {}
+  for i = 1, #expired, 2 do
+    items[#items + 1] = {expired[i], tonumber(expired[i + 1]), num(redis.call("HGET", jkey(expired[i]), "lnum"), 0)}
+  end
+  for _, item in ipairs(sort_by(items)) do
+    local id = item[1]
+    local k = jkey(id)
+    redis.call("ZREM", K_ACTIVE, id)
+    clear_lease(k)
+    redis.call("HINCRBY", k, "stalled", 1)
+    push_stack(k, STALLED_REASON)
+    local started = num(redis.call("HGET", k, "as"), 0)
+    if started < num(redis.call("HGET", k, "attempts"), 1) then
+      make_waiting(id, k)
+      signal_work()
+    else
+      redis.call("HSET", k, "reason", STALLED_REASON .. " (after " .. fmt(started) .. " attempts)")
+      dead_letter(id, k, now)
+    end
+  end
+end
+
+-- Time passes: promote due delayed jobs, then recover expired leases (the state machine's order).
+local function tick()
+  local now = clock()
+  promote_due(now)
+  recover_stalled(now)
+  return now
+end
+
+-- The job if `token` is still its current attempt (fencing), else nil.
+local function held(id, token)
+  local k = jkey(id)
+  if redis.call("TYPE", k)["ok"] ~= "hash" then return nil end
+  local fields = redis.call("HMGET", k, "state", "tok")
+  if fields[1] ~= "active" or fields[2] ~= token then return nil end
+  return k
+end
+
+-- Turn whatever is stored under a job id into a dead letter of the malformed-record kind.
+local function store_malformed(id, raw, reason, now)
+  local k = jkey(id)
+  for _, key in ipairs({K_WAIT, K_DELAYED, K_ACTIVE, K_DONE, K_FAILED}) do redis.call("ZREM", key, id) end
+  redis.call("DEL", k)
+  redis.call("HSET", k, "name", MALFORMED_NAME, "malformed", "1", "created", fmt(now), "state", "failed",
+    "reason", reason, "stack", cjson.encode({reason}), "as", "0", "am", "0", "prio", "10", "attempts", "1",
+    "raw", raw)
+  finish_into(K_FAILED, id, k, now)
+end

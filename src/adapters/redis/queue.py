@@ -1,0 +1,286 @@
+"""``RedisQueue``: one queue on Redis. Every state change is one Lua script (see ``lua/``).
+
+The Python side validates and encodes (``JobFactory``), calls scripts, decodes replies
+(``codec``) and waits for work on the queue's marker key with ``BZPOPMIN`` (no polling).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from adapters.redis.batching import CompletionBatcher, Entry
+from adapters.redis.codec import (
+    MalformedJobHashError,
+    add_arguments,
+    decode_job,
+    encode_progress,
+    new_job,
+    pairs_to_dict,
+    removed_job,
+    to_dead_letter,
+)
+from adapters.redis.connection import RedisConnection
+from adapters.redis.keys import QueueKeys
+from adapters.redis.scripts import Arg, Call, ScriptRunner
+from application.clock import Clock, system_clock
+from application.jobs.job_factory import JobFactory
+from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
+from application.state_machine.events import JobDraft, LeaseRef
+from application.state_machine.machine import ClaimedJob
+from domain.queue.errors import InvalidOptionError
+from domain.queue.job import (
+    DeadLetter,
+    DeadLetterFilter,
+    Job,
+    JobState,
+    JsonValue,
+    NewJob,
+    Progress,
+    QueueStats,
+)
+from domain.queue.metadata import JobMetadata
+from domain.queue.naming import validate_queue_name
+from domain.queue.options import JobOptions
+
+logger = logging.getLogger(__name__)
+
+MIN_WAIT_S = 0.001
+
+
+class RedisQueue(QueueBackend):
+    def __init__(
+        self,
+        connection: RedisConnection,
+        factory: JobFactory,
+        *,
+        owns_connection: bool = False,
+        clock: Clock = system_clock,
+    ) -> None:
+        self._conn = connection
+        self._factory = factory
+        self._clock = clock
+        self._owns_connection = owns_connection
+        self.keys = QueueKeys(connection.settings.prefix, validate_queue_name(factory.queue))
+        self._scripts = ScriptRunner(self.keys.script_keys(), self.keys.base)
+        self._completions = CompletionBatcher(self._complete_batch)
+        self._closed = False
+
+    @property
+    def name(self) -> str:
+        return self._factory.queue
+
+    async def _run(self, what: str, *args: Arg) -> Any:
+        async with self._conn.guard(what):
+            return await self._scripts.call(self._conn.commands, what, *args)
+
+    # --- producer side ------------------------------------------------------------------------
+
+    async def add(
+        self,
+        name: str,
+        data: JsonValue,
+        options: JobOptions | None = None,
+        metadata: JobMetadata | None = None,
+    ) -> Job:
+        draft = self._factory.draft(name, data, options, metadata, self._clock())
+        return (await self._add_drafts((draft,)))[0]
+
+    async def add_bulk(self, jobs: Sequence[NewJob]) -> list[Job]:
+        drafts = self._factory.drafts(jobs, self._clock())
+        if not drafts:
+            return []
+        return await self._add_drafts(drafts)
+
+    async def _add_drafts(self, drafts: Sequence[JobDraft]) -> list[Job]:
+        chunk = self._conn.settings.add_chunk
+        calls = []
+        for start in range(0, len(drafts), chunk):
+            part = drafts[start : start + chunk]
+            args: list[Arg] = [len(part)]
+            for draft in part:
+                args.extend(add_arguments(draft))
+            calls.append(Call("add", args))
+        async with self._conn.guard("add"):
+            if len(calls) == 1:
+                replies = [await self._scripts.call(self._conn.commands, "add", *calls[0].args)]
+            else:
+                replies = await self._scripts.call_many(self._conn.commands, calls)
+        results = [entry for reply in replies for entry in reply]
+        return [self._added(draft, reply) for draft, reply in zip(drafts, results, strict=True)]
+
+    def _added(self, draft: JobDraft, reply: list[Any]) -> Job:
+        kind = reply[0]
+        if kind == b"new":
+            return new_job(draft, self.name, reply[1].decode("ascii"), reply[2])
+        if kind == b"dup":
+            return decode_job(reply[1].decode("utf-8"), self.name, pairs_to_dict(reply[2]), deduplicated=True)
+        return removed_job(draft, reply[1].decode("utf-8"), self.name)
+
+    async def get_job(self, job_id: str) -> Job | None:
+        reply = await self._run("read", "job", job_id)
+        if not reply:
+            return None
+        try:
+            return decode_job(job_id, self.name, pairs_to_dict(reply))
+        except MalformedJobHashError as exc:
+            logger.warning("job %s queue=%s cannot be read: %s", job_id, self.name, exc)
+            return None
+
+    async def remove_job(self, job_id: str) -> bool:
+        return bool(await self._run("remove", job_id))
+
+    # --- queue operations ---------------------------------------------------------------------
+
+    async def pause(self) -> None:
+        await self._run("pause", "1")
+
+    async def resume(self) -> None:
+        await self._run("pause", "0")
+
+    async def is_paused(self) -> bool:
+        async with self._conn.guard("is_paused"):
+            return bool(await self._conn.commands.hexists(self.keys.meta, "paused"))
+
+    async def clean(self, grace_ms: int, state: JobState, limit: int = 1000) -> int:
+        state = JobState(state)
+        if state not in (JobState.COMPLETED, JobState.FAILED):
+            raise InvalidOptionError("state", "must be 'completed' or 'failed'", detail=f"got {state!r}")
+        if grace_ms < 0 or limit < 0:
+            raise InvalidOptionError("grace_ms/limit", "must be >= 0")
+        return int(await self._run("clean", grace_ms, str(state), limit))
+
+    async def get_stats(self) -> QueueStats:
+        waiting, delayed, active, completed, failed, paused = await self._run("read", "stats")
+        return QueueStats(
+            waiting=waiting,
+            delayed=delayed,
+            active=active,
+            completed=completed,
+            failed=failed,
+            paused=bool(paused),
+        )
+
+    # --- dead letters -------------------------------------------------------------------------
+
+    async def list_dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
+        if limit < 0 or offset < 0:
+            raise InvalidOptionError("limit/offset", "must be >= 0")
+        return await self._dead_letters(offset, limit)
+
+    async def _dead_letters(self, offset: int, limit: int) -> list[DeadLetter]:
+        reply = await self._run("read", "dead", offset, limit)
+        letters = []
+        for index in range(0, len(reply), 2):
+            job_id = reply[index].decode("utf-8")
+            try:
+                letters.append(to_dead_letter(decode_job(job_id, self.name, pairs_to_dict(reply[index + 1]))))
+            except MalformedJobHashError as exc:
+                logger.warning("dead letter %s queue=%s cannot be read: %s", job_id, self.name, exc)
+        return letters
+
+    async def reprocess_dead_letter(self, job_id: str) -> bool:
+        return bool(await self._run("reprocess", job_id))
+
+    async def reprocess_dead_letters(self, selection: DeadLetterFilter | None = None) -> int:
+        if selection is None:
+            return int(await self._run("reprocess", "*"))
+        chosen = [
+            letter.job_id for letter in reversed(await self._dead_letters(0, -1)) if selection.matches(letter)
+        ]
+        if not chosen:
+            return 0
+        return int(await self._run("reprocess", *chosen))
+
+    async def purge_dead_letters(self, older_than_ms: int) -> int:
+        if older_than_ms < 0:
+            raise InvalidOptionError("older_than_ms", "must be >= 0")
+        return int(await self._run("purge", older_than_ms))
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self._completions.close()
+        if self._owns_connection:
+            await self._conn.close()
+
+    # --- consumer side ------------------------------------------------------------------------
+
+    async def claim(self, request: ClaimRequest) -> Sequence[ClaimedJob]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + request.block_ms / 1000
+        limiter = request.limiter
+        limit_args: tuple[Arg, Arg] = ("", "") if limiter is None else (limiter.max, limiter.duration)
+        while True:
+            reply = await self._run(
+                "claim", request.worker_id, request.max_jobs, request.lease_ms, *limit_args
+            )
+            flat, wake_at, server_now = reply
+            jobs = await self._decode_claimed(flat)
+            if jobs:
+                return jobs
+            if flat:
+                continue  # everything claimed was malformed and is dead-lettered now: look again
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return ()
+            wait = remaining
+            if wake_at:
+                wait = min(wait, max(MIN_WAIT_S, (int(wake_at) - int(server_now)) / 1000))
+            await self._wait_for_work(wait)
+
+    async def _wait_for_work(self, wait_s: float) -> None:
+        """Block on the marker (``BZPOPMIN``) until work is signalled or ``wait_s`` passes."""
+        async with self._conn.guard("wait for work", extra_wait_s=wait_s):
+            await self._conn.blocking.bzpopmin([self.keys.marker], timeout=max(MIN_WAIT_S, round(wait_s, 3)))
+
+    async def _decode_claimed(self, flat: list[Any]) -> list[ClaimedJob]:
+        jobs = []
+        for index in range(0, len(flat), 3):
+            token = flat[index].decode("utf-8")
+            job_id = flat[index + 1].decode("utf-8")
+            try:
+                jobs.append(ClaimedJob(decode_job(job_id, self.name, pairs_to_dict(flat[index + 2])), token))
+            except MalformedJobHashError as exc:
+                logger.warning("job %s queue=%s is malformed, dead-lettered: %s", job_id, self.name, exc)
+                await self._run("malformed", job_id, token, str(exc), exc.raw)
+        return jobs
+
+    async def extend_leases(self, worker_id: str, leases: Sequence[LeaseRef], lease_ms: int) -> list[str]:
+        if not leases:
+            return []
+        args: list[Arg] = [lease_ms]
+        for lease in leases:
+            args.extend((lease.job_id, lease.token))
+        lost = await self._run("extend", *args)
+        return [job_id.decode("utf-8") for job_id in lost]
+
+    async def update_progress(self, lease: LeaseRef, progress: Progress) -> bool:
+        return bool(await self._run("progress", lease.job_id, lease.token, encode_progress(progress)))
+
+    async def complete(self, lease: LeaseRef, return_json: str) -> bool:
+        return await self._completions.complete(lease, return_json)
+
+    async def _complete_batch(self, entries: Sequence[Entry]) -> list[bool]:
+        args: list[Arg] = []
+        for lease, return_json in entries:
+            args.extend((lease.job_id, lease.token, return_json))
+        return [bool(flag) for flag in await self._run("complete", *args)]
+
+    async def fail(self, lease: LeaseRef, report: FailureReport) -> bool:
+        retry = "" if report.retry_delay_ms is None else report.retry_delay_ms
+        state = await self._run(
+            "fail", lease.job_id, lease.token, report.reason, report.stacktrace or "", retry
+        )
+        return bool(state)
+
+    async def release(self, worker_id: str, leases: Sequence[LeaseRef]) -> None:
+        if not leases:
+            return
+        args: list[Arg] = []
+        for lease in leases:
+            args.extend((lease.job_id, lease.token))
+        await self._run("release", *args)

@@ -1,0 +1,45 @@
+"""Connection and tuning settings of the Redis adapter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from domain.queue.errors import InvalidOptionError
+
+SCHEMES = ("redis", "rediss")
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    """``url`` is ``redis://[user:password@]host:port/db`` or ``rediss://`` for TLS.
+
+    Timeouts bound every call: connecting, and each command (blocking waits add their own wait).
+    """
+
+    url: str
+    connect_timeout_ms: int = 2000
+    operation_timeout_ms: int = 5000
+    prefix: str = "bb"
+    max_connections: int = 64
+    ssl_ca_certs: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_check_hostname: bool = True
+    add_chunk: int = 500  # jobs per add script call in add_bulk (calls are pipelined)
+    check_eviction_policy: bool = True
+
+    def __post_init__(self) -> None:
+        scheme = urlsplit(self.url).scheme
+        if scheme not in SCHEMES:
+            raise InvalidOptionError("url", "must start with redis:// or rediss://", detail=f"got {scheme!r}")
+        for name in ("connect_timeout_ms", "operation_timeout_ms", "max_connections", "add_chunk"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidOptionError(name, "must be a positive integer", detail=f"got {value!r}")
+        if not self.prefix or any(ch in self.prefix for ch in "{}: \t\r\n"):
+            raise InvalidOptionError("prefix", "must be non-empty without braces, colons or whitespace")
+
+    @property
+    def uses_tls(self) -> bool:
+        return urlsplit(self.url).scheme == "rediss"
