@@ -131,8 +131,9 @@ class LedgerKind(StrEnum):
 
 
 class SenderKind(StrEnum):
-    CONSOLE = "console"
-    FILE = "file"
+    CONSOLE = "console"  # JSON lines on stdout
+    FILE = "file"  # JSON lines in outbox_dir
+    MEMORY = "memory"  # kept in the process (tests, the demo)
 
 
 class OutboundSettings(_Section):
@@ -147,7 +148,7 @@ class OutboundSettings(_Section):
 class SlackSettings(_Section):
     webhook_url: SecretStr | None = None
     timeout_ms: PositiveMs = 5000
-    alerts_channel: str = "#payments-alerts"
+    alerts_channel: str = "#alerts"
 
 
 class DemoSettings(_Section):
