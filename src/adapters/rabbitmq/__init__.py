@@ -2,3 +2,8 @@
 
 See ``docs/adapters/rabbitmq.md`` and the ADR "rabbitmq-stream-replicated-queue".
 """
+
+from adapters.rabbitmq.broker import RabbitMQBroker
+from adapters.rabbitmq.settings import RabbitMQSettings
+
+__all__ = ["RabbitMQBroker", "RabbitMQSettings"]

@@ -45,6 +45,11 @@ def connection_parameters(url: str, settings: RabbitMQSettings) -> pika.URLParam
     params.client_properties = {"connection_name": "messaging-backbone"}
     if scheme == "amqps":
         context = ssl.create_default_context(cafile=settings.tls_ca_file)
+        if settings.tls_cert_file:
+            context.load_cert_chain(settings.tls_cert_file, settings.tls_key_file)
+        if not settings.tls_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
         params.ssl_options = pika.SSLOptions(context, server_hostname=params.host)
     return params
 

@@ -25,6 +25,9 @@ class RabbitMQSettings:
         "jq"  # streams are <prefix>.<queue>.log / .snapshots, election queue <prefix>.<queue>.leader
     )
     tls_ca_file: str | None = None  # amqps:// with a private CA; None uses the system trust store
+    tls_cert_file: str | None = None  # client certificate (mutual TLS)
+    tls_key_file: str | None = None
+    tls_verify: bool = True  # False skips certificate and hostname checks (never in production)
     log_max_age: str = "7D"
     log_max_length_bytes: int = 20 * 1024**3
     log_max_segment_bytes: int = 100 * 1024**2

@@ -1,0 +1,270 @@
+"""The contract suite and the RabbitMQ-specific behaviours against a real RabbitMQ node.
+
+One node serves the whole session (``rabbitmq_broker`` from ``tests/conftest.py``); every test uses
+a fresh queue name, so its streams and election queue are its own. Every ``open_queue`` is a new
+``RabbitMQBroker`` with its own connection, as another process would have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import pika
+import pytest
+
+from adapters.rabbitmq import RabbitMQBroker, RabbitMQSettings
+from adapters.rabbitmq.connection import AmqpLink
+from adapters.rabbitmq.leader_election import SingleActiveConsumerElection
+from adapters.rabbitmq.snapshot_store import StreamSnapshotStore
+from adapters.rabbitmq.stream_log import StreamLog
+from adapters.rabbitmq.topology import QueueTopology
+from application.jobs.job_factory import JobFactory
+from application.jobs.job_types import JobTypes
+from application.queue_backend import QueueBackend
+from application.replication.log_port import LogRecord
+from domain.queue.errors import BrokerUnavailableError
+from domain.queue.options import QueueDefaults
+from tests.contract.helpers import eventually, unique_queue_name
+from tests.contract.process_worker import ProcessWorker
+from tests.contract.queue_contract import QueueContract
+from tests.contract.support import CONTRACT_SECRET, BrokerUnderTest, SecondWorker
+from tests.harness.handle import BrokerHandle
+
+OPENER = "adapters.rabbitmq.factory:open_backend"
+TEST_SETTINGS = RabbitMQSettings(connect_timeout_ms=3_000, operation_timeout_ms=5_000)
+
+
+class RabbitMQBrokerUnderTest(BrokerUnderTest):
+    name = "rabbitmq"
+
+    def __init__(self, node: BrokerHandle) -> None:
+        self.node = node
+        self._brokers: list[RabbitMQBroker] = []
+        self._workers: list[ProcessWorker] = []
+
+    async def open_queue(
+        self, queue: str, job_types: JobTypes, defaults: QueueDefaults, *, max_payload_bytes: int = 512 * 1024
+    ) -> QueueBackend:
+        broker = RabbitMQBroker(self.node.url, TEST_SETTINGS)
+        self._brokers.append(broker)
+        return await broker.open_queue(JobFactory(queue, job_types, defaults, max_payload_bytes=max_payload_bytes))
+
+    async def open_unreachable_queue(self, queue: str, job_types: JobTypes, timeout_ms: int) -> QueueBackend:
+        settings = RabbitMQSettings(connect_timeout_ms=timeout_ms, operation_timeout_ms=timeout_ms)
+        broker = RabbitMQBroker(f"amqp://contract:{CONTRACT_SECRET}@127.0.0.1:9/%2F", settings)
+        self._brokers.append(broker)
+        return await broker.open_queue(JobFactory(queue, job_types))
+
+    async def write_raw_record(self, queue: str, raw: bytes) -> None:
+        stream = QueueTopology.of(TEST_SETTINGS.prefix, queue).log_stream
+        await asyncio.to_thread(publish_raw, self.node.url, stream, raw)
+
+    async def start_second_worker(
+        self,
+        queue: str,
+        job_names: Sequence[str],
+        behaviour: str,
+        *,
+        concurrency: int = 1,
+        lease_ms: int = 1000,
+    ) -> SecondWorker:
+        worker = await ProcessWorker.start(
+            OPENER, self.node.url, queue, job_names, behaviour, concurrency=concurrency, lease_ms=lease_ms
+        )
+        self._workers.append(worker)
+        return worker
+
+    async def interrupt_and_restore(self) -> None:
+        if self.node.restartable:
+            await self.node.arestart()
+            return
+        for broker in self._brokers:  # a node we do not own: cut every connection of ours instead
+            broker.link.drop()
+        await asyncio.sleep(0.3)
+
+    async def close(self) -> None:
+        for worker in self._workers:
+            await worker.stop(10)
+        for broker in self._brokers:
+            await broker.close()
+
+
+def publish_raw(url: str, routing_key: str, body: bytes, headers: dict[str, Any] | None = None) -> None:
+    """Publish like any AMQP client could, with a blocking pika connection of its own."""
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.basic_publish("", routing_key, body, pika.BasicProperties(headers=headers))
+    finally:
+        connection.close()
+
+
+class TestRabbitMQContract(QueueContract):
+    @pytest.fixture
+    async def broker(self, rabbitmq_broker: BrokerHandle) -> AsyncIterator[BrokerUnderTest]:
+        under_test = RabbitMQBrokerUnderTest(rabbitmq_broker)
+        yield under_test
+        await under_test.close()
+
+
+# --- the three log ports on their own ---------------------------------------------------------------
+
+
+@pytest.fixture
+async def link(rabbitmq_broker: BrokerHandle) -> AsyncIterator[AmqpLink]:
+    opened = AmqpLink(rabbitmq_broker.url, TEST_SETTINGS)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+def topology() -> QueueTopology:
+    return QueueTopology.of("porttest", unique_queue_name("rmq"))
+
+
+async def read(log: StreamLog, from_offset: int, count: int) -> list[LogRecord]:
+    records: list[LogRecord] = []
+
+    async def collect() -> None:
+        async for record in log.tail(from_offset):
+            records.append(record)
+            if len(records) == count:
+                return
+
+    await asyncio.wait_for(collect(), 10)
+    return records
+
+
+async def test_appended_records_are_tailed_in_order_with_increasing_offsets(
+    link: AmqpLink, topology: QueueTopology
+) -> None:
+    log = StreamLog(link, topology.log_stream, TEST_SETTINGS)
+    await log.open()
+    await log.append([b"one", b"two"])
+    await log.append([b"three"])
+    records = await read(log, 0, 3)
+    assert [r.payload for r in records] == [b"one", b"two", b"three"]
+    assert [r.offset for r in records] == sorted({r.offset for r in records})
+    await log.close()
+
+
+async def test_tail_restarts_exactly_at_the_given_offset(link: AmqpLink, topology: QueueTopology) -> None:
+    log = StreamLog(link, topology.log_stream, TEST_SETTINGS)
+    await log.open()
+    await log.append([f"r{i}".encode() for i in range(50)])
+    first = await read(log, 0, 50)
+    resumed = await read(log, first[37].offset, 13)
+    assert [r.payload for r in resumed] == [f"r{i}".encode() for i in range(37, 50)]
+    await log.close()
+
+
+async def test_barrier_is_above_every_record_appended_before_it(link: AmqpLink, topology: QueueTopology) -> None:
+    log = StreamLog(link, topology.log_stream, TEST_SETTINGS)
+    await log.open()
+    await log.append([b"a", b"b", b"c"])
+    without_tail = await log.barrier()
+    seen: list[LogRecord] = []
+
+    async def tail() -> None:
+        async for record in log.tail(0):
+            seen.append(record)
+
+    tailing = asyncio.create_task(tail())
+    await log.append([b"d"])
+    with_tail = await asyncio.wait_for(log.barrier(), 10)
+    tailing.cancel()
+    offsets = {r.payload: r.offset for r in seen}
+    assert max(offsets[b"a"], offsets[b"b"], offsets[b"c"]) < without_tail
+    assert offsets[b"d"] < with_tail
+    assert with_tail - 1 in {r.offset for r in seen}  # the marker itself is a record every replica applies
+    await log.close()
+
+
+async def test_snapshot_round_trips_and_the_newest_complete_one_wins(
+    link: AmqpLink, topology: QueueTopology, rabbitmq_broker: BrokerHandle
+) -> None:
+    settings = RabbitMQSettings(snapshot_chunk_bytes=7)
+    store = StreamSnapshotStore(link, topology.snapshot_stream, settings)
+    assert await store.load_latest() is None
+    await store.save(10, b"first snapshot, several chunks")
+    await store.save(25, b"second snapshot, also chunked")
+    headers = {"jq-snapshot": "torn", "jq-chunk": 0, "jq-chunks": 3, "jq-next-offset": 99}
+    await asyncio.to_thread(publish_raw, rabbitmq_broker.url, topology.snapshot_stream, b"torn", headers)
+    await asyncio.to_thread(publish_raw, rabbitmq_broker.url, topology.snapshot_stream, b"\xff raw junk")
+    assert await store.load_latest() == (25, b"second snapshot, also chunked")
+    await store.close()
+
+
+async def test_leadership_moves_to_another_process_when_the_leaders_connection_closes(
+    rabbitmq_broker: BrokerHandle, topology: QueueTopology
+) -> None:
+    settings = RabbitMQSettings(leader_ping_ms=100)
+    first_link, second_link = AmqpLink(rabbitmq_broker.url, settings), AmqpLink(rabbitmq_broker.url, settings)
+    first = SingleActiveConsumerElection(first_link, topology.leader_queue, settings)
+    second = SingleActiveConsumerElection(second_link, topology.leader_queue, settings)
+    try:
+        await first.start()
+        await eventually(lambda: _true(first.is_leader()), timeout_s=10, message="a first leader")
+        await second.start()
+        await asyncio.sleep(0.5)
+        assert not second.is_leader()
+        await first_link.close()
+        await eventually(lambda: _true(second.is_leader()), timeout_s=10, message="a failover")
+        assert not first.is_leader()
+    finally:
+        await first.stop()
+        await second.stop()
+        await first_link.close()
+        await second_link.close()
+
+
+async def _true(value: bool) -> bool | None:
+    return True if value else None
+
+
+async def test_unreachable_node_is_reported_within_the_connect_timeout_without_the_password() -> None:
+    settings = RabbitMQSettings(connect_timeout_ms=500, operation_timeout_ms=500)
+    link = AmqpLink(f"amqp://user:{CONTRACT_SECRET}@127.0.0.1:9/%2F", settings)
+    started = time.monotonic()
+    with pytest.raises(BrokerUnavailableError) as raised:
+        await link.channel()
+    assert time.monotonic() - started < 2
+    assert CONTRACT_SECRET not in str(raised.value)
+    await link.close()
+
+
+async def test_wrong_password_is_a_clear_error_without_the_password(rabbitmq_broker: BrokerHandle) -> None:
+    url = rabbitmq_broker.url.replace("guest:guest@", f"guest:{CONTRACT_SECRET}@")
+    broker = RabbitMQBroker(url, TEST_SETTINGS)
+    with pytest.raises(BrokerUnavailableError) as raised:
+        await broker.open_queue(JobFactory(unique_queue_name(), JobTypes(strict=False)))
+    assert CONTRACT_SECRET not in str(raised.value)
+    await broker.close()
+
+
+async def test_a_handle_reconnects_by_itself_after_its_connection_is_cut(rabbitmq_broker: BrokerHandle) -> None:
+    broker = RabbitMQBroker(rabbitmq_broker.url, TEST_SETTINGS)
+    queue = await broker.open_queue(JobFactory(unique_queue_name(), JobTypes(strict=False)))
+    try:
+        before = await queue.add("contract.echo.v1", {"n": 1})
+        broker.link.drop()
+        after = await eventually(lambda: _add_or_none(queue), timeout_s=20, message="an add after the cut")
+        stats = await queue.get_stats()
+        assert stats.waiting == 2
+        assert await queue.get_job(before.id) is not None
+        assert await queue.get_job(after.id) is not None
+    finally:
+        await queue.close()
+        await broker.close()
+
+
+async def _add_or_none(queue: QueueBackend) -> Any:
+    try:
+        return await queue.add("contract.echo.v1", {"n": 2, "nonce": uuid.uuid4().hex})
+    except BrokerUnavailableError:
+        return None
