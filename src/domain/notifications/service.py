@@ -49,6 +49,8 @@ class NotificationQueueService:
     Job ids are ``email-{notification_id}`` (``sms-``, ``push-``, ``broadcast-{broadcast_id}``):
     the caller names the notification, so enqueueing the same one twice (a replayed event) sends
     it once. Seed 002 used ``Date.now()`` ids, which make every retry of the caller a new message.
+    The job id is also the idempotency key, so the dedup outlives the job's removal by retention
+    for the key's TTL (24 h by default).
     """
 
     def __init__(
@@ -68,7 +70,11 @@ class NotificationQueueService:
         self, data: SendEmail, metadata: JobMetadata, *, priority: int = Priority.NORMAL, delay_ms: int = 0
     ) -> Job:
         options = dataclasses.replace(
-            MESSAGE_OPTIONS, job_id=f"email-{data.notification_id}", priority=priority, delay=delay_ms
+            MESSAGE_OPTIONS,
+            job_id=f"email-{data.notification_id}",
+            idempotency_key=f"email-{data.notification_id}",
+            priority=priority,
+            delay=delay_ms,
         )
         return await self._enqueue(self._email, EMAIL_JOB, data, options, metadata)
 
@@ -76,7 +82,11 @@ class NotificationQueueService:
         self, data: SendSms, metadata: JobMetadata, *, priority: int = Priority.NORMAL, delay_ms: int = 0
     ) -> Job:
         options = dataclasses.replace(
-            MESSAGE_OPTIONS, job_id=f"sms-{data.notification_id}", priority=priority, delay=delay_ms
+            MESSAGE_OPTIONS,
+            job_id=f"sms-{data.notification_id}",
+            idempotency_key=f"sms-{data.notification_id}",
+            priority=priority,
+            delay=delay_ms,
         )
         return await self._enqueue(self._sms, SMS_JOB, data, options, metadata)
 
@@ -84,7 +94,11 @@ class NotificationQueueService:
         self, data: SendPush, metadata: JobMetadata, *, priority: int = Priority.NORMAL, delay_ms: int = 0
     ) -> Job:
         options = dataclasses.replace(
-            MESSAGE_OPTIONS, job_id=f"push-{data.notification_id}", priority=priority, delay=delay_ms
+            MESSAGE_OPTIONS,
+            job_id=f"push-{data.notification_id}",
+            idempotency_key=f"push-{data.notification_id}",
+            priority=priority,
+            delay=delay_ms,
         )
         return await self._enqueue(self._push, PUSH_JOB, data, options, metadata)
 
@@ -92,7 +106,10 @@ class NotificationQueueService:
         self, data: SendBroadcast, metadata: JobMetadata, *, priority: int = Priority.LOW
     ) -> Job:
         options = dataclasses.replace(
-            BROADCAST_OPTIONS, job_id=f"broadcast-{data.broadcast_id}", priority=priority
+            BROADCAST_OPTIONS,
+            job_id=f"broadcast-{data.broadcast_id}",
+            idempotency_key=f"broadcast-{data.broadcast_id}",
+            priority=priority,
         )
         return await self._enqueue(self._broadcast, BROADCAST_JOB, data, options, metadata)
 

@@ -48,7 +48,8 @@ class SlackQueueService:
 
     Seed 002 used ``slack-{channel}-{Date.now()}`` and ``alert-{type}-{Date.now()}`` as job ids:
     every call is then a new job, so a replayed event posts twice. Here an alert with a
-    ``dedup_key`` gets the id ``alert-{type}-{dedup_key}`` (once ever), and everything else gets
+    ``dedup_key`` gets the id ``alert-{type}-{dedup_key}`` (once while the job exists, and for the
+    idempotency TTL after it is removed), and everything else gets
     the seeds' idempotency key ``{tenant}:{job}:{content hash}:{5-minute window}``, so the same
     message enqueued twice within the window is posted once.
     """
@@ -74,7 +75,8 @@ class SlackQueueService:
 
     async def send_alert(self, data: SendSlackAlert, metadata: JobMetadata) -> Job:
         if data.dedup_key is not None:
-            options = dataclasses.replace(ALERT_OPTIONS, job_id=f"alert-{data.alert_type}-{data.dedup_key}")
+            alert_id = f"alert-{data.alert_type}-{data.dedup_key}"
+            options = dataclasses.replace(ALERT_OPTIONS, job_id=alert_id, idempotency_key=alert_id)
         else:
             options = dataclasses.replace(
                 ALERT_OPTIONS, idempotency_key=self._content_key(ALERT_JOB, data, metadata)

@@ -111,3 +111,15 @@ def test_the_service_refuses_queues_with_the_wrong_names(world) -> None:
             push_queue=world.queue(PUSH_QUEUE),
             broadcast_queue=world.queue(BROADCAST_QUEUE),
         )
+
+
+async def test_an_email_enqueued_again_after_its_job_was_removed_is_still_deduplicated(
+    world, service
+) -> None:
+    await service.enqueue_email(email(), META)
+    assert await world.queue(EMAIL_QUEUE).remove_job("email-n-1")
+
+    again = await service.enqueue_email(email(), META)
+
+    assert again.deduplicated
+    assert (await world.queue(EMAIL_QUEUE).get_stats()).total == 0

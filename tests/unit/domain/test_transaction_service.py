@@ -145,3 +145,16 @@ async def test_a_rejected_validation_is_dead_lettered_after_one_attempt(world_fo
     assert done.failed_reason is not None and "risk_score 0.99" in done.failed_reason
     letters = await world.queue(TRANSACTION_PROCESSING_QUEUE).list_dead_letters()
     assert [letter.job_id for letter in letters] == ["validation-tx-1"]
+
+
+async def test_a_settlement_enqueued_again_after_its_job_was_removed_is_still_deduplicated(
+    world, service
+) -> None:
+    queue = world.queue(TRANSACTION_PROCESSING_QUEUE)
+    await service.enqueue_settlement(settlement(), META)
+    assert await queue.remove_job("settlement-tx-1")
+
+    again = await service.enqueue_settlement(settlement(), META)
+
+    assert again.deduplicated
+    assert (await queue.get_stats()).total == 0
