@@ -1,0 +1,337 @@
+"""The contract suite against a real ``redis-server``, plus what only the Redis adapter promises:
+one cluster slot per queue, the eviction-policy warning, an idle worker that costs (almost)
+nothing, garbage under the queue's prefix, and two worker processes with one killed mid-job."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from adapters.redis import RedisBroker, RedisQueue, RedisSettings
+from adapters.redis.connection import RedisConnection
+from adapters.redis.keys import QueueKeys
+from application.jobs.job_factory import JobFactory
+from application.jobs.job_types import JobTypes
+from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
+from application.state_machine.events import LeaseRef
+from domain.queue.job import JobState, QueueStats
+from domain.queue.options import JobOptions, QueueDefaults
+from tests.contract.helpers import (
+    ECHO,
+    SLOW,
+    contract_job_types,
+    eventually,
+    fast_defaults,
+    recording_handler,
+    running_worker,
+    unique_queue_name,
+    wait_for_state,
+)
+from tests.contract.process_worker import ProcessWorker
+from tests.contract.queue_contract import QueueContract
+from tests.contract.support import CONTRACT_SECRET, BrokerUnderTest, SecondWorker
+from tests.harness.handle import BrokerHandle
+from tests.harness.ports import LOOPBACK, free_port
+from tests.harness.process import ServerProcess, wait_until
+from tests.harness.redis_server import redis_server_binary
+
+OPENER = "adapters.redis.factory:open_backend"
+PRIO_SHIFT = 2**40
+
+
+class RedisBrokerUnderTest(BrokerUnderTest):
+    name = "redis"
+
+    def __init__(self, server: BrokerHandle) -> None:
+        self.server = server
+        self._brokers: list[RedisBroker] = []
+        self._workers: list[SecondWorker] = []
+
+    async def open_queue(
+        self, queue: str, job_types: JobTypes, defaults: QueueDefaults, *, max_payload_bytes: int = 512 * 1024
+    ) -> QueueBackend:
+        broker = RedisBroker(RedisSettings(url=self.server.url))
+        self._brokers.append(broker)
+        return await broker.open_queue(
+            JobFactory(queue, job_types, defaults, max_payload_bytes=max_payload_bytes)
+        )
+
+    async def open_unreachable_queue(self, queue: str, job_types: JobTypes, timeout_ms: int) -> QueueBackend:
+        url = f"redis://backbone:{CONTRACT_SECRET}@{LOOPBACK}:{free_port()}/0"
+        settings = RedisSettings(url=url, connect_timeout_ms=timeout_ms, operation_timeout_ms=timeout_ms)
+        return RedisQueue(RedisConnection(settings), JobFactory(queue, job_types), owns_connection=True)
+
+    async def write_raw_record(self, queue: str, raw: bytes) -> None:
+        """A raw client stores ``raw`` as a job record and queues it, bypassing the scripts."""
+        keys = QueueKeys(RedisSettings(url=self.server.url).prefix, queue)
+        job_id = f"raw-{uuid.uuid4().hex[:8]}"
+        async with raw_client(self.server) as client:
+            await client.set(keys.job(job_id), raw)
+            await client.zadd(keys.wait, {job_id: 5 * PRIO_SHIFT})
+            await client.zadd(keys.marker, {"w": 0})
+
+    async def start_second_worker(
+        self,
+        queue: str,
+        job_names: Sequence[str],
+        behaviour: str,
+        *,
+        concurrency: int = 1,
+        lease_ms: int = 1000,
+    ) -> SecondWorker:
+        worker = await ProcessWorker.start(
+            OPENER, self.server.url, queue, job_names, behaviour, concurrency=concurrency, lease_ms=lease_ms
+        )
+        self._workers.append(worker)
+        return worker
+
+    async def interrupt_and_restore(self) -> None:
+        await self.server.arestart()
+
+    async def close(self) -> None:
+        for worker in self._workers:
+            await worker.kill()
+        for broker in self._brokers:
+            await broker.close()
+
+
+class raw_client:  # noqa: N801 - used as ``async with raw_client(server) as client``
+    """A plain redis-py client: what a user bypassing the adapter would hold."""
+
+    def __init__(self, server: BrokerHandle) -> None:
+        self._client = aioredis.Redis.from_url(server.url)
+
+    async def __aenter__(self) -> aioredis.Redis:
+        return self._client
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._client.aclose()
+
+
+class TestRedisContract(QueueContract):
+    @pytest.fixture
+    async def broker(self, durable_redis_broker: BrokerHandle) -> AsyncIterator[BrokerUnderTest]:
+        under_test = RedisBrokerUnderTest(durable_redis_broker)
+        yield under_test
+        await under_test.close()
+
+
+# --- what only the Redis adapter promises -----------------------------------------------------------
+
+
+@pytest.fixture
+async def redis_queue(redis_broker: BrokerHandle) -> AsyncIterator[RedisQueue]:
+    broker = RedisBroker(RedisSettings(url=redis_broker.url))
+    queue = await broker.open_queue(
+        JobFactory(unique_queue_name("rd"), contract_job_types(), fast_defaults())
+    )
+    yield queue
+    await broker.close()
+
+
+async def test_every_script_key_of_a_queue_falls_in_one_cluster_slot(redis_queue: RedisQueue) -> None:
+    from redis.crc import key_slot
+
+    keys = redis_queue.keys
+    every_key = [*keys.script_keys(), keys.job("any-id"), keys.job("{other}"), keys.idempotency("k:{x}")]
+    assert len({key_slot(key.encode()) for key in every_key}) == 1
+
+
+@pytest.fixture(scope="module")
+def cluster_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A one-node Redis Cluster owning every slot: scripts there refuse keys outside their slot."""
+    base = tmp_path_factory.mktemp("redis-cluster")
+    port = free_port()
+    argv = [
+        redis_server_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        LOOPBACK,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+    argv += [
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        str(base / "nodes.conf"),
+        "--dir",
+        str(base),
+    ]
+    process = ServerProcess("redis-cluster", argv, log_path=base / "redis.log")
+    process.start()
+    try:
+        client = redis.Redis(host=LOOPBACK, port=port, socket_timeout=1)
+        wait_until(lambda: _pings(client), timeout_s=20, what="cluster redis-server", alive=process.running)
+        client.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+        wait_until(
+            lambda: b"cluster_state:ok" in client.execute_command("CLUSTER", "INFO"),
+            timeout_s=20,
+            what="cluster state ok",
+            alive=process.running,
+        )
+        client.close()
+        yield f"redis://{LOOPBACK}:{port}/0"
+    finally:
+        process.stop(graceful=False)
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+async def test_the_cluster_agrees_on_the_slot_and_runs_every_transition(cluster_redis: str) -> None:
+    from redis.crc import key_slot
+
+    broker = RedisBroker(RedisSettings(url=cluster_redis))
+    queue = await broker.open_queue(
+        JobFactory(unique_queue_name("rd"), contract_job_types(), fast_defaults())
+    )
+    try:
+        keys = queue.keys
+        every_key = [*keys.script_keys(), keys.job("j1"), keys.idempotency("i1")]
+        slots = {await queue._conn.commands.execute_command("CLUSTER", "KEYSLOT", key) for key in every_key}
+        assert slots == {key_slot(keys.meta.encode())}
+        job = await queue.add(ECHO, {"on": "cluster"}, JobOptions(idempotency_key="once"))
+        assert (await queue.add(ECHO, {}, JobOptions(idempotency_key="once"))).id == job.id
+        late = await queue.add(ECHO, {}, JobOptions(delay=60_000))
+        [claimed] = await queue.claim(ClaimRequest("w", 5, 1000, block_ms=100))
+        assert await queue.extend_leases("w", [LeaseRef(job.id, claimed.token)], 1000) == []
+        assert await queue.update_progress(LeaseRef(job.id, claimed.token), 50)
+        assert await queue.fail(LeaseRef(job.id, claimed.token), FailureReport("boom", None, None))
+        assert await queue.reprocess_dead_letters() == 1
+        [again] = await queue.claim(ClaimRequest("w", 5, 1000, block_ms=100))
+        await queue.release("w", [LeaseRef(job.id, again.token)])
+        [third] = await queue.claim(ClaimRequest("w", 5, 1000, block_ms=100))
+        assert await queue.complete(LeaseRef(job.id, third.token), "1")
+        await queue.pause()
+        await queue.resume()
+        assert await queue.remove_job(late.id)
+        assert await queue.clean(0, JobState.COMPLETED) == 1
+        assert await queue.purge_dead_letters(0) == 0
+        assert await queue.get_stats() == QueueStats()
+    finally:
+        await broker.close()
+
+
+async def test_opening_a_queue_warns_when_keys_may_be_evicted(
+    redis_broker: BrokerHandle, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with raw_client(redis_broker) as client:
+        await client.config_set("maxmemory-policy", "allkeys-lru")
+        try:
+            broker = RedisBroker(RedisSettings(url=redis_broker.url))
+            with caplog.at_level(logging.WARNING, logger="adapters.redis.connection"):
+                await broker.open_queue(JobFactory(unique_queue_name("rd"), contract_job_types()))
+            await broker.close()
+        finally:
+            await client.config_set("maxmemory-policy", "noeviction")
+    assert any("maxmemory-policy=allkeys-lru" in record.getMessage() for record in caplog.records)
+
+
+async def test_an_idle_worker_blocks_instead_of_polling(
+    redis_broker: BrokerHandle, redis_queue: RedisQueue
+) -> None:
+    await redis_queue.claim(ClaimRequest("idle", 1, 1000, block_ms=10))  # scripts loaded, connections open
+    async with raw_client(redis_broker) as client:
+        await client.config_resetstat()
+        await redis_queue.claim(ClaimRequest("idle", 1, 1000, block_ms=1500))
+        stats = await client.info("commandstats")
+    # a claim script before and after one BZPOPMIN that waits out the 1.5 s: no polling in between
+    assert stats["cmdstat_evalsha"]["calls"] <= 2
+    assert stats["cmdstat_bzpopmin"]["calls"] == 1
+
+
+async def test_a_delayed_job_wakes_a_blocked_claim_at_its_due_time(redis_queue: RedisQueue) -> None:
+    claim = asyncio.create_task(redis_queue.claim(ClaimRequest("w", 1, 1000, block_ms=5000)))
+    await asyncio.sleep(0.05)
+    job = await redis_queue.add(ECHO, {}, JobOptions(delay=200))
+    [claimed] = await asyncio.wait_for(claim, 5)
+    assert claimed.job.id == job.id
+    assert claimed.job.processed_on is not None and job.due_at is not None
+    assert claimed.job.processed_on >= job.due_at
+
+
+async def test_garbage_under_the_queue_prefix_is_dead_lettered_and_the_worker_goes_on(
+    redis_broker: BrokerHandle, redis_queue: RedisQueue
+) -> None:
+    keys = redis_queue.keys
+    calls: list[tuple[str, Any]] = []
+    async with raw_client(redis_broker) as client:
+        await client.set(f"{keys.base}not-a-queue-key", b"\x00junk")  # ignored: nothing refers to it
+        await client.hset(keys.job("half"), mapping={"name": ECHO, "state": "waiting"})  # fields missing
+        await client.zadd(keys.wait, {"half": 5 * PRIO_SHIFT, "ghost": 5 * PRIO_SHIFT})  # ghost: no record
+        async with running_worker(redis_queue, {ECHO: recording_handler(calls)}):
+            letters = await eventually(
+                lambda: _letters_at_least(redis_queue, 2), timeout_s=10, message="two dead letters"
+            )
+            good = await redis_queue.add(ECHO, {"after": "garbage"})
+            await wait_for_state(redis_queue, good.id, JobState.COMPLETED)
+        assert await client.get(f"{keys.base}not-a-queue-key") == b"\x00junk"
+    reasons = {letter.job_id: letter.reason for letter in letters}
+    assert "missing field(s)" in reasons["half"] and "missing" in reasons["ghost"]
+    assert [job_id for job_id, _ in calls] == [good.id]
+
+
+async def test_a_payload_that_no_longer_decodes_is_dead_lettered_with_its_bytes(
+    redis_broker: BrokerHandle, redis_queue: RedisQueue
+) -> None:
+    job = await redis_queue.add(ECHO, {"fine": True}, JobOptions(delay=60_000))
+    async with raw_client(redis_broker) as client:
+        await client.hset(redis_queue.keys.job(job.id), "data", b"{not json")
+        await client.zadd(redis_queue.keys.delayed, {job.id: 0})  # due now
+    calls: list[tuple[str, Any]] = []
+    async with running_worker(redis_queue, {ECHO: recording_handler(calls)}):
+        [letter] = await eventually(redis_queue.list_dead_letters, timeout_s=10, message="a dead letter")
+    assert letter.job_id == job.id and letter.raw_record == b"{not json"
+    assert "does not decode" in letter.reason
+    assert calls == []
+
+
+async def test_a_job_survives_sigkill_of_its_worker_process_and_finishes_on_the_other_process(
+    redis_broker: BrokerHandle, redis_queue: RedisQueue
+) -> None:
+    lease_ms = 1000
+    start = ProcessWorker.start
+    doomed = await start(
+        OPENER, redis_broker.url, redis_queue.name, [SLOW], "suicide", concurrency=1, lease_ms=lease_ms
+    )
+    survivor: ProcessWorker | None = None
+    try:
+        await doomed.wait_ready(30)
+        job = await redis_queue.add(SLOW, {"kill_pid": doomed.pid}, JobOptions(attempts=3))
+        assert await doomed.wait_exit(30) != 0  # it took the job and SIGKILLed itself mid-job
+        killed_at = time.monotonic()
+        survivor = await start(
+            OPENER, redis_broker.url, redis_queue.name, [SLOW], "suicide", concurrency=1, lease_ms=lease_ms
+        )
+        await survivor.wait_ready(30)
+        done = await wait_for_state(redis_queue, job.id, JobState.COMPLETED, timeout_s=30)
+        assert time.monotonic() - killed_at <= lease_ms / 1000 + 3
+    finally:
+        await doomed.kill()
+        if survivor is not None:
+            await survivor.stop(15)
+    assert done.return_value == {"pid": survivor.pid}
+    assert done.attempts_started == 2 and done.attempts_made == 1
+    assert json.dumps(done.stacktrace).count("lease expired") == 1
+
+
+async def _letters_at_least(queue: RedisQueue, count: int) -> Any:
+    letters = await queue.list_dead_letters()
+    return letters if len(letters) >= count else None
