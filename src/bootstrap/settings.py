@@ -158,7 +158,10 @@ class DemoSettings(_Section):
     ms_per_day: Annotated[int, Field(ge=1, le=60_000)] = 200
     email_transient_failure_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.15
     email_permanent_failure_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.02
-    backoff_ms: Annotated[int, Field(ge=0, le=60_000)] = 20
+    email_exhausting_failure_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.03
+    slack_transient_failure_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2
+    replay_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.05
+    retry_delay_ms: Annotated[int, Field(ge=0, le=60_000)] = 25
     timeout_s: Annotated[float, Field(gt=0, le=3600)] = 50.0
 
 

@@ -1,0 +1,320 @@
+"""``backbone demo``: the payment-completed scenario end to end on the configured broker.
+
+A few hundred ``PaymentCompletedV1`` events (seeded randomness) go through the real
+``PaymentCompletedHandler``: an email per payment, a Slack alert above 100000 minor units, and a
+settlement delayed until its settlement date (dates are a few "days" ahead, one demo day lasting
+``ms_per_day``). Workers for the three involved queues run in this process. A deterministic flaky
+wrapper makes some emails fail once (retried), some fail on every attempt (attempts exhausted) and
+some be refused for good (dead-lettered at once); some Slack posts fail once. A few events are
+replayed to show that nothing is enqueued twice. When every queue is drained the summary is printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+import time
+from dataclasses import dataclass, field
+
+from dependency_injector import providers
+
+from adapters.outbound.flaky import FailureKind, FailurePlan, FlakyEmailSender, FlakySlackClient
+from adapters.outbound.ledgers import InMemoryLedger
+from adapters.outbound.notification_senders import InMemoryNotificationSender
+from adapters.outbound.slack_clients import InMemorySlackClient
+from application.payments import EventMetadata, PaymentCompletedHandler, PaymentCompletedV1
+from application.payments.handler import HIGH_VALUE_THRESHOLD_MINOR
+from application.queue_backend import QueueBackend
+from application.worker import Worker
+from bootstrap.commands import out, run_workers
+from bootstrap.container import Container
+from bootstrap.queues import QueueHandles
+from bootstrap.render import table
+from bootstrap.settings import DemoSettings, SenderKind, Settings
+from bootstrap.wiring import WorkerFactory
+from domain.notifications.jobs import EMAIL_QUEUE
+from domain.notifications.ports import EmailSender
+from domain.queue.job import JobState
+from domain.slack.jobs import ALERTS_QUEUE
+from domain.slack.ports import SlackClient
+from domain.transactions.jobs import TRANSACTION_PROCESSING_QUEUE
+
+DEMO_QUEUES = (EMAIL_QUEUE, ALERTS_QUEUE, TRANSACTION_PROCESSING_QUEUE)
+MERCHANTS = ("Corner Books", "Blue Bottle", "Nordic Rail", "Atlas Hotels", "Pixel Store", "Green Grocer")
+CURRENCIES = ("EUR", "USD", "GBP")
+TENANTS = ("acme", "globex", "initech")
+POLL_S = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    payments: int = 300
+    seed: int = 7
+    ms_per_day: int = 200
+    email_transient_failure_rate: float = 0.15
+    email_permanent_failure_rate: float = 0.02
+    email_exhausting_failure_rate: float = 0.03
+    slack_transient_failure_rate: float = 0.2
+    replay_rate: float = 0.05
+    retry_delay_ms: int = 25
+    timeout_s: float = 50.0
+
+    @staticmethod
+    def from_settings(
+        settings: DemoSettings, *, payments: int | None = None, seed: int | None = None
+    ) -> DemoOptions:
+        values = settings.model_dump()
+        if payments is not None:
+            values["payments"] = payments
+        if seed is not None:
+            values["seed"] = seed
+        return DemoOptions(**values)
+
+    def validate(self) -> DemoOptions:
+        # Lazy import keeps the error type (SettingsError) in one place.
+        from bootstrap.settings import SettingsError
+
+        if not 1 <= self.payments <= 100_000:
+            raise SettingsError("demo.payments", "must be in 1..100000")
+        return self
+
+
+@dataclass(slots=True)
+class QueueSummary:
+    queue: str
+    jobs: int = 0
+    completed: int = 0
+    retries: int = 0
+    dead_lettered: int = 0
+    delayed: int = 0
+    drained_after_s: float | None = None
+
+
+@dataclass(slots=True)
+class DemoSummary:
+    payments: int
+    replayed: int
+    high_value: int
+    queues: dict[str, QueueSummary] = field(default_factory=dict)
+    emails_delivered: int = 0
+    alerts_posted: int = 0
+    settlements_recorded: int = 0
+    deduplicated: int = 0
+    dead_letter_reasons: list[str] = field(default_factory=list)
+    dead_letter_kinds: dict[str, int] = field(default_factory=dict)
+    total_s: float = 0.0
+    drained: bool = False
+
+
+def make_events(options: DemoOptions, now: dt.datetime) -> list[tuple[PaymentCompletedV1, EventMetadata]]:
+    """Seeded payments: ~15 % above the alert threshold, settlement 0..3 demo days ahead."""
+    rng = random.Random(options.seed)
+    events = []
+    for index in range(options.payments):
+        if rng.random() < 0.15:
+            amount = rng.randint(HIGH_VALUE_THRESHOLD_MINOR + 1, 2_000_000)
+        else:
+            amount = rng.randint(199, HIGH_VALUE_THRESHOLD_MINOR)
+        days_ahead = rng.randint(0, 3)
+        settlement = now + dt.timedelta(milliseconds=days_ahead * options.ms_per_day + rng.randint(0, 50))
+        payment_id = f"pay-{options.seed}-{index:05d}"
+        event = PaymentCompletedV1(
+            payment_id=payment_id,
+            user_id=f"user-{rng.randint(1, 500):04d}",
+            amount_minor=amount,
+            currency=rng.choice(CURRENCIES),
+            merchant_name=rng.choice(MERCHANTS),
+            settlement_date=settlement,
+        )
+        meta = EventMetadata(
+            correlation_id=f"corr-{payment_id}", tenant_id=rng.choice(TENANTS), user_id=event.user_id
+        )
+        events.append((event, meta))
+    return events
+
+
+@dataclass(frozen=True, slots=True)
+class _DemoOutbound:
+    emails: InMemoryNotificationSender | None
+    slack: InMemorySlackClient | None
+
+
+def _install_demo_outbound(container: Container, options: DemoOptions) -> _DemoOutbound:
+    """Flaky wrappers around the outbound ports; in-memory ones unless files were asked for."""
+    settings: Settings = container.settings()
+    if settings.outbound.sender is not SenderKind.FILE:
+        container.notification_sender.override(providers.Singleton(InMemoryNotificationSender))
+        if settings.slack.webhook_url is None:
+            container.slack_client.override(providers.Singleton(InMemorySlackClient))
+    seed = options.seed
+    email: EmailSender = container.email_sender()
+    inner_slack: SlackClient = container.slack_client()
+    recorded = _DemoOutbound(
+        email if isinstance(email, InMemoryNotificationSender) else None,
+        inner_slack if isinstance(inner_slack, InMemorySlackClient) else None,
+    )
+    plans = (
+        FailurePlan(fraction=options.email_permanent_failure_rate, kind=FailureKind.PERMANENT, seed=seed + 1),
+        FailurePlan(
+            fraction=options.email_exhausting_failure_rate,
+            failures_per_message=None,
+            retry_delay_ms=options.retry_delay_ms,
+            seed=seed + 2,
+        ),
+        FailurePlan(
+            fraction=options.email_transient_failure_rate,
+            failures_per_message=1,
+            retry_delay_ms=options.retry_delay_ms,
+            seed=seed + 3,
+        ),
+    )
+    for plan in plans:
+        email = FlakyEmailSender(email, plan)
+    slack: SlackClient = FlakySlackClient(
+        inner_slack,
+        FailurePlan(
+            fraction=options.slack_transient_failure_rate,
+            failures_per_message=1,
+            retry_delay_ms=options.retry_delay_ms,
+            seed=seed + 4,
+        ),
+    )
+    container.email_sender.override(providers.Object(email))
+    container.slack_client.override(providers.Object(slack))
+    return recorded
+
+
+async def _wait_drained(
+    backends: dict[str, QueueBackend], summary: DemoSummary, started: float, timeout_s: float
+) -> bool:
+    deadline = started + timeout_s
+    pending = set(backends)
+    while pending:
+        for name in list(pending):
+            stats = await backends[name].get_stats()
+            if stats.waiting == 0 and stats.delayed == 0 and stats.active == 0:
+                summary.queues[name].drained_after_s = time.perf_counter() - started
+                pending.discard(name)
+        if pending:
+            if time.perf_counter() > deadline:
+                return False
+            await asyncio.sleep(POLL_S)
+    return True
+
+
+async def run_demo(container: Container, options: DemoOptions) -> DemoSummary:
+    options.validate()
+    recorded = _install_demo_outbound(container, options)
+    handler: PaymentCompletedHandler = container.payment_completed_handler()
+    factory: WorkerFactory = container.workers()
+    handles: QueueHandles = container.queues()
+    backends = {name: await handles.open(name) for name in DEMO_QUEUES}
+    workers: list[Worker] = [
+        await factory.build(name, block_ms=100, shutdown_grace_ms=2000) for name in DEMO_QUEUES
+    ]
+
+    events = make_events(options, dt.datetime.now(dt.UTC))
+    replay_rng = random.Random(options.seed + 99)
+    replays = [pair for pair in events if replay_rng.random() < options.replay_rate]
+    summary = DemoSummary(
+        payments=len(events),
+        replayed=len(replays),
+        high_value=sum(1 for event, _ in events if event.amount_minor > HIGH_VALUE_THRESHOLD_MINOR),
+        queues={name: QueueSummary(name) for name in DEMO_QUEUES},
+    )
+    out(
+        f"demo: {len(events)} payments (seed {options.seed}, {summary.high_value} above "
+        f"{HIGH_VALUE_THRESHOLD_MINOR} minor units, {len(replays)} replayed) on {handles.broker.url}"
+    )
+    started = time.perf_counter()
+    runner = asyncio.create_task(run_workers(workers))
+    try:
+        for event, meta in [*events, *replays]:
+            flow = await handler.handle(event, meta)
+            for job in (flow.email, flow.alert, flow.settlement):
+                if job is None:
+                    continue
+                if job.deduplicated:
+                    summary.deduplicated += 1
+                    continue
+                row = summary.queues[job.queue]
+                row.jobs += 1
+                if job.state is JobState.DELAYED:
+                    row.delayed += 1
+        summary.drained = await _wait_drained(backends, summary, started, options.timeout_s)
+    finally:
+        for worker in workers:
+            worker.request_stop()
+        await runner
+    summary.total_s = time.perf_counter() - started
+    await _collect(container, recorded, workers, backends, summary)
+    print_summary(summary)
+    return summary
+
+
+async def _collect(
+    container: Container,
+    recorded: _DemoOutbound,
+    workers: list[Worker],
+    backends: dict[str, QueueBackend],
+    summary: DemoSummary,
+) -> None:
+    for worker in workers:
+        row = summary.queues[worker.queue]
+        m = worker.metrics
+        row.completed = m.succeeded
+        row.dead_lettered = m.dead_lettered
+        row.retries = m.failed - m.dead_lettered
+    letters = await backends[EMAIL_QUEUE].list_dead_letters(limit=100_000)
+    refused = [dl for dl in letters if dl.attempts_started <= 1]
+    exhausted = [dl for dl in letters if dl.attempts_started > 1]
+    summary.dead_letter_kinds = {"refused at once": len(refused), "attempts exhausted": len(exhausted)}
+    for letter in (*refused[:2], *exhausted[:2]):
+        summary.dead_letter_reasons.append(
+            f"{letter.job_id} after {letter.attempts_started} attempt(s): {letter.reason[:160]}"
+        )
+    if recorded.emails is not None:
+        summary.emails_delivered = len(recorded.emails.emails)
+    if recorded.slack is not None:
+        summary.alerts_posted = len(recorded.slack.posted)
+    ledger = container.ledger()
+    if isinstance(ledger, InMemoryLedger):
+        summary.settlements_recorded = sum(1 for entry in ledger.entries if entry.accepted)
+
+
+def print_summary(summary: DemoSummary) -> None:
+    rows = [
+        (
+            row.queue,
+            row.jobs,
+            row.completed,
+            row.retries,
+            row.dead_lettered,
+            row.delayed,
+            "-" if row.drained_after_s is None else f"{row.drained_after_s:.2f}",
+        )
+        for row in summary.queues.values()
+    ]
+    out("")
+    out(table(("queue", "jobs", "completed", "retries", "dead-lettered", "delayed", "drained after s"), rows))
+    out("")
+    out(
+        f"payments {summary.payments} (+{summary.replayed} replayed: "
+        f"{summary.deduplicated} jobs deduplicated, none enqueued twice); "
+        f"high value -> Slack alerts: {summary.high_value}"
+    )
+    out(
+        f"delivered: {summary.emails_delivered} emails, {summary.alerts_posted} Slack alerts; "
+        f"settlements recorded in the ledger: {summary.settlements_recorded}"
+    )
+    if summary.dead_letter_kinds:
+        kinds = ", ".join(f"{count} {kind}" for kind, count in summary.dead_letter_kinds.items())
+        out(f"email dead letters: {kinds}; for example:")
+    for reason in summary.dead_letter_reasons:
+        out(f"  {reason}")
+    state = "all queues drained" if summary.drained else "NOT drained before the timeout"
+    out(f"{state}; total time {summary.total_s:.2f} s")
+
+
+__all__ = ["DemoOptions", "DemoSummary", "make_events", "print_summary", "run_demo"]
