@@ -26,6 +26,7 @@ class PaymentWorld:
     clock: ManualClock
     queues: dict[str, MemoryQueue]
     handler: PaymentCompletedHandler
+    job_types: JobTypes
 
     async def jobs_on(self, queue: str) -> int:
         return (await self.queues[queue].get_stats()).total
@@ -64,5 +65,5 @@ async def payment_world() -> AsyncIterator[PaymentWorld]:
         TransactionQueueService(queues[transaction_jobs.TRANSACTION_PROCESSING_QUEUE]),
         clock,
     )
-    yield PaymentWorld(clock, queues, handler)
+    yield PaymentWorld(clock, queues, handler, job_types)
     await broker.close()
