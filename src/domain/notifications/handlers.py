@@ -25,7 +25,7 @@ from domain.queue.context import Handler, JobContext
 from domain.queue.errors import PermanentError, RetryableError
 
 
-async def deliver(ctx: JobContext, what: str, sending: Awaitable[None]) -> None:
+async def _deliver(ctx: JobContext, what: str, sending: Awaitable[None]) -> None:
     """Await ``sending``; re-raise a sender failure in its category with ``what`` for context."""
     try:
         await sending
@@ -51,7 +51,7 @@ class SendEmailHandler:
             template_data=dict(payload.template_data),
             address=payload.email,
         )
-        await deliver(
+        await _deliver(
             ctx,
             f"email {payload.notification_id} to user {payload.user_id}",
             self._sender.send_email(message),
@@ -71,7 +71,7 @@ class SendSmsHandler:
             text=payload.text,
             correlation_id=ctx.correlation_id,
         )
-        await deliver(
+        await _deliver(
             ctx, f"sms {payload.notification_id} to user {payload.user_id}", self._sender.send_sms(message)
         )
         return {"notification_id": payload.notification_id, "channel": "sms", "status": "sent"}
@@ -90,7 +90,7 @@ class SendPushHandler:
             correlation_id=ctx.correlation_id,
             data=dict(payload.data),
         )
-        await deliver(
+        await _deliver(
             ctx, f"push {payload.notification_id} to user {payload.user_id}", self._sender.send_push(message)
         )
         return {"notification_id": payload.notification_id, "channel": "push", "status": "sent"}

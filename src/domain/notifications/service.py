@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from pydantic import BaseModel
-
 from domain.notifications.jobs import (
     BROADCAST_JOB,
     BROADCAST_QUEUE,
@@ -114,7 +112,12 @@ class NotificationQueueService:
         return await self._enqueue(self._broadcast, BROADCAST_JOB, data, options, metadata)
 
     async def _enqueue(
-        self, queue: IGenericQueue, name: str, data: BaseModel, options: JobOptions, metadata: JobMetadata
+        self,
+        queue: IGenericQueue,
+        name: str,
+        data: SendEmail | SendSms | SendPush | SendBroadcast,
+        options: JobOptions,
+        metadata: JobMetadata,
     ) -> Job:
         if metadata.source is None:
             metadata = dataclasses.replace(metadata, source=SOURCE)

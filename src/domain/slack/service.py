@@ -7,8 +7,6 @@ import logging
 import time
 from collections.abc import Callable
 
-from pydantic import BaseModel
-
 from domain.queue.idempotency import idempotency_key
 from domain.queue.job import Job
 from domain.queue.metadata import JobMetadata
@@ -83,12 +81,19 @@ class SlackQueueService:
             )
         return await self._enqueue(self._alerts, ALERT_JOB, data, options, metadata)
 
-    def _content_key(self, job_name: str, data: BaseModel, metadata: JobMetadata) -> str:
+    def _content_key(
+        self, job_name: str, data: SendSlackMessage | SendSlackAlert, metadata: JobMetadata
+    ) -> str:
         tenant = metadata.tenant_id or (metadata.user.tenant if metadata.user else None) or "global"
         return idempotency_key(tenant, job_name, data.model_dump(mode="json"), self._clock())
 
     async def _enqueue(
-        self, queue: IGenericQueue, name: str, data: BaseModel, options: JobOptions, metadata: JobMetadata
+        self,
+        queue: IGenericQueue,
+        name: str,
+        data: SendSlackMessage | SendSlackAlert,
+        options: JobOptions,
+        metadata: JobMetadata,
     ) -> Job:
         if metadata.source is None:
             metadata = dataclasses.replace(metadata, source=SOURCE)
