@@ -16,7 +16,7 @@ from bootstrap.settings import LogFormat, LogSettings
 from domain.queue.metadata import current_correlation_id
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [cid=%(correlation_id)s job=%(job_id)s] %(message)s"
-_HANDLER_NAME = "backbone-root"
+HANDLER_NAME = "backbone-root"
 
 
 class ContextFilter(logging.Filter):
@@ -52,11 +52,11 @@ def configure_logging(settings: LogSettings, stream: TextIO | None = None) -> lo
     """Install one handler on the root logger (replacing a previous one of ours). Idempotent."""
     root = logging.getLogger()
     for existing in list(root.handlers):
-        if existing.get_name() == _HANDLER_NAME:
+        if existing.get_name() == HANDLER_NAME:
             root.removeHandler(existing)
             existing.close()
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
-    handler.set_name(_HANDLER_NAME)
+    handler.set_name(HANDLER_NAME)
     handler.addFilter(ContextFilter())
     if settings.format is LogFormat.JSON:
         handler.setFormatter(JsonLinesFormatter())
