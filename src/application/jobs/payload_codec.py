@@ -13,10 +13,13 @@ from domain.queue.errors import InvalidPayloadError, PayloadTooLargeError
 DEFAULT_MAX_PAYLOAD_BYTES = 512 * 1024
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def encode_json(value: Any, field: str = "data") -> str:
     """Compact JSON; NaN/Infinity and non-JSON types are refused with ``InvalidPayloadError``."""
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
         raise InvalidPayloadError(field, "must be JSON-encodable (no NaN/Infinity)", detail=str(exc)) from exc
 

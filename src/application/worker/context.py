@@ -29,8 +29,8 @@ class RunningJobContext(JobContext):
         self._job = job
         self._lease = lease
         self._backend = backend
-        fields = JobLogFields(job.id, job.queue, job.attempts_started, job.metadata.correlation_id or job.id)
-        self._logger = logging.LoggerAdapter(logger, {"job": fields})
+        self._base_logger = logger
+        self._logger: logging.LoggerAdapter[logging.Logger] | None = None
 
     @property
     def job(self) -> Job:
@@ -38,6 +38,12 @@ class RunningJobContext(JobContext):
 
     @property
     def logger(self) -> logging.LoggerAdapter[logging.Logger]:
+        if self._logger is None:  # built on first use: most handlers never log
+            job = self._job
+            fields = JobLogFields(
+                job.id, job.queue, job.attempts_started, job.metadata.correlation_id or job.id
+            )
+            self._logger = logging.LoggerAdapter(self._base_logger, {"job": fields})
         return self._logger
 
     async def update_progress(self, progress: Progress) -> None:

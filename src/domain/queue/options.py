@@ -7,6 +7,7 @@ rule, raising ``InvalidOptionError`` that names the field.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -122,41 +123,28 @@ class JobOptions:
 
     def resolve(self, defaults: QueueDefaults) -> ResolvedOptions:
         """Check every rule and fill in the queue defaults. Raises ``InvalidOptionError``."""
-        _check_int("options.delay", self.delay, 0, MAX_DELAY_MS)
-        attempts = defaults.attempts if self.attempts is None else self.attempts
-        _check_int("options.attempts", attempts, 1, MAX_ATTEMPTS)
-        _check_int("options.priority", int(self.priority), HIGHEST_PRIORITY, LOWEST_PRIORITY)
-        if isinstance(self.priority, bool):
-            raise InvalidOptionError("options.priority", "must be an integer from 1 (highest) to 10 (lowest)")
-        backoff = (defaults.backoff if self.backoff is None else self.backoff).validate()
-        timeout = defaults.timeout if self.timeout is None else self.timeout
-        if timeout is not None:
-            _check_int("options.timeout", timeout, 1, MAX_DELAY_MS)
-        keep_done = KeepJobs.of(
-            defaults.remove_on_complete if self.remove_on_complete is None else self.remove_on_complete,
-            "options.remove_on_complete",
-        )
-        keep_failed = KeepJobs.of(
-            defaults.remove_on_fail if self.remove_on_fail is None else self.remove_on_fail,
-            "options.remove_on_fail",
-        )
         if self.job_id is not None:
             _check_key("options.job_id", self.job_id)
         if self.idempotency_key is not None:
             _check_key("options.idempotency_key", self.idempotency_key)
-        _check_int("options.idempotency_ttl", self.idempotency_ttl, 1, 365 * DAY_MS)
-        return ResolvedOptions(
-            delay=self.delay,
-            attempts=attempts,
-            priority=int(self.priority),
-            backoff=backoff,
-            timeout=timeout,
-            remove_on_complete=keep_done,
-            remove_on_fail=keep_failed,
-            job_id=self.job_id,
-            idempotency_key=self.idempotency_key,
-            idempotency_ttl=self.idempotency_ttl,
+        fields = (
+            self.delay,
+            self.attempts,
+            self.priority,
+            self.backoff,
+            self.timeout,
+            self.remove_on_complete,
+            self.remove_on_fail,
+            self.idempotency_ttl,
+            defaults,
         )
+        try:
+            shared = _resolve_shared(*fields)
+        except TypeError:  # an unhashable (so invalid) value: validate uncached for the right error
+            shared = _resolve_shared.__wrapped__(*fields)
+        if self.job_id is None and self.idempotency_key is None:
+            return shared
+        return replace(shared, job_id=self.job_id, idempotency_key=self.idempotency_key)
 
     def with_changes(self, **changes: object) -> JobOptions:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -176,6 +164,49 @@ class ResolvedOptions:
     job_id: str | None
     idempotency_key: str | None
     idempotency_ttl: int
+
+
+@functools.lru_cache(maxsize=512)
+def _resolve_shared(
+    delay: int,
+    attempts: int | None,
+    priority: int,
+    backoff: Backoff | None,
+    timeout: int | None,
+    remove_on_complete: bool | int | KeepJobs | None,
+    remove_on_fail: bool | int | KeepJobs | None,
+    idempotency_ttl: int,
+    defaults: QueueDefaults,
+) -> ResolvedOptions:
+    """Everything but the ids, cached: most jobs of a queue share their options."""
+    _check_int("options.delay", delay, 0, MAX_DELAY_MS)
+    attempts = defaults.attempts if attempts is None else attempts
+    _check_int("options.attempts", attempts, 1, MAX_ATTEMPTS)
+    _check_int("options.priority", priority, HIGHEST_PRIORITY, LOWEST_PRIORITY)
+    resolved_backoff = (defaults.backoff if backoff is None else backoff).validate()
+    timeout = defaults.timeout if timeout is None else timeout
+    if timeout is not None:
+        _check_int("options.timeout", timeout, 1, MAX_DELAY_MS)
+    keep_done = KeepJobs.of(
+        defaults.remove_on_complete if remove_on_complete is None else remove_on_complete,
+        "options.remove_on_complete",
+    )
+    keep_failed = KeepJobs.of(
+        defaults.remove_on_fail if remove_on_fail is None else remove_on_fail, "options.remove_on_fail"
+    )
+    _check_int("options.idempotency_ttl", idempotency_ttl, 1, 365 * DAY_MS)
+    return ResolvedOptions(
+        delay=delay,
+        attempts=attempts,
+        priority=int(priority),
+        backoff=resolved_backoff,
+        timeout=timeout,
+        remove_on_complete=keep_done,
+        remove_on_fail=keep_failed,
+        job_id=None,
+        idempotency_key=None,
+        idempotency_ttl=idempotency_ttl,
+    )
 
 
 def _check_int(field_name: str, value: object, low: int, high: int) -> None:
