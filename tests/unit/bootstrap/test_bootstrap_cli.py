@@ -1,0 +1,239 @@
+"""The ``backbone`` CLI run in-process on ``memory://``; one shared ``MemoryBroker`` per test stands in
+for a broker that outlives each command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from dependency_injector import providers
+
+from adapters.memory import MemoryBroker
+from adapters.outbound.notification_senders import InMemoryNotificationSender
+from adapters.outbound.slack_clients import InMemorySlackClient
+from bootstrap.cli import main
+from bootstrap.container import Container
+
+SETTLEMENT = ["transaction-processing", "transaction.settlement.v1"]
+SETTLE_DATA = '{"tx_id": "tx-1", "amount_minor": 500, "currency": "EUR"}'
+REFUND_DATA = '{"tx_id": "tx-9", "amount_minor": 500, "currency": "EUR", "reason": "customer asked"}'
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def broker() -> MemoryBroker:
+    return MemoryBroker()
+
+
+@pytest.fixture
+def run(broker: MemoryBroker, capsys: pytest.CaptureFixture[str]) -> Run:
+    def hook(container: Container) -> None:
+        broker.reopen()  # the previous command closed it on exit, as a process would disconnect
+        container.broker.override(providers.Object(broker))
+        container.notification_sender.override(providers.Singleton(InMemoryNotificationSender))
+        container.slack_client.override(providers.Singleton(InMemorySlackClient))
+
+    def invoke(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(list(argv), container_hook=hook)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return invoke
+
+
+def _json(text: str) -> Any:
+    return json.loads(text)
+
+
+def test_enqueue_prints_the_stored_job_as_json(run: Run) -> None:
+    code, out, _ = run(
+        "enqueue",
+        *SETTLEMENT,
+        "--data",
+        SETTLE_DATA,
+        "--priority",
+        "2",
+        "--job-id",
+        "j-1",
+        "--correlation-id",
+        "c-1",
+    )
+    assert code == 0
+    job = _json(out)
+    assert (job["id"], job["queue"], job["state"], job["priority"]) == (
+        "j-1",
+        "transaction-processing",
+        "waiting",
+        2,
+    )
+    assert job["metadata"]["correlation_id"] == "c-1"
+    assert job["options"]["attempts"] == 5
+
+
+def test_a_delayed_enqueue_is_stored_as_delayed(run: Run) -> None:
+    code, out, _ = run("enqueue", *SETTLEMENT, "--data", SETTLE_DATA, "--delay", "60000")
+    assert code == 0
+    assert _json(out)["state"] == "delayed"
+
+
+def test_stats_counts_what_was_enqueued(run: Run) -> None:
+    run("enqueue", *SETTLEMENT, "--data", SETTLE_DATA)
+    code, out, _ = run("stats", "transaction-processing", "--json")
+    assert code == 0
+    assert _json(out)["transaction-processing"]["waiting"] == 1
+
+
+def test_stats_without_queues_lists_every_topology_queue_as_a_table(run: Run) -> None:
+    code, out, _ = run("stats")
+    assert code == 0
+    assert out.splitlines()[0].split() == [
+        "queue",
+        "waiting",
+        "delayed",
+        "active",
+        "completed",
+        "failed",
+        "paused",
+    ]
+    assert "ingress-events" in out and "message-cleanup" in out
+
+
+def test_job_shows_one_job_and_a_missing_one_exits_1(run: Run) -> None:
+    run("enqueue", *SETTLEMENT, "--data", SETTLE_DATA, "--job-id", "j-2")
+    code, out, _ = run("job", "transaction-processing", "j-2")
+    assert code == 0 and _json(out)["id"] == "j-2"
+    code, out, _ = run("job", "transaction-processing", "nope")
+    assert code == 1
+    assert "not found" in out
+
+
+def test_invalid_json_data_exits_2_naming_the_flag(run: Run) -> None:
+    code, _, err = run("enqueue", *SETTLEMENT, "--data", "{not json")
+    assert code == 2
+    assert "--data: must be valid JSON" in err
+
+
+def test_a_payload_that_breaks_the_model_exits_2_and_stores_nothing(run: Run) -> None:
+    code, _, err = run(
+        "enqueue", *SETTLEMENT, "--data", '{"tx_id": "tx-1", "amount_minor": -5, "currency": "EUR"}'
+    )
+    assert code == 2
+    assert "data: must match model SettleTransaction" in err
+    _, out, _ = run("stats", "transaction-processing", "--json")
+    assert _json(out)["transaction-processing"]["waiting"] == 0
+
+
+def test_an_unknown_job_name_exits_2(run: Run) -> None:
+    code, _, err = run("enqueue", "transaction-processing", "transaction.unknown.v1", "--data", "{}")
+    assert code == 2
+    assert "name: must be a registered job name" in err
+
+
+def test_an_out_of_range_priority_exits_2_naming_the_option(run: Run) -> None:
+    code, _, err = run("enqueue", *SETTLEMENT, "--data", SETTLE_DATA, "--priority", "11")
+    assert code == 2
+    assert "options.priority" in err
+
+
+def test_a_command_line_error_exits_2(run: Run) -> None:
+    code, _, err = run("enqueue", "transaction-processing")
+    assert code == 2
+    assert "backbone" in err
+
+
+def test_pause_and_resume_toggle_the_paused_flag(run: Run) -> None:
+    assert run("pause", "notification-email")[1].strip() == "notification-email paused"
+    _, out, _ = run("stats", "notification-email", "--json")
+    assert _json(out)["notification-email"]["paused"] is True
+    assert run("resume", "notification-email")[1].strip() == "notification-email running"
+
+
+def test_worker_runs_enqueued_jobs_until_it_is_stopped(run: Run) -> None:
+    run("enqueue", *SETTLEMENT, "--data", SETTLE_DATA, "--job-id", "j-3")
+    code, out, _ = run("worker", "transaction-processing", "--run-for-ms", "300")
+    assert code == 0
+    assert "stopped queue=transaction-processing succeeded=1" in out
+    _, out, _ = run("job", "transaction-processing", "j-3")
+    assert _json(out)["state"] == "completed"
+
+
+def test_a_permanently_failing_job_is_listed_reprocessed_and_purged_as_a_dead_letter(run: Run) -> None:
+    run(
+        "enqueue", "transaction-processing", "transaction.refund.v1", "--data", REFUND_DATA, "--job-id", "r-1"
+    )
+    run("worker", "transaction-processing", "--run-for-ms", "300")
+    code, out, _ = run("dlq", "list", "transaction-processing", "--json")
+    assert code == 0
+    letters = _json(out)
+    assert [letter["job_id"] for letter in letters] == ["r-1"]
+    assert "not settled" in letters[0]["reason"]
+    assert run("dlq", "reprocess", "transaction-processing", "r-1")[0] == 0
+    _, out, _ = run("job", "transaction-processing", "r-1")
+    assert _json(out)["state"] == "waiting"
+    run("worker", "transaction-processing", "--run-for-ms", "300")
+    code, out, _ = run(
+        "dlq", "reprocess", "transaction-processing", "--all", "--name", "transaction.refund.v1"
+    )
+    assert out.strip() == "reprocessed 1 dead letters of transaction-processing"
+    run("worker", "transaction-processing", "--run-for-ms", "300")
+    code, out, _ = run("dlq", "purge", "transaction-processing", "--older-than-ms", "0")
+    assert out.strip() == "purged 1 dead letters of transaction-processing"
+
+
+def test_clean_removes_finished_jobs(run: Run) -> None:
+    run("enqueue", *SETTLEMENT, "--data", SETTLE_DATA)
+    run("worker", "transaction-processing", "--run-for-ms", "300")
+    code, out, _ = run("clean", "transaction-processing", "--state", "completed", "--grace-ms", "0")
+    assert code == 0
+    assert out.strip() == "removed 1 completed jobs from transaction-processing"
+
+
+def test_health_reports_every_queue_up_with_its_failure_rate(run: Run) -> None:
+    code, out, _ = run("health", "transaction-processing", "slack-alerts", "--json")
+    assert code == 0
+    report = _json(out)
+    assert [entry["status"] for entry in report] == ["up", "up"]
+    assert report[0]["failure_rate"] is None
+
+
+def test_health_exits_1_when_the_broker_is_down(capsys: pytest.CaptureFixture[str]) -> None:
+    closed = MemoryBroker()
+    asyncio.run(closed.close())
+    code = main(
+        ["health", "slack-alerts"], container_hook=lambda c: c.broker.override(providers.Object(closed))
+    )
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "down" in out and "memory:// unavailable" in out
+
+
+def test_an_unavailable_broker_exits_3_naming_the_redacted_url(capsys: pytest.CaptureFixture[str]) -> None:
+    closed = MemoryBroker()
+    asyncio.run(closed.close())
+    code = main(
+        ["enqueue", *SETTLEMENT, "--data", SETTLE_DATA],
+        container_hook=lambda c: c.broker.override(providers.Object(closed)),
+    )
+    assert code == 3
+    assert "broker memory:// unavailable" in capsys.readouterr().err
+
+
+def test_an_unknown_broker_scheme_exits_2_without_the_password(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["stats", "--broker", "nats://app:hunter2@nats:4222"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "broker.url" in err
+    assert "hunter2" not in err
+
+
+def test_bad_settings_from_the_environment_exit_2_naming_the_field(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BACKBONE_WORKER__LEASE_MS", "1")
+    assert main(["stats"]) == 2
+    assert "worker.lease_ms" in capsys.readouterr().err

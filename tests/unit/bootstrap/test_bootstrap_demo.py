@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+
+from bootstrap.cli import main
+from bootstrap.container import build_container, shutdown
+from bootstrap.demo import DemoOptions, run_demo
+from bootstrap.settings import load_settings
+
+
+def test_the_demo_command_drains_every_queue_and_prints_the_summary(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["demo", "--payments", "40", "--seed", "3"])
+    out = capsys.readouterr().out
+    assert code == 0
+    header = next(line for line in out.splitlines() if line.startswith("queue"))
+    assert header.split()[:6] == ["queue", "jobs", "completed", "retries", "dead-lettered", "delayed"]
+    for queue in ("notification-email", "slack-alerts", "transaction-processing"):
+        assert queue in out
+    assert "all queues drained; total time" in out
+
+
+async def test_every_payment_ends_settled_and_every_email_delivered_or_dead_lettered() -> None:
+    container = build_container(load_settings())
+    options = DemoOptions(
+        payments=60,
+        seed=11,
+        email_transient_failure_rate=0.3,
+        email_permanent_failure_rate=0.1,
+        replay_rate=0.2,
+        retry_delay_ms=5,
+    )
+    summary = await run_demo(container, options)
+    await shutdown(container)
+    email = summary.queues["notification-email"]
+    settlement = summary.queues["transaction-processing"]
+    assert summary.drained
+    assert email.jobs == 60
+    assert email.completed + email.dead_lettered == 60
+    assert email.retries > 0
+    assert email.dead_lettered > 0
+    assert summary.emails_delivered == email.completed
+    assert settlement.completed == summary.settlements_recorded == 60
+    assert settlement.delayed > 0
+    assert summary.queues["slack-alerts"].jobs == summary.high_value == summary.alerts_posted
+    assert summary.deduplicated > 0
