@@ -26,6 +26,7 @@ from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
 from application.queue_backend import QueueBackend
 from application.replication.log_port import LogRecord
+from application.replication.replicated_queue import ReplicatedQueue
 from domain.queue.errors import BrokerUnavailableError
 from domain.queue.options import QueueDefaults
 from tests.contract.helpers import eventually, unique_queue_name
@@ -51,7 +52,9 @@ class RabbitMQBrokerUnderTest(BrokerUnderTest):
     ) -> QueueBackend:
         broker = RabbitMQBroker(self.node.url, TEST_SETTINGS)
         self._brokers.append(broker)
-        return await broker.open_queue(JobFactory(queue, job_types, defaults, max_payload_bytes=max_payload_bytes))
+        return await broker.open_queue(
+            JobFactory(queue, job_types, defaults, max_payload_bytes=max_payload_bytes)
+        )
 
     async def open_unreachable_queue(self, queue: str, job_types: JobTypes, timeout_ms: int) -> QueueBackend:
         settings = RabbitMQSettings(connect_timeout_ms=timeout_ms, operation_timeout_ms=timeout_ms)
@@ -163,7 +166,9 @@ async def test_tail_restarts_exactly_at_the_given_offset(link: AmqpLink, topolog
     await log.close()
 
 
-async def test_barrier_is_above_every_record_appended_before_it(link: AmqpLink, topology: QueueTopology) -> None:
+async def test_barrier_is_above_every_record_appended_before_it(
+    link: AmqpLink, topology: QueueTopology
+) -> None:
     log = StreamLog(link, topology.log_stream, TEST_SETTINGS)
     await log.open()
     await log.append([b"a", b"b", b"c"])
@@ -247,7 +252,9 @@ async def test_wrong_password_is_a_clear_error_without_the_password(rabbitmq_bro
     await broker.close()
 
 
-async def test_a_handle_reconnects_by_itself_after_its_connection_is_cut(rabbitmq_broker: BrokerHandle) -> None:
+async def test_a_handle_reconnects_by_itself_after_its_connection_is_cut(
+    rabbitmq_broker: BrokerHandle,
+) -> None:
     broker = RabbitMQBroker(rabbitmq_broker.url, TEST_SETTINGS)
     queue = await broker.open_queue(JobFactory(unique_queue_name(), JobTypes(strict=False)))
     try:
@@ -268,3 +275,62 @@ async def _add_or_none(queue: QueueBackend) -> Any:
         return await queue.add("contract.echo.v1", {"n": 2, "nonce": uuid.uuid4().hex})
     except BrokerUnavailableError:
         return None
+
+
+# --- raw clients writing into the adapter's streams --------------------------------------------------
+
+RAW_RECORDS = [
+    pytest.param(b"x" * (5 * 1024 * 1024), id="oversize"),
+    pytest.param(b'{"v":1,"a":"raw-client","b":[[1,{"t":"no-such-event"}]]}', id="unknown-event"),
+    pytest.param(b'{"v":1,"a":"raw-client","b":[[1,{"t":"add"}]]}', id="event-with-wrong-schema"),
+    pytest.param(b'{"v":99,"a":"raw-client","b":[]}', id="unknown-record-version"),
+]
+
+
+@pytest.mark.parametrize("raw", RAW_RECORDS)
+async def test_a_raw_record_is_dead_lettered_the_same_way_by_every_process_and_the_queue_goes_on(
+    rabbitmq_broker: BrokerHandle, raw: bytes
+) -> None:
+    name = unique_queue_name()
+    first, second = (
+        RabbitMQBroker(rabbitmq_broker.url, TEST_SETTINGS),
+        RabbitMQBroker(rabbitmq_broker.url, TEST_SETTINGS),
+    )
+    try:
+        one = await first.open_queue(JobFactory(name, JobTypes(strict=False)))
+        two = await second.open_queue(JobFactory(name, JobTypes(strict=False)))
+        stream = QueueTopology.of(TEST_SETTINGS.prefix, name).log_stream
+        await asyncio.to_thread(publish_raw, rabbitmq_broker.url, stream, raw)
+        after = await one.add("contract.echo.v1", {"after": "raw"})
+        letters_one = await one.list_dead_letters()
+        letters_two = await two.list_dead_letters()
+        assert [(d.job_id, d.reason) for d in letters_one] == [(d.job_id, d.reason) for d in letters_two]
+        assert len(letters_one) == 1 and letters_one[0].reason
+        assert (await two.get_job(after.id)) is not None
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_new_process_starts_from_the_newest_snapshot_and_sees_the_same_state(
+    rabbitmq_broker: BrokerHandle,
+) -> None:
+    name = unique_queue_name()
+    writer = RabbitMQBroker(rabbitmq_broker.url, TEST_SETTINGS)
+    reader = RabbitMQBroker(rabbitmq_broker.url, TEST_SETTINGS)
+    try:
+        queue = await writer.open_queue(JobFactory(name, JobTypes(strict=False)))
+        jobs = [await queue.add("contract.echo.v1", {"i": i}) for i in range(30)]
+        assert isinstance(queue, ReplicatedQueue)
+        covered = await queue.engine.snapshot_now()
+        late = await queue.add("contract.echo.v1", {"i": "after the snapshot"})
+        fresh = await reader.open_queue(JobFactory(name, JobTypes(strict=False)))
+        assert isinstance(fresh, ReplicatedQueue)
+        assert covered >= 30
+        assert (await fresh.get_stats()).waiting == 31
+        assert fresh.engine.replica.records_applied < 10  # the records after the snapshot, not all 30 adds
+        for job in [*jobs, late]:
+            assert await fresh.get_job(job.id) is not None
+    finally:
+        await writer.close()
+        await reader.close()
