@@ -60,7 +60,7 @@ def _redis(settings: BrokerSettings, clock: Clock) -> Broker:
         ssl_check_hostname=settings.tls_verify,
         **settings.options,
     )
-    broker: Broker = broker_cls(redis_settings)
+    broker: Broker = broker_cls(redis_settings, clock=clock)
     return broker
 
 
@@ -71,7 +71,21 @@ def _rabbitmq(settings: BrokerSettings, clock: Clock) -> Broker:
 
 def _kafka(settings: BrokerSettings, clock: Clock) -> Broker:
     broker_cls = _adapter_attr(settings.scheme, "adapters.kafka", "KafkaBroker")
-    return _from_url(broker_cls, settings)
+    settings_cls = _adapter_attr(settings.scheme, "adapters.kafka", "KafkaSettings")
+    knobs: dict[str, Any] = {
+        "url": settings.url,  # SASL credentials travel as the URL's user:password
+        "prefix": settings.key_prefix,
+        "connect_timeout_ms": settings.connect_timeout_ms,
+        "operation_timeout_ms": settings.operation_timeout_ms,
+        "ssl_cafile": settings.tls_ca_file,
+        "ssl_certfile": settings.tls_cert_file,
+        "ssl_keyfile": settings.tls_key_file,
+    }
+    if settings.sasl_mechanism is not None:
+        knobs["sasl_mechanism"] = settings.sasl_mechanism
+    knobs.update(settings.options)  # e.g. security_protocol = "SASL_SSL", fetch_max_wait_ms
+    broker: Broker = broker_cls(settings_cls(**knobs), clock=clock)
+    return broker
 
 
 def _from_url(broker_cls: Any, settings: BrokerSettings) -> Broker:

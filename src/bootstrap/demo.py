@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
+import secrets
 import time
 from dataclasses import dataclass, field
 
@@ -107,8 +108,14 @@ class DemoSummary:
     drained: bool = False
 
 
-def make_events(options: DemoOptions, now: dt.datetime) -> list[tuple[PaymentCompletedV1, EventMetadata]]:
-    """Seeded payments: ~15 % above the alert threshold, settlement 0..3 demo days ahead."""
+def make_events(
+    options: DemoOptions, now: dt.datetime, run_tag: str = ""
+) -> list[tuple[PaymentCompletedV1, EventMetadata]]:
+    """Seeded payments: ~15 % above the alert threshold, settlement 0..3 demo days ahead.
+
+    ``run_tag`` goes into every payment id so that a rerun on a persistent broker is not
+    deduplicated against the previous run's jobs.
+    """
     rng = random.Random(options.seed)
     events = []
     for index in range(options.payments):
@@ -118,7 +125,7 @@ def make_events(options: DemoOptions, now: dt.datetime) -> list[tuple[PaymentCom
             amount = rng.randint(199, HIGH_VALUE_THRESHOLD_MINOR)
         days_ahead = rng.randint(0, 3)
         settlement = now + dt.timedelta(milliseconds=days_ahead * options.ms_per_day + rng.randint(0, 50))
-        payment_id = f"pay-{options.seed}-{index:05d}"
+        payment_id = f"pay-{options.seed}-{run_tag}{index:05d}"
         event = PaymentCompletedV1(
             payment_id=payment_id,
             user_id=f"user-{rng.randint(1, 500):04d}",
@@ -214,7 +221,9 @@ async def run_demo(container: Container, options: DemoOptions) -> DemoSummary:
         await factory.build(name, block_ms=100, shutdown_grace_ms=2000) for name in DEMO_QUEUES
     ]
 
-    events = make_events(options, dt.datetime.now(dt.UTC))
+    # The memory broker starts empty; a persistent one may hold an earlier run's jobs.
+    run_tag = "" if handles.broker.url.startswith("memory:") else f"{secrets.token_hex(3)}-"
+    events = make_events(options, dt.datetime.now(dt.UTC), run_tag)
     replay_rng = random.Random(options.seed + 99)
     replays = [pair for pair in events if replay_rng.random() < options.replay_rate]
     summary = DemoSummary(
@@ -248,7 +257,7 @@ async def run_demo(container: Container, options: DemoOptions) -> DemoSummary:
             worker.request_stop()
         await runner
     summary.total_s = time.perf_counter() - started
-    await _collect(container, recorded, workers, backends, summary)
+    await _collect(container, recorded, workers, backends, summary, f"pay-{options.seed}-{run_tag}")
     print_summary(summary)
     return summary
 
@@ -259,6 +268,7 @@ async def _collect(
     workers: list[Worker],
     backends: dict[str, QueueBackend],
     summary: DemoSummary,
+    payment_prefix: str,
 ) -> None:
     for worker in workers:
         row = summary.queues[worker.queue]
@@ -266,7 +276,11 @@ async def _collect(
         row.completed = m.succeeded
         row.dead_lettered = m.dead_lettered
         row.retries = m.failed - m.dead_lettered
-    letters = await backends[EMAIL_QUEUE].list_dead_letters(limit=100_000)
+    letters = [
+        letter
+        for letter in await backends[EMAIL_QUEUE].list_dead_letters(limit=100_000)
+        if payment_prefix in letter.job_id
+    ]
     refused = [dl for dl in letters if dl.attempts_started <= 1]
     exhausted = [dl for dl in letters if dl.attempts_started > 1]
     summary.dead_letter_kinds = {"refused at once": len(refused), "attempts exhausted": len(exhausted)}
