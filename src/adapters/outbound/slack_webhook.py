@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import http.client
+import io
 import json
 import logging
 import re
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_RETRY_AFTER_MS = 30_000
+MAX_RETRY_AFTER_MS = 60 * 60 * 1000  # a Retry-After beyond an hour is not believed
 _SLACK_ERROR_CODE = re.compile(r"^[a-z_]{1,64}$")  # Slack answers errors with codes like invalid_payload
 
 
@@ -48,6 +50,8 @@ class SlackWebhookClient(SlackClient):
             raise ValueError("slack webhook url is not a valid URL") from None
         if parts.scheme not in ("https", "http") or not host:
             raise ValueError("slack webhook url must be an http(s) URL with a host")
+        if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in webhook_url):
+            raise ValueError("slack webhook url must not contain whitespace or control characters")
         if timeout_s <= 0:
             raise ValueError("timeout_s must be > 0")
         self._url = webhook_url
@@ -64,7 +68,13 @@ class SlackWebhookClient(SlackClient):
 
     async def post(self, message: SlackMessage) -> None:
         body = json.dumps({"text": message.text}, ensure_ascii=False).encode("utf-8")
-        await asyncio.to_thread(self._post, body)
+        # ``timeout_s`` bounds each socket operation; this bounds the whole exchange (a server
+        # dripping bytes). The thread finishes on its own within its socket timeouts.
+        try:
+            async with asyncio.timeout(self._timeout_s * 3):
+                await asyncio.to_thread(self._post, body)
+        except TimeoutError:
+            raise SlackUnavailableError(f"slack webhook at {self._host}: timed out") from None
         logger.info(
             "slack message %s posted via webhook at %s (channel %s, correlation_id=%s)",
             message.message_id,
@@ -81,8 +91,9 @@ class SlackWebhookClient(SlackClient):
             headers={"Content-Type": "application/json; charset=utf-8"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout_s) as response:
-                response.read(4096)
+            # The status is the answer; the body ("ok") is not read, so a slow body cannot hold us.
+            with urllib.request.urlopen(request, timeout=self._timeout_s):
+                pass
         except urllib.error.HTTPError as exc:
             try:
                 error = self._http_error(exc)
@@ -97,6 +108,8 @@ class SlackWebhookClient(SlackClient):
             raise SlackUnavailableError(f"slack webhook at {self._host}: timed out") from None
         except (OSError, http.client.HTTPException) as exc:
             raise SlackUnavailableError(f"slack webhook at {self._host}: {_describe(exc)}") from None
+        except ValueError as exc:  # http.client.InvalidURL quotes the URL: never pass its text on
+            raise SlackRejectedError(f"slack webhook at {self._host}: {type(exc).__name__}") from None
 
     def _http_error(self, exc: urllib.error.HTTPError) -> SlackRejectedError | SlackUnavailableError:
         status = exc.code
@@ -116,20 +129,22 @@ class SlackWebhookClient(SlackClient):
             return self._default_retry_after_ms
         value = value.strip()
         if value.isdigit():
-            return int(value) * 1000
+            return min(int(value) * 1000, MAX_RETRY_AFTER_MS)
         try:
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError):
             return self._default_retry_after_ms
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        return max(0, int(when.timestamp() * 1000) - time.time_ns() // 1_000_000)
+        return min(max(0, int(when.timestamp() * 1000) - time.time_ns() // 1_000_000), MAX_RETRY_AFTER_MS)
 
 
 def _error_code(exc: urllib.error.HTTPError) -> str | None:
     """Slack's short error code from the body (``invalid_payload``), never arbitrary body text."""
     try:
-        text = exc.read(200).decode("utf-8", "replace").strip()
+        body = exc.fp  # the HTTPResponse: read1 takes what is there, a slow body cannot hold us
+        raw = body.read1(200) if isinstance(body, io.BufferedIOBase) else b""
+        text = raw.decode("utf-8", "replace").strip()
     except (OSError, http.client.HTTPException):
         return None
     return text if _SLACK_ERROR_CODE.match(text) else None

@@ -30,6 +30,7 @@ class Reply:
     body: bytes = b"ok"
     headers: dict[str, str] = field(default_factory=dict)
     stall: bool = False  # hold the answer until the test ends (a server that never answers in time)
+    drip: bool = False  # send the status line, then a header line every 0.1 s, never finishing
 
 
 @dataclass
@@ -50,6 +51,12 @@ class _Handler(BaseHTTPRequestHandler):
         reply = self.server.fake.replies.pop(0) if self.server.fake.replies else Reply()
         if reply.stall:
             self.server.fake.release.wait(timeout=10)
+        if reply.drip:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            while not self.server.fake.release.wait(timeout=0.1):
+                self.wfile.write(b"X-Slow: a\r\n")
+            self.close_connection = True
+            return
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)
@@ -118,6 +125,15 @@ async def test_a_429_with_an_http_date_waits_until_that_date(slack: FakeSlack) -
     assert 25_000 <= failure.value.retry_delay_ms <= 30_000
 
 
+async def test_an_unbelievable_retry_after_is_capped_at_an_hour(slack: FakeSlack) -> None:
+    slack.replies.append(Reply(429, b"", {"Retry-After": "999999999"}))
+
+    with pytest.raises(SlackUnavailableError) as failure:
+        await SlackWebhookClient(slack.url, timeout_s=5).post(MESSAGE)
+
+    assert failure.value.retry_delay_ms == 3_600_000
+
+
 async def test_a_429_without_retry_after_uses_the_default_delay(slack: FakeSlack) -> None:
     slack.replies.append(Reply(429, b""))
 
@@ -176,6 +192,18 @@ async def test_a_server_that_does_not_answer_in_time_is_a_retryable_timeout(slac
     assert_secret_hidden(failure.value)
 
 
+async def test_a_server_dripping_its_answer_is_cut_off_by_the_overall_deadline(slack: FakeSlack) -> None:
+    slack.replies.append(Reply(drip=True))
+    started = time.monotonic()
+
+    try:
+        with pytest.raises(SlackUnavailableError, match="timed out"):
+            await SlackWebhookClient(slack.url, timeout_s=0.3).post(MESSAGE)
+        assert time.monotonic() - started < 5
+    finally:
+        slack.release.set()  # stop dripping so the client's thread ends before the loop closes
+
+
 async def test_a_refused_connection_is_retryable() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -199,7 +227,14 @@ async def test_the_webhook_path_never_reaches_the_logs_or_the_repr(
 
 
 @pytest.mark.parametrize(
-    "url", ["ftp://hooks.slack.com/services/T/B/SECRET", "not a url SECRET", "https:///SECRET"]
+    "url",
+    [
+        "ftp://hooks.slack.com/services/T/B/SECRET",
+        "not a url SECRET",
+        "https:///SECRET",
+        "https://hooks.slack.com/services/T/B/SEC RET",
+        "https://hooks.slack.com/services/T/B/SECRET\n",
+    ],
 )
 def test_an_unusable_webhook_url_is_refused_without_echoing_it(url: str) -> None:
     with pytest.raises(ValueError, match="slack webhook url") as failure:
