@@ -10,8 +10,8 @@ Field names (short, they are stored once per job): ``name``, ``data`` (the draft
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
 
 from application.state_machine.events import JobDraft
 from application.state_machine.records import MALFORMED_JOB_NAME
@@ -131,7 +131,7 @@ def encode_progress(progress: Progress) -> str:
 
 
 @lru_cache(maxsize=256)
-def decode_options(text: bytes) -> ResolvedOptions:
+def decode_options(text: str) -> ResolvedOptions:
     value = json.loads(text)
     kind, delay, max_delay, jitter = value["backoff"]
     rc_count, rc_age = value["rc"]
@@ -150,7 +150,7 @@ def decode_options(text: bytes) -> ResolvedOptions:
     )
 
 
-def decode_metadata(text: bytes) -> JobMetadata:
+def decode_metadata(text: str) -> JobMetadata:
     value = json.loads(text)
     user = value["user"]
     return JobMetadata(
@@ -165,7 +165,7 @@ def decode_metadata(text: bytes) -> JobMetadata:
     )
 
 
-def decode_progress(text: bytes | None) -> Progress:
+def decode_progress(text: str | None) -> Progress:
     if text is None:
         return 0
     value = json.loads(text)
@@ -182,84 +182,104 @@ def decode_progress(text: bytes | None) -> Progress:
     return value
 
 
-def pairs_to_dict(flat: list[bytes]) -> dict[bytes, bytes]:
-    return {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
+Fields = Mapping[str, str]  # a job hash; values decoded with surrogateescape, so bytes survive
 
 
-def _int(fields: dict[bytes, bytes], name: bytes) -> int | None:
+def pairs_to_dict(flat: list[bytes]) -> dict[str, str]:
+    """An ``HGETALL`` reply as text fields (undecodable bytes kept as surrogate escapes)."""
+    return {
+        flat[i].decode("utf-8", "surrogateescape"): flat[i + 1].decode("utf-8", "surrogateescape")
+        for i in range(0, len(flat), 2)
+    }
+
+
+def fields_from_mapping(stored: Mapping[bytes | str, bytes | str]) -> dict[str, str]:
+    """A redis-py ``hgetall`` reply (bytes, as this adapter's clients never decode) as text fields."""
+    return {_text(key): _text(value) for key, value in stored.items()}
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
+
+
+def fields_from_json(blob: bytes) -> dict[str, str]:
+    """A job hash packed by a script with ``cjson.encode`` (one reply element per job)."""
+    fields: dict[str, str] = json.loads(blob)
+    return fields
+
+
+def _int(fields: Fields, name: str) -> int | None:
     value = fields.get(name)
-    return None if value is None or value == b"" else int(value)
+    return None if value is None or value == "" else int(value)
 
 
-def _text(fields: dict[bytes, bytes], name: bytes) -> str | None:
-    value = fields.get(name)
-    return None if value is None else value.decode("utf-8")
-
-
-def _stack(fields: dict[bytes, bytes]) -> tuple[str, ...]:
-    raw = fields.get(b"stack")
+def _stack(fields: Fields) -> tuple[str, ...]:
+    raw = fields.get("stack")
     if not raw:
         return ()
     value = json.loads(raw)
     return tuple(str(entry) for entry in value) if isinstance(value, list) else ()
 
 
-def decode_job(job_id: str, queue: str, fields: dict[bytes, bytes], *, deduplicated: bool = False) -> Job:
+def decode_job(job_id: str, queue: str, fields: Fields, *, deduplicated: bool = False) -> Job:
     """The domain snapshot of a stored job hash; raises ``MalformedJobHashError`` if it does not decode."""
     try:
         return _decode(job_id, queue, fields, deduplicated)
-    except (KeyError, ValueError, TypeError, IndexError, UnicodeDecodeError) as exc:
-        raise MalformedJobHashError(
-            f"job hash does not decode: {type(exc).__name__}: {exc}", _raw_of(fields)
-        ) from exc
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        reason = f"job hash does not decode: {type(exc).__name__}: {exc}"
+        raise MalformedJobHashError(reason, _raw_of(fields)) from exc
 
 
-def _decode(job_id: str, queue: str, fields: dict[bytes, bytes], deduplicated: bool) -> Job:
-    name = fields[b"name"].decode("utf-8")
-    created = int(fields[b"created"])
-    malformed = b"malformed" in fields
+def _decode(job_id: str, queue: str, fields: Fields, deduplicated: bool) -> Job:
+    created = int(fields["created"])
+    malformed = "malformed" in fields
     if malformed:
         options = MALFORMED_OPTIONS
         metadata = JobMetadata(correlation_id=job_id, source="malformed-record", timestamp=created)
         data = None
     else:
-        options = decode_options(fields[b"opts"])
-        metadata = decode_metadata(fields[b"meta"])
-        data = json.loads(fields[b"data"])
-    ret = fields.get(b"ret")
+        options = decode_options(fields["opts"])
+        metadata = decode_metadata(fields["meta"])
+        text = fields["data"]
+        text.encode("utf-8")  # strict: bytes that were not UTF-8 make the payload undecodable
+        data = json.loads(text)
+    ret = fields.get("ret")
+    raw = fields.get("raw")
     return Job(
         id=job_id,
         queue=queue,
-        name=name,
+        name=fields["name"].encode("utf-8").decode("utf-8"),
         data=data,
         options=options,
         metadata=metadata,
-        state=JobState(fields[b"state"].decode("ascii")),
+        state=JobState(fields["state"]),
         created_at=created,
-        progress=decode_progress(fields.get(b"progress")),
+        progress=decode_progress(fields.get("progress")),
         return_value=None if ret is None else json.loads(ret),
-        failed_reason=_text(fields, b"reason"),
+        failed_reason=fields.get("reason"),
         stacktrace=_stack(fields),
-        attempts_started=_int(fields, b"as") or 0,
-        attempts_made=_int(fields, b"am") or 0,
-        processed_on=_int(fields, b"pon"),
-        finished_on=_int(fields, b"fon"),
-        due_at=_int(fields, b"due"),
+        attempts_started=_int(fields, "as") or 0,
+        attempts_made=_int(fields, "am") or 0,
+        processed_on=_int(fields, "pon"),
+        finished_on=_int(fields, "fon"),
+        due_at=_int(fields, "due"),
         deduplicated=deduplicated,
-        raw_record=fields.get(b"raw") if malformed else None,
+        raw_record=raw.encode("utf-8", "surrogateescape") if malformed and raw is not None else None,
     )
 
 
-def _raw_of(fields: dict[bytes, bytes]) -> bytes:
+def _raw_of(fields: Fields) -> bytes:
     """The original bytes kept with a malformed job: its payload if that is what broke, else all fields."""
-    data = fields.get(b"data")
+    data = fields.get("data")
     if data is not None:
+        raw = data.encode("utf-8", "surrogateescape")
         try:
-            json.loads(data)
+            json.loads(raw)
         except ValueError:
-            return data
-    parts: dict[str, Any] = {
-        key.decode("utf-8", "replace"): value.decode("utf-8", "replace") for key, value in fields.items()
+            return raw
+    parts = {
+        key: value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        for key, value in fields.items()
     }
     return json.dumps(parts, ensure_ascii=False).encode("utf-8")
 

@@ -17,6 +17,8 @@ from adapters.redis.codec import (
     add_arguments,
     decode_job,
     encode_progress,
+    fields_from_json,
+    fields_from_mapping,
     new_job,
     pairs_to_dict,
     removed_job,
@@ -24,7 +26,7 @@ from adapters.redis.codec import (
 )
 from adapters.redis.connection import RedisConnection
 from adapters.redis.keys import QueueKeys
-from adapters.redis.scripts import Arg, Call, ScriptRunner
+from adapters.redis.scripts import Arg, AutoPipeline, Call, ScriptRunner
 from application.clock import Clock, system_clock
 from application.jobs.job_factory import JobFactory
 from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
@@ -65,6 +67,7 @@ class RedisQueue(QueueBackend):
         self._owns_connection = owns_connection
         self.keys = QueueKeys(connection.settings.prefix, validate_queue_name(factory.queue))
         self._scripts = ScriptRunner(self.keys.script_keys(), self.keys.base)
+        self._pipeline = AutoPipeline(self._scripts, connection.commands)
         self._completions = CompletionBatcher(self._complete_batch)
         self._closed = False
 
@@ -74,7 +77,7 @@ class RedisQueue(QueueBackend):
 
     async def _run(self, what: str, *args: Arg) -> Any:
         async with self._conn.guard(what):
-            return await self._scripts.call(self._conn.commands, what, *args)
+            return await self._pipeline.call(what, *args)
 
     # --- producer side ------------------------------------------------------------------------
 
@@ -105,7 +108,7 @@ class RedisQueue(QueueBackend):
             calls.append(Call("add", args))
         async with self._conn.guard("add"):
             if len(calls) == 1:
-                replies = [await self._scripts.call(self._conn.commands, "add", *calls[0].args)]
+                replies = [await self._pipeline.call("add", *calls[0].args)]
             else:
                 replies = await self._scripts.call_many(self._conn.commands, calls)
         results = [entry for reply in replies for entry in reply]
@@ -243,7 +246,13 @@ class RedisQueue(QueueBackend):
             token = flat[index].decode("utf-8")
             job_id = flat[index + 1].decode("utf-8")
             try:
-                jobs.append(ClaimedJob(decode_job(job_id, self.name, pairs_to_dict(flat[index + 2])), token))
+                try:
+                    fields = fields_from_json(flat[index + 2])
+                except ValueError:  # bytes that are not UTF-8 somewhere: read the hash as it is
+                    async with self._conn.guard("read job"):
+                        stored = await self._conn.commands.hgetall(self.keys.job(job_id))
+                    fields = fields_from_mapping(stored)
+                jobs.append(ClaimedJob(decode_job(job_id, self.name, fields), token))
             except MalformedJobHashError as exc:
                 logger.warning("job %s queue=%s is malformed, dead-lettered: %s", job_id, self.name, exc)
                 await self._run("malformed", job_id, token, str(exc), exc.raw)

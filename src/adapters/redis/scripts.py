@@ -7,6 +7,7 @@ followed by its own body. A server that lost its script cache (restart, failover
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ SCRIPT_NAMES = (
 )
 
 Arg = str | int | bytes
+MAX_PIPELINE = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +84,14 @@ class ScriptRunner:
             await client.script_load(script.source)
             return await client.evalsha(script.sha, len(self._keys), *self._keys, self._base, *args)
 
-    async def call_many(self, client: Redis, calls: Sequence[Call]) -> list[Any]:
-        """Pipeline several script calls in one round trip; results in order, errors raised."""
+    async def call_many(
+        self, client: Redis, calls: Sequence[Call], *, raise_on_error: bool = True
+    ) -> list[Any]:
+        """Pipeline several script calls in one round trip; results in order.
+
+        With ``raise_on_error`` the first failed call's error is raised, else errors are returned
+        in place of their results.
+        """
         results = await self._pipeline(client, calls)
         missing = [index for index, result in enumerate(results) if isinstance(result, NoScriptError)]
         if missing:
@@ -92,9 +100,10 @@ class ScriptRunner:
             retried = await self._pipeline(client, [calls[index] for index in missing])
             for index, result in zip(missing, retried, strict=True):
                 results[index] = result
-        for result in results:
-            if isinstance(result, Exception):
-                raise result
+        if raise_on_error:
+            for result in results:
+                if isinstance(result, Exception):
+                    raise result
         return results
 
     async def _pipeline(self, client: Redis, calls: Sequence[Call]) -> list[Any]:
@@ -103,3 +112,56 @@ class ScriptRunner:
             script = self._scripts[call.script]
             pipe.evalsha(script.sha, len(self._keys), *self._keys, self._base, *call.args)
         return list(await pipe.execute(raise_on_error=False))
+
+
+class AutoPipeline:
+    """Script calls made while another is in flight are sent together, as one pipeline.
+
+    A lone caller pays one round trip as usual; many concurrent callers (claims, completions,
+    adds from many tasks) share round trips instead of each taking a pooled connection. Every
+    call stays its own ``EVALSHA``: atomic on its own, errors delivered to its own caller.
+    """
+
+    def __init__(self, runner: ScriptRunner, client: Redis) -> None:
+        self._runner = runner
+        self._client = client
+        self._queued: list[tuple[Call, asyncio.Future[Any]]] = []
+        self._busy = False
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def call(self, name: str, *args: Arg) -> Any:
+        if self._busy:
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self._queued.append((Call(name, args), future))
+            return await future
+        self._busy = True
+        try:
+            return await self._runner.call(self._client, name, *args)
+        finally:
+            self._after_send()
+
+    def _after_send(self) -> None:
+        if self._queued:
+            self._drainer = asyncio.get_running_loop().create_task(self._drain(), name="redis-auto-pipeline")
+        else:
+            self._busy = False
+
+    async def _drain(self) -> None:
+        try:
+            while self._queued:
+                batch = self._queued[:MAX_PIPELINE]
+                del self._queued[:MAX_PIPELINE]
+                calls = [call for call, _ in batch]
+                try:
+                    results = await self._runner.call_many(self._client, calls, raise_on_error=False)
+                except Exception as exc:  # not swallowed: every caller of the batch receives it
+                    results = [exc] * len(batch)
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self._busy = False

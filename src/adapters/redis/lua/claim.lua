@@ -2,7 +2,7 @@
 -- in priority order (FIFO within a priority), within the rate-limit window. Every start counts an attempt.
 -- A record that is not a well-formed job hash is dead-lettered here with its bytes.
 -- ARGV[2] worker id, ARGV[3] max jobs, ARGV[4] lease ms, ARGV[5] limiter max ("" none), ARGV[6] duration.
--- Returns {{token, id, HGETALL, token, id, HGETALL, ...}, wake_at ("" none), now}.
+-- Returns {{token, id, job hash as a JSON object, ...}, wake_at ("" none), now}.
 local REQUIRED = {"name", "data", "opts", "meta", "created", "prio", "attempts"}
 local now = tick()
 local worker, max_jobs, lease_ms = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -20,53 +20,59 @@ if limit_max then
   budget = math.min(budget, limit_max - num(redis.call("HGET", K_META, "lstarted"), 0))
   if budget <= 0 then return {claimed, fmt(window_end), fmt(now)} end
 end
+
+-- Why the record under `id` is not a job we can start (nil if it is one), and its original bytes.
+local function inspect(id, k, reply)
+  if type(reply) == "table" and reply.err then
+    local kind = redis.call("TYPE", k)["ok"]
+    if kind == "string" then return "job record is not a hash but a plain value", redis.call("GET", k) end
+    return "job record is a " .. kind .. ", not a hash", ""
+  end
+  if #reply == 0 then return "job record is missing", "" end
+  local map = {}
+  for j = 1, #reply, 2 do map[reply[j]] = reply[j + 1] end
+  local missing = {}
+  for _, field in ipairs(REQUIRED) do
+    if not map[field] then missing[#missing + 1] = field end
+  end
+  if map["malformed"] and map["data"] then missing[#missing + 1] = "data" end
+  if #missing > 0 then
+    return "job hash is missing field(s): " .. table.concat(missing, ", "), map["raw"] or cjson.encode(map)
+  end
+  return nil, map
+end
+
+local lease_number = num(redis.call("HGET", K_META, "lseq"), 0)
+local lease_until = fmt(now + lease_ms)
+local started_at = fmt(now)
 local started = 0
 while started < budget do
-  local popped = redis.call("ZPOPMIN", K_WAIT, 1)
+  local popped = redis.call("ZPOPMIN", K_WAIT, budget - started)
   if #popped == 0 then break end
-  local id = popped[1]
-  local k = jkey(id)
-  local kind = redis.call("TYPE", k)["ok"]
-  local problem = nil
-  local raw = ""
-  if kind == "string" then
-    raw = redis.call("GET", k)
-    problem = "job record is not a hash but a plain value"
-  elseif kind == "none" then
-    problem = "job record is missing"
-  elseif kind ~= "hash" then
-    problem = "job record is a " .. kind .. ", not a hash"
-  else
-    local values = redis.call("HMGET", k, unpack(REQUIRED))
-    local missing = {}
-    for j, field in ipairs(REQUIRED) do
-      if not values[j] then missing[#missing + 1] = field end
+  for i = 1, #popped, 2 do
+    local id = popped[i]
+    local k = jkey(id)
+    local problem, detail = inspect(id, k, redis.pcall("HGETALL", k))
+    if problem then
+      store_malformed(id, detail, problem, now)
+    else
+      local map = detail
+      lease_number = lease_number + 1
+      local token = worker .. "#" .. fmt(lease_number)
+      map["as"] = fmt(num(map["as"], 0) + 1)
+      map["state"], map["tok"], map["owner"] = "active", token, worker
+      map["lnum"], map["luntil"], map["pon"] = fmt(lease_number), lease_until, started_at
+      redis.call("HSET", k, "as", map["as"], "state", "active", "tok", token, "owner", worker,
+        "lnum", map["lnum"], "luntil", lease_until, "pon", started_at)
+      redis.call("ZADD", K_ACTIVE, lease_until, id)
+      claimed[#claimed + 1] = token
+      claimed[#claimed + 1] = id
+      claimed[#claimed + 1] = cjson.encode(map) -- one reply element per job: cheap for the client to parse
+      started = started + 1
     end
-    if redis.call("HGET", k, "malformed") then missing[#missing + 1] = "data" end
-    if #missing > 0 then
-      local fields = redis.call("HGETALL", k)
-      local map = {}
-      for j = 1, #fields, 2 do map[fields[j]] = fields[j + 1] end
-      raw = redis.call("HGET", k, "raw") or cjson.encode(map)
-      problem = "job hash is missing field(s): " .. table.concat(missing, ", ")
-    end
-  end
-  if problem then
-    store_malformed(id, raw, problem, now)
-  else
-    local number = redis.call("HINCRBY", K_META, "lseq", 1)
-    local token = worker .. "#" .. fmt(number)
-    redis.call("HINCRBY", k, "as", 1)
-    redis.call("HSET", k, "state", "active", "tok", token, "owner", worker, "lnum", number,
-      "luntil", fmt(now + lease_ms), "pon", fmt(now))
-    redis.call("HDEL", k, "due")
-    redis.call("ZADD", K_ACTIVE, fmt(now + lease_ms), id)
-    claimed[#claimed + 1] = token
-    claimed[#claimed + 1] = id
-    claimed[#claimed + 1] = redis.call("HGETALL", k)
-    started = started + 1
   end
 end
+redis.call("HSET", K_META, "lseq", fmt(lease_number))
 if limit_max then redis.call("HINCRBY", K_META, "lstarted", started) end
 local wake = nil
 if started < max_jobs then

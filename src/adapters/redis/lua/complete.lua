@@ -2,16 +2,18 @@
 -- Returns 1 / 0 per triple (0: the lease is stale and nothing changed).
 local now = tick()
 local results = {}
+local finished_at = fmt(now)
 for i = 2, #ARGV, 3 do
-  local id = ARGV[i]
-  local k = held(id, ARGV[i + 1])
-  if k then
+  local id, token = ARGV[i], ARGV[i + 1]
+  local k = jkey(id)
+  local f = redis.pcall("HMGET", k, "state", "tok", "am", "rc_count", "rc_age")
+  if f.err == nil and f[1] == "active" and f[2] == token then
+    local order = redis.call("HINCRBY", K_META, "fseq", 1)
     redis.call("ZREM", K_ACTIVE, id)
-    clear_lease(k)
-    redis.call("HINCRBY", k, "am", 1)
-    redis.call("HSET", k, "ret", ARGV[i + 2], "state", "completed")
-    finish_into(K_DONE, id, k, now)
-    retain(K_DONE, redis.call("HGET", k, "rc_count"), redis.call("HGET", k, "rc_age"), now)
+    redis.call("HDEL", k, "tok", "owner", "lnum", "luntil")
+    redis.call("HSET", k, "am", fmt(num(f[3], 0) + 1), "ret", ARGV[i + 2], "state", "completed", "fon", finished_at)
+    redis.call("ZADD", K_DONE, order, id)
+    retain(K_DONE, f[4], f[5], now)
     results[#results + 1] = 1
   else
     results[#results + 1] = 0

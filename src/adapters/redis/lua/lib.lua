@@ -78,6 +78,7 @@ local function delete_job(id)
 end
 
 -- Keep at most `count` newest and those finished less than `age` ms ago ("" = no bound).
+-- `set` is the completed or failed set, so a victim's record is simply deleted with it.
 local function retain(set, count, age, now)
   if age and age ~= "" then
     local cutoff = now - tonumber(age)
@@ -85,14 +86,15 @@ local function retain(set, count, age, now)
       local oldest = redis.call("ZRANGE", set, 0, 0)[1]
       if not oldest then break end
       if num(redis.call("HGET", jkey(oldest), "fon"), 0) >= cutoff then break end
-      delete_job(oldest)
+      redis.call("ZREM", set, oldest)
+      redis.call("DEL", jkey(oldest))
     end
   end
   if count and count ~= "" then
-    local keep = tonumber(count)
-    local excess = redis.call("ZCARD", set) - keep
+    local excess = redis.call("ZCARD", set) - tonumber(count)
     if excess > 0 then
-      for _, victim in ipairs(redis.call("ZRANGE", set, 0, excess - 1)) do delete_job(victim) end
+      local victims = redis.call("ZPOPMIN", set, excess)
+      for j = 1, #victims, 2 do redis.call("DEL", jkey(victims[j])) end
     end
   end
 end
