@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from application.replication.event_codec import encode_entry, encode_record
+from application.replication.event_codec import RECORD_OVERHEAD_BYTES, encode_entry, encode_record
 from application.replication.log_port import LeaderElection, ReplicationLog, SnapshotStore
 from application.replication.replica import Replica
 from application.replication.settings import Clock, ReplicationSettings, wall_clock_ms
@@ -25,7 +25,7 @@ from application.replication.snapshot_codec import decode_state, encode_state
 from application.replication.value_codec import CodecError
 from application.state_machine import events as ev
 from application.state_machine.machine import QueueStateMachine
-from domain.queue.errors import BrokerUnavailableError
+from domain.queue.errors import BrokerUnavailableError, PayloadTooLargeError
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class ReplicationEngine:
         self._election = election
         self._replica: Replica | None = None
         self._nonces = itertools.count(1)
-        self._pending: list[tuple[int, str]] = []
+        self._pending: list[tuple[int, bytes]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._notify_scheduled = False
@@ -80,7 +80,7 @@ class ReplicationEngine:
         self._snapshot_offset = next_offset
         self._snapshot_at = self.clock()
         self._replica = Replica(
-            machine, next_offset, self.appender_id, max_record_bytes=self.settings.max_record_bytes * 4
+            machine, next_offset, self.appender_id, max_record_bytes=self.settings.max_record_bytes
         )
         self._tasks.append(asyncio.create_task(self._tail_forever(), name=f"replica-tail-{self.queue}"))
         await self._guard(self._election.start(), "joining the leader election")
@@ -116,6 +116,10 @@ class ReplicationEngine:
             await self._election.stop()
         await self._log.close()
 
+    def is_leader(self) -> bool:
+        """Whether this process currently does the maintenance duties."""
+        return self._election.is_leader()
+
     @property
     def closed(self) -> bool:
         return self._closed
@@ -137,7 +141,13 @@ class ReplicationEngine:
         if self._closed:
             raise BrokerUnavailableError(self.broker, "queue handle closed")
         nonce = next(self._nonces)
-        entry = encode_entry(nonce, event)
+        entry = encode_entry(nonce, event).encode("utf-8")
+        if len(entry) > self.settings.max_record_bytes - RECORD_OVERHEAD_BYTES:
+            raise PayloadTooLargeError(
+                "data",
+                f"one event must encode to at most {self.settings.max_record_bytes} bytes",
+                detail=f"got {len(entry)}",
+            )
         future = self.replica.expect(nonce)
         self._pending.append((nonce, entry))
         if self._flusher is None or self._flusher.done():
@@ -169,16 +179,16 @@ class ReplicationEngine:
                 for nonce, _ in batch:
                     self.replica.fail_outcome(nonce, exc)
 
-    def _records(self, batch: list[tuple[int, str]]) -> list[bytes]:
+    def _records(self, batch: list[tuple[int, bytes]]) -> list[bytes]:
         limit = self.settings.max_record_bytes
         per_record = self.settings.max_events_per_record
         records: list[bytes] = []
-        chunk: list[str] = []
-        size = 0
+        chunk: list[bytes] = []
+        size = RECORD_OVERHEAD_BYTES
         for _, entry in batch:
             if chunk and (size + len(entry) > limit or len(chunk) >= per_record):
                 records.append(encode_record(self.appender_id, chunk))
-                chunk, size = [], 0
+                chunk, size = [], RECORD_OVERHEAD_BYTES
             chunk.append(entry)
             size += len(entry) + 1
         if chunk:

@@ -19,6 +19,7 @@ from application.state_machine import events as ev
 from domain.queue.errors import InvalidOptionError
 
 RECORD_VERSION = 1
+RECORD_OVERHEAD_BYTES = 256  # a record's bytes beyond its entries (version, appender id, brackets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,14 +126,14 @@ def encode_entry(nonce: int, event: ev.QueueEvent) -> str:
         raise InvalidOptionError("metadata", "must be JSON-encodable", detail=str(exc)) from exc
 
 
-def encode_record(appender: str, entries: Sequence[str]) -> bytes:
-    """A record from entries made by ``encode_entry``."""
+def encode_record(appender: str, entries: Sequence[bytes]) -> bytes:
+    """A record from entries made by ``encode_entry`` (UTF-8 encoded)."""
     head = json.dumps({"v": RECORD_VERSION, "a": appender}, separators=(",", ":"))
-    return (head[:-1] + ',"b":[' + ",".join(entries) + "]}").encode("utf-8")
+    return head[:-1].encode("utf-8") + b',"b":[' + b",".join(entries) + b"]}"
 
 
 def encode_events(appender: str, events: Sequence[tuple[int, ev.QueueEvent]]) -> bytes:
-    return encode_record(appender, [encode_entry(nonce, event) for nonce, event in events])
+    return encode_record(appender, [encode_entry(nonce, event).encode("utf-8") for nonce, event in events])
 
 
 # --- decoding -------------------------------------------------------------------------------------

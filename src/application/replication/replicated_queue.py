@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from application.jobs.job_factory import JobFactory
 from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
@@ -44,6 +44,11 @@ class ReplicatedQueue(QueueBackend):
         self._engine = engine
         self._clock = engine.clock
         self._closed = False
+        self._on_close: list[Callable[[], Awaitable[None]]] = []
+
+    def on_close(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run ``callback`` after this handle closes (e.g. to close a connection the handle owns)."""
+        self._on_close.append(callback)
 
     @property
     def name(self) -> str:
@@ -208,7 +213,11 @@ class ReplicatedQueue(QueueBackend):
         if self._closed:
             return
         self._closed = True
-        await self._engine.release()
+        try:
+            await self._engine.release()
+        finally:
+            for callback in self._on_close:
+                await callback()
 
 
 def _claimable(machine: QueueStateMachine, now: int, limited_until: int) -> bool:

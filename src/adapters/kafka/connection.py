@@ -1,0 +1,186 @@
+"""``KafkaConnection``: the aiokafka clients one broker object shares between its queues.
+
+One producer (acks=all, ordered appends), one idle consumer for end-offset barriers (kept apart
+from the tailing consumers: a barrier must not queue behind a long-poll fetch), an admin client
+for topic creation, and a factory for per-queue tailing and group consumers. Driver errors become
+``BrokerUnavailableError`` naming the broker by its redacted URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
+from aiokafka.helpers import create_ssl_context
+
+from adapters.kafka.settings import KafkaSettings
+from domain.queue.errors import BrokerUnavailableError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+TOPIC_ALREADY_EXISTS = 36
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+class KafkaConnection:
+    def __init__(self, settings: KafkaSettings) -> None:
+        self.settings = settings
+        self._producer: AIOKafkaProducer | None = None
+        self._offsets: AIOKafkaConsumer | None = None
+        self._lock = asyncio.Lock()
+        self._known_topics: set[str] = set()
+
+    @property
+    def broker(self) -> str:
+        return self.settings.redacted_url
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def client_options(self) -> dict[str, Any]:
+        s = self.settings
+        options: dict[str, Any] = {
+            "bootstrap_servers": s.bootstrap_servers,
+            "client_id": f"{s.prefix}-backbone",
+            "request_timeout_ms": s.operation_timeout_ms,
+            "retry_backoff_ms": 50,
+            "security_protocol": s.security_protocol,
+        }
+        if "SSL" in s.security_protocol:
+            options["ssl_context"] = create_ssl_context(
+                cafile=s.ssl_cafile, certfile=s.ssl_certfile, keyfile=s.ssl_keyfile
+            )
+        credentials = s.sasl_credentials
+        if "SASL" in s.security_protocol and credentials is not None:
+            options["sasl_mechanism"] = s.sasl_mechanism
+            options["sasl_plain_username"] = credentials[0]
+            options["sasl_plain_password"] = credentials[1]
+        return options
+
+    async def start(self) -> None:
+        """Connect the shared clients (idempotent; retried on the next call after a failure)."""
+        async with self._lock:
+            if self._producer is not None:
+                return
+            producer = AIOKafkaProducer(
+                **self.client_options(),
+                acks="all",
+                enable_idempotence=self.settings.enable_idempotence,
+                linger_ms=self.settings.linger_ms,
+                max_request_size=MAX_REQUEST_BYTES,
+                max_batch_size=MAX_REQUEST_BYTES,
+            )
+            offsets = self.new_consumer()
+            try:
+                await self.guard(producer.start(), "connecting", self.settings.connect_timeout_ms)
+                await self.guard(offsets.start(), "connecting", self.settings.connect_timeout_ms)
+            except BaseException:
+                await _quietly_stop(producer)
+                await _quietly_stop(offsets)
+                raise
+            self._producer, self._offsets = producer, offsets
+
+    async def close(self) -> None:
+        async with self._lock:
+            producer, offsets = self._producer, self._offsets
+            self._producer = self._offsets = None
+        await _quietly_stop(producer)
+        await _quietly_stop(offsets)
+
+    def new_consumer(self, **overrides: Any) -> AIOKafkaConsumer:
+        options: dict[str, Any] = {
+            **self.client_options(),
+            "group_id": None,
+            "enable_auto_commit": False,
+            "auto_offset_reset": "none",
+            "fetch_max_wait_ms": self.settings.fetch_max_wait_ms,
+            "max_partition_fetch_bytes": 8 * MAX_REQUEST_BYTES,
+            "fetch_max_bytes": 16 * MAX_REQUEST_BYTES,
+            "isolation_level": "read_uncommitted",
+        }
+        options.update(overrides)
+        return AIOKafkaConsumer(**options)
+
+    # --- operations -----------------------------------------------------------------------------
+
+    async def ensure_topics(self, topics: Sequence[NewTopic]) -> None:
+        missing = [topic for topic in topics if topic.name not in self._known_topics]
+        if not missing:
+            return
+        admin = AIOKafkaAdminClient(**self.client_options())
+        try:
+            await self.guard(admin.start(), "connecting the admin client", self.settings.connect_timeout_ms)
+            response = await self.guard(admin.create_topics(missing), "creating topics")
+        finally:
+            with contextlib.suppress(KafkaError, OSError):
+                await admin.close()
+        for name, code, message in _topic_errors(response):
+            if code not in (0, TOPIC_ALREADY_EXISTS):
+                raise BrokerUnavailableError(self.broker, f"cannot create topic {name}: {message or code}")
+            if code == 0:
+                logger.info("created topic %s", name)
+            self._known_topics.add(name)
+
+    async def append(self, topic: str, payloads: Sequence[bytes]) -> None:
+        producer = self._require(self._producer)
+        try:
+            futures = [await producer.send(topic, payload, partition=0) for payload in payloads]
+            await asyncio.gather(*futures)
+        except KafkaError as exc:
+            raise BrokerUnavailableError(
+                self.broker, f"append to {topic} failed: {type(exc).__name__}"
+            ) from exc
+
+    async def send(self, topic: str, key: bytes, value: bytes | None) -> None:
+        producer = self._require(self._producer)
+        try:
+            await producer.send_and_wait(topic, value, key=key, partition=0)
+        except KafkaError as exc:
+            raise BrokerUnavailableError(
+                self.broker, f"write to {topic} failed: {type(exc).__name__}"
+            ) from exc
+
+    async def end_offset(self, topic: str) -> int:
+        offsets = self._require(self._offsets)
+        partition = TopicPartition(topic, 0)
+        result = await self.guard(offsets.end_offsets([partition]), "reading the log end offset")
+        return int(result[partition])
+
+    async def guard(self, operation: Awaitable[T], what: str, timeout_ms: int | None = None) -> T:
+        timeout = (timeout_ms or self.settings.operation_timeout_ms) / 1000
+        try:
+            return await asyncio.wait_for(operation, timeout)
+        except TimeoutError:
+            raise BrokerUnavailableError(
+                self.broker, f"{what} took longer than {timeout * 1000:.0f} ms"
+            ) from None
+        except KafkaError as exc:
+            raise BrokerUnavailableError(self.broker, f"{what} failed: {type(exc).__name__}") from exc
+        except OSError as exc:
+            raise BrokerUnavailableError(
+                self.broker, f"{what} failed: {exc.strerror or type(exc).__name__}"
+            ) from exc
+
+    def _require(self, client: T | None) -> T:
+        if client is None:
+            raise BrokerUnavailableError(self.broker, "not connected")
+        return client
+
+
+def _topic_errors(response: Any) -> list[tuple[str, int, str | None]]:
+    return [
+        (entry[0], int(entry[1]), entry[2] if len(entry) > 2 else None) for entry in response.topic_errors
+    ]
+
+
+async def _quietly_stop(client: AIOKafkaProducer | AIOKafkaConsumer | None) -> None:
+    if client is None:
+        return
+    with contextlib.suppress(KafkaError, OSError, asyncio.CancelledError):
+        await client.stop()

@@ -1,0 +1,76 @@
+"""``KafkaLog``: the replication log of one queue on its single-partition ``.log`` topic.
+
+Tailing uses an assigned consumer (no group: every process reads everything) with a low
+``fetch_max_wait_ms``; the barrier is the partition's end offset read by the connection's idle
+consumer: every append acknowledged (acks=all) before the call lies below it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError, OffsetOutOfRangeError
+
+from adapters.kafka.connection import KafkaConnection
+from adapters.kafka.topics import QueueTopics
+from application.replication.log_port import LogRecord, ReplicationLog
+from domain.queue.errors import BrokerUnavailableError
+
+POLL_TIMEOUT_MS = 1_000
+
+
+class KafkaLog(ReplicationLog):
+    def __init__(self, connection: KafkaConnection, topics: QueueTopics) -> None:
+        self._connection = connection
+        self._topics = topics
+        self._partition = TopicPartition(topics.log, 0)
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def open(self) -> None:
+        connection = self._connection
+        await connection.start()
+        await connection.ensure_topics(self._topics.definitions(connection.settings))
+
+    async def append(self, payloads: Sequence[bytes]) -> None:
+        await self._connection.append(self._topics.log, payloads)
+
+    async def tail(self, from_offset: int) -> AsyncIterator[LogRecord]:
+        consumer = await self._tailing_consumer()
+        partition = self._partition
+        consumer.seek(partition, from_offset)
+        while True:
+            try:
+                batches = await consumer.getmany(partition, timeout_ms=POLL_TIMEOUT_MS)
+            except OffsetOutOfRangeError as exc:
+                raise BrokerUnavailableError(
+                    self._connection.broker,
+                    f"offset {from_offset} of {self._topics.log} is gone (retention): needs a newer snapshot",
+                ) from exc
+            except KafkaError as exc:
+                raise BrokerUnavailableError(
+                    self._connection.broker, f"tailing failed: {type(exc).__name__}"
+                ) from exc
+            for message in batches.get(partition, ()):
+                from_offset = message.offset + 1
+                yield LogRecord(
+                    offset=message.offset, payload=message.value or b"", timestamp_ms=message.timestamp
+                )
+
+    async def barrier(self) -> int:
+        return await self._connection.end_offset(self._topics.log)
+
+    async def close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            with contextlib.suppress(KafkaError, OSError):
+                await consumer.stop()
+
+    async def _tailing_consumer(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            consumer = self._connection.new_consumer()
+            await self._connection.guard(consumer.start(), "starting the log consumer")
+            consumer.assign([self._partition])
+            self._consumer = consumer
+        return self._consumer

@@ -1,0 +1,251 @@
+"""The contract suite against a Kafka-protocol broker (Tansu locally), plus what only the Kafka adapter
+promises: its topics, raw records written by a plain Kafka client, two worker processes with one
+SIGKILLed mid-job, start-up from a snapshot.
+
+Locally the broker runs behind a TCP proxy that it advertises to clients, so an outage is a cut of
+every connection (Tansu keeps records in memory only: a restart would empty it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from adapters.kafka import KafkaBroker, KafkaSettings
+from adapters.kafka.topics import QueueTopics
+from application.jobs.job_factory import JobFactory
+from application.jobs.job_types import JobTypes
+from application.queue_backend import QueueBackend
+from application.replication.replicated_queue import ReplicatedQueue
+from domain.queue.job import JobState, NewJob
+from domain.queue.options import QueueDefaults
+from tests.contract.helpers import (
+    ECHO,
+    SLOW,
+    contract_job_types,
+    eventually,
+    fast_defaults,
+    unique_queue_name,
+    wait_for_state,
+)
+from tests.contract.process_worker import ProcessWorker
+from tests.contract.queue_contract import QueueContract
+from tests.contract.support import CONTRACT_SECRET, BrokerUnderTest, SecondWorker
+from tests.harness.brokers import KAFKA_URL_ENV
+from tests.harness.ports import LOOPBACK, free_port
+
+OPENER = "adapters.kafka.factory:open_backend"
+PREFIX = KafkaSettings(url="kafka://x:1").prefix  # the default: what the worker process uses too
+
+
+@dataclass
+class KafkaSite:
+    """Where the tests' Kafka is, and how to make it unreachable for a moment."""
+
+    url: str
+    interrupt: Callable[[], Awaitable[None]]
+
+
+@pytest.fixture(scope="session")
+def kafka_site() -> Iterator[KafkaSite]:
+    external = os.environ.get(KAFKA_URL_ENV, "").strip()
+    if external:
+
+        async def cannot_interrupt() -> None:
+            pytest.skip("an external Kafka cannot be interrupted from the tests")
+
+        yield KafkaSite(external, cannot_interrupt)
+        return
+    from tests.harness.brokers import start_local_kafka
+    from tests.harness.tcp_proxy import TcpProxy
+
+    port = free_port()
+    server = start_local_kafka(advertised_port=port)
+    proxy = TcpProxy.start(LOOPBACK, server.port, listen_port=port)
+
+    async def cut_and_restore() -> None:
+        await proxy.acut()
+        await asyncio.sleep(0.5)
+        await proxy.arestore()
+
+    try:
+        yield KafkaSite(f"kafka://{LOOPBACK}:{port}", cut_and_restore)
+    finally:
+        proxy.close()
+        server.close()
+
+
+class KafkaBrokerUnderTest(BrokerUnderTest):
+    name = "kafka"
+
+    def __init__(self, site: KafkaSite) -> None:
+        self.site = site
+        self._brokers: list[KafkaBroker] = []
+        self._workers: list[SecondWorker] = []
+
+    async def open_queue(
+        self, queue: str, job_types: JobTypes, defaults: QueueDefaults, *, max_payload_bytes: int = 512 * 1024
+    ) -> QueueBackend:
+        broker = KafkaBroker(KafkaSettings(url=self.site.url, operation_timeout_ms=5_000))
+        self._brokers.append(broker)
+        return await broker.open_queue(
+            JobFactory(queue, job_types, defaults, max_payload_bytes=max_payload_bytes)
+        )
+
+    async def open_unreachable_queue(self, queue: str, job_types: JobTypes, timeout_ms: int) -> QueueBackend:
+        url = f"kafka://backbone:{CONTRACT_SECRET}@{LOOPBACK}:{free_port()}"
+        settings = KafkaSettings(url=url, connect_timeout_ms=timeout_ms, operation_timeout_ms=timeout_ms)
+        broker = KafkaBroker(settings)
+        self._brokers.append(broker)
+        return await broker.open_queue(JobFactory(queue, job_types))
+
+    async def write_raw_record(self, queue: str, raw: bytes | None, *, key: bytes | None = None) -> None:
+        """A plain Kafka client appends ``raw`` to the queue's log topic."""
+        servers = KafkaSettings(url=self.site.url).bootstrap_servers
+        producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all", max_request_size=8 * 1024 * 1024)
+        await producer.start()
+        try:
+            await producer.send_and_wait(QueueTopics.of(PREFIX, queue).log, raw, key=key, partition=0)
+        finally:
+            await producer.stop()
+
+    async def start_second_worker(
+        self,
+        queue: str,
+        job_names: Sequence[str],
+        behaviour: str,
+        *,
+        concurrency: int = 1,
+        lease_ms: int = 1000,
+    ) -> SecondWorker:
+        worker = await ProcessWorker.start(
+            OPENER, self.site.url, queue, job_names, behaviour, concurrency=concurrency, lease_ms=lease_ms
+        )
+        self._workers.append(worker)
+        return worker
+
+    async def interrupt_and_restore(self) -> None:
+        await self.site.interrupt()
+
+    async def close(self) -> None:
+        for worker in self._workers:
+            await worker.kill()
+        for broker in self._brokers:
+            await broker.close()
+
+
+@pytest.fixture
+async def kafka(kafka_site: KafkaSite) -> AsyncIterator[KafkaBrokerUnderTest]:
+    under_test = KafkaBrokerUnderTest(kafka_site)
+    yield under_test
+    await under_test.close()
+
+
+class TestKafkaContract(QueueContract):
+    @pytest.fixture
+    async def broker(self, kafka: KafkaBrokerUnderTest) -> BrokerUnderTest:
+        return kafka
+
+
+# --- what only the Kafka adapter promises -------------------------------------------------------------
+
+
+async def _open(kafka: KafkaBrokerUnderTest, queue: str) -> ReplicatedQueue:
+    handle = await kafka.open_queue(queue, contract_job_types(), fast_defaults())
+    assert isinstance(handle, ReplicatedQueue)
+    return handle
+
+
+async def test_opening_a_queue_creates_its_log_snapshot_and_leader_topics(
+    kafka: KafkaBrokerUnderTest,
+) -> None:
+    queue = unique_queue_name("kt")
+    await _open(kafka, queue)
+    admin = AIOKafkaAdminClient(bootstrap_servers=KafkaSettings(url=kafka.site.url).bootstrap_servers)
+    await admin.start()
+    try:
+        names = set(await admin.list_topics())
+    finally:
+        await admin.close()
+
+    assert {f"{PREFIX}.{queue}.log", f"{PREFIX}.{queue}.snapshots", f"{PREFIX}.{queue}.leader"} <= names
+
+
+@pytest.mark.parametrize(
+    ("raw", "key", "reason"),
+    [
+        pytest.param(None, b"k", "empty or null", id="null-value"),
+        pytest.param(
+            b'{"v":1,"a":"raw","b":[[1,{"t":"explode","now":1}]]}', None, "unknown event", id="unknown"
+        ),
+        pytest.param(
+            b'{"v":1,"a":"raw","b":[[1,{"t":"pause","now":"x"}]]}', None, "integer", id="wrong-schema"
+        ),
+        pytest.param(b"x" * (2 * 1024 * 1024), None, "over", id="oversize"),
+    ],
+)
+async def test_a_raw_record_is_dead_lettered_identically_by_every_process_with_a_reason(
+    kafka: KafkaBrokerUnderTest, raw: bytes | None, key: bytes | None, reason: str
+) -> None:
+    queue = unique_queue_name("kt")
+    first, second = await _open(kafka, queue), await _open(kafka, queue)
+
+    await kafka.write_raw_record(queue, raw, key=key)
+    letters = await eventually(first.list_dead_letters, timeout_s=10, message="a dead letter")
+    good = await second.add(ECHO, {})
+
+    assert letters == await second.list_dead_letters()
+    assert reason in letters[0].reason
+    assert letters[0].raw_record == (raw or b"")
+    assert (await first.get_job(good.id)) is not None
+
+
+async def test_two_worker_processes_one_killed_mid_job_lose_nothing(kafka: KafkaBrokerUnderTest) -> None:
+    queue_name = unique_queue_name("kt")
+    queue = await _open(kafka, queue_name)
+    doomed = await kafka.start_second_worker(queue_name, [SLOW], "suicide", concurrency=2, lease_ms=1000)
+    survivor = await kafka.start_second_worker(queue_name, [SLOW], "record", concurrency=2, lease_ms=1000)
+    await asyncio.gather(doomed.wait_ready(30), survivor.wait_ready(30))
+    jobs = await queue.add_bulk(
+        [NewJob(SLOW, {"sleep_ms": 20, "i": i}) for i in range(30)]
+        + [NewJob(SLOW, {"kill_pid": doomed.pid, "sleep_ms": 20})]
+        + [NewJob(SLOW, {"sleep_ms": 20, "i": i}) for i in range(30, 60)]
+    )
+
+    done = [await wait_for_state(queue, job.id, JobState.COMPLETED, timeout_s=60) for job in jobs]
+
+    assert isinstance(doomed, ProcessWorker)
+    assert await doomed.wait_exit(10) != 0
+    assert len(done) == 61
+    assert (await queue.get_stats()).completed == 61
+    await survivor.stop(15)
+
+
+async def test_a_new_process_starts_from_the_newest_snapshot(kafka: KafkaBrokerUnderTest) -> None:
+    queue_name = unique_queue_name("kt")
+    old = await _open(kafka, queue_name)
+    await old.add_bulk([NewJob(ECHO, {"i": i}) for i in range(200)])
+    covered = await old.engine.snapshot_now()
+    await old.add(ECHO, {"after": "snapshot"})
+
+    new = await _open(kafka, queue_name)
+
+    assert covered > 0
+    assert new.engine.replica.records_applied <= new.engine.replica.next_offset - covered
+    assert await new.get_stats() == await old.get_stats()
+
+
+async def test_one_process_becomes_the_maintenance_leader(kafka: KafkaBrokerUnderTest) -> None:
+    queue_name = unique_queue_name("kt")
+    handles = [await _open(kafka, queue_name) for _ in range(2)]
+
+    async def one_leader() -> bool:
+        return sum(handle.engine.is_leader() for handle in handles) == 1
+
+    await eventually(one_leader, timeout_s=30, message="one leader")
