@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prefetch", type=int, default=defaults.prefetch)
     p.add_argument("--latency-jobs", type=int, default=defaults.latency_jobs)
     p.add_argument("--latency-gap-ms", type=float, default=defaults.latency_gap_ms)
+    p.add_argument("--repeat", type=int, default=defaults.repeat, help="end-to-end runs (median reported)")
     p.add_argument("--output", metavar="FILE", help="also write the JSON here")
     return parser
 
@@ -169,6 +170,7 @@ async def _cmd_bench(args: argparse.Namespace, container: Container) -> int:
         prefetch=args.prefetch,
         latency_jobs=args.latency_jobs,
         latency_gap_ms=args.latency_gap_ms,
+        repeat=args.repeat,
     )
     try:
         params.validate()
