@@ -9,13 +9,16 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
 import redis
 import redis.asyncio as aioredis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from adapters.memory import MemoryBroker
 from adapters.redis import RedisBroker, RedisQueue, RedisSettings
 from adapters.redis.connection import RedisConnection
 from adapters.redis.keys import QueueKeys
@@ -23,10 +26,11 @@ from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
 from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
 from application.state_machine.events import LeaseRef
-from domain.queue.job import JobState, QueueStats
+from domain.queue.job import JobState, NewJob, QueueStats
 from domain.queue.options import JobOptions, QueueDefaults
 from tests.contract.helpers import (
     ECHO,
+    OTHER,
     SLOW,
     contract_job_types,
     eventually,
@@ -335,3 +339,163 @@ async def test_a_job_survives_sigkill_of_its_worker_process_and_finishes_on_the_
 async def _letters_at_least(queue: RedisQueue, count: int) -> Any:
     letters = await queue.list_dead_letters()
     return letters if len(letters) >= count else None
+
+
+# --- cross-check: the Redis adapter and the state machine (memory adapter) agree ----------------------
+
+HOUR_MS = 3_600_000
+_ids = st.sampled_from(["a", "b", "c", None])
+_new_jobs = st.builds(
+    lambda name, data, priority, delay, job_id, key, keep, attempts: (
+        name,
+        data,
+        JobOptions(
+            priority=priority,
+            delay=delay,
+            job_id=job_id,
+            idempotency_key=key,
+            remove_on_complete=keep,
+            attempts=attempts,
+        ),
+    ),
+    st.sampled_from([ECHO, OTHER]),
+    st.integers(-5, 5),
+    st.integers(1, 10),
+    st.sampled_from([0, 0, 0, 0, 0, HOUR_MS]),
+    _ids,
+    st.sampled_from(["k1", "k2", None, None]),
+    st.sampled_from([None, True, 1, 2]),
+    st.integers(1, 3),
+)
+_operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), _new_jobs),
+        st.tuples(st.just("add_bulk"), st.lists(_new_jobs, min_size=1, max_size=3)),
+        st.tuples(st.just("claim"), st.integers(1, 3)),
+        st.tuples(st.just("claim"), st.integers(1, 3)),
+        st.tuples(st.just("complete"), st.integers(0, 8)),
+        st.tuples(st.just("fail"), st.tuples(st.integers(0, 8), st.sampled_from([None, 0, HOUR_MS]))),
+        st.tuples(st.just("release"), st.integers(0, 8)),
+        st.tuples(st.just("progress"), st.integers(0, 8)),
+        st.tuples(st.just("extend"), st.integers(0, 8)),
+        st.tuples(st.just("remove"), st.integers(0, 11)),
+        st.tuples(st.just("reprocess"), st.integers(0, 11)),
+        st.tuples(st.sampled_from(["pause", "resume", "reprocess_all", "purge"]), st.none()),
+        st.tuples(st.just("clean"), st.sampled_from([JobState.COMPLETED, JobState.FAILED])),
+    ),
+    min_size=3,
+    max_size=30,
+)
+# Every scenario starts with a few jobs in the queue, so claims and what follows them have work.
+_scenarios = st.tuples(st.lists(_new_jobs, min_size=2, max_size=6), _operations).map(
+    lambda parts: [("add_bulk", parts[0]), ("claim", 2), *parts[1]]
+)
+
+
+def _counter_ids() -> Callable[[], str]:
+    numbers = iter(range(1, 10_000))
+    return lambda: f"job-{next(numbers)}"
+
+
+class _Side:
+    """One adapter driven through the scenario, with what it handed out so far."""
+
+    def __init__(self, queue: QueueBackend) -> None:
+        self.queue = queue
+        self.leases: list[LeaseRef] = []
+        self.ids: list[str] = []
+
+    def lease(self, index: int) -> LeaseRef | None:
+        """Counting back from the newest lease, wrapping around: most indexes name a real lease."""
+        return self.leases[-1 - index % len(self.leases)] if self.leases else None
+
+    def job_id(self, index: int) -> str:
+        return self.ids[-1 - index % len(self.ids)] if self.ids and index < 10 else "no-such-job"
+
+
+async def _step(side: _Side, operation: str, argument: Any) -> Any:
+    queue = side.queue
+    if operation in ("add", "add_bulk"):
+        entries = [argument] if operation == "add" else argument
+        jobs = await queue.add_bulk([NewJob(name, data, options) for name, data, options in entries])
+        side.ids.extend(job.id for job in jobs if job.id not in side.ids)
+        return [(job.id, job.state, job.deduplicated) for job in jobs]
+    if operation == "claim":
+        claimed = await queue.claim(ClaimRequest("w", argument, 60_000, block_ms=1))
+        side.leases.extend(LeaseRef(c.job.id, c.token) for c in claimed)
+        return [(c.job.id, c.job.attempts_started) for c in claimed]
+    if operation in ("complete", "fail", "release", "progress", "extend"):
+        index = argument[0] if operation == "fail" else argument
+        lease = side.lease(index)
+        if lease is None:
+            return "no lease"
+        if operation == "complete":
+            return await queue.complete(lease, json.dumps({"by": lease.job_id}))
+        if operation == "fail":
+            return await queue.fail(lease, FailureReport(f"boom {index}", None, argument[1]))
+        if operation == "release":
+            return await queue.release("w", [lease])
+        if operation == "progress":
+            return await queue.update_progress(lease, index * 10)
+        return await queue.extend_leases("w", [lease], 60_000)
+    if operation == "remove":
+        return await queue.remove_job(side.job_id(argument))
+    if operation == "reprocess":
+        return await queue.reprocess_dead_letter(side.job_id(argument))
+    if operation == "clean":
+        await asyncio.sleep(0.003)  # every finished job is now strictly older than the grace of 0 ms
+        return await queue.clean(0, argument, 1000)
+    if operation == "purge":
+        await asyncio.sleep(0.003)
+        return await queue.purge_dead_letters(0)
+    if operation == "reprocess_all":
+        return await queue.reprocess_dead_letters()
+    return await getattr(queue, operation)()
+
+
+async def _observe(side: _Side) -> Any:
+    jobs = []
+    for job_id in side.ids:
+        job = await side.queue.get_job(job_id)
+        if job is not None:
+            job = (
+                job.id, job.name, job.data, job.state, job.priority, job.progress, job.return_value,
+                job.failed_reason, job.stacktrace, job.attempts_started, job.attempts_made,
+            )  # fmt: skip
+        jobs.append(job)
+    letters = [
+        (d.job_id, d.reason, d.attempts_made, d.last_error) for d in await side.queue.list_dead_letters()
+    ]
+    return await side.queue.get_stats(), await side.queue.is_paused(), jobs, letters
+
+
+async def _cross_check(url: str, operations: list[tuple[str, Any]]) -> None:
+    queue_name = unique_queue_name("pbt")
+    types = contract_job_types()
+    redis_broker = RedisBroker(RedisSettings(url=url))
+    memory = MemoryBroker()
+    try:
+        sides = [
+            _Side(
+                await broker.open_queue(
+                    JobFactory(queue_name, types, fast_defaults(), id_factory=_counter_ids())
+                )
+            )
+            for broker in (redis_broker, memory)
+        ]
+        for number, (operation, argument) in enumerate(operations):
+            outcomes = [await _step(side, operation, argument) for side in sides]
+            assert outcomes[0] == outcomes[1], f"step {number} {operation}({argument!r})"
+            observed = [await _observe(side) for side in sides]
+            assert observed[0] == observed[1], f"after step {number} {operation}({argument!r})"
+    finally:
+        await redis_broker.close()
+        await memory.close()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(operations=_scenarios)
+def test_redis_adapter_and_state_machine_agree_on_random_operation_sequences(
+    redis_broker: BrokerHandle, operations: list[tuple[str, Any]]
+) -> None:
+    asyncio.run(_cross_check(redis_broker.url, operations))
