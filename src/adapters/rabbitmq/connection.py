@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +27,7 @@ from domain.queue.errors import BrokerUnavailableError
 logger = logging.getLogger(__name__)
 
 AMQP_SCHEMES = ("amqp", "amqps")
+RETRY_AFTER_FAILURE_S = 0.25  # after a failed connect, callers fail fast this long (no connect storm)
 
 
 def connection_parameters(url: str, settings: RabbitMQSettings) -> pika.URLParameters:
@@ -78,6 +80,7 @@ class AmqpLink:
         self._lock = asyncio.Lock()
         self._closed = False
         self._generation = 0  # increases with every new connection
+        self._failure: tuple[float, str] | None = None  # (monotonic time, reason) of the last failed connect
 
     @property
     def generation(self) -> int:
@@ -116,7 +119,15 @@ class AmqpLink:
             connection = self._connection
             if connection is not None and connection.is_open:
                 return connection
-            self._connection = await self._connect()
+            failure = self._failure
+            if failure is not None and time.monotonic() - failure[0] < RETRY_AFTER_FAILURE_S:
+                raise self.unavailable(failure[1])
+            try:
+                self._connection = await self._connect()
+            except BrokerUnavailableError as exc:
+                self._failure = (time.monotonic(), exc.reason)
+                raise
+            self._failure = None
             self._generation += 1
             return self._connection
 

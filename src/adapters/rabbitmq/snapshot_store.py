@@ -12,7 +12,6 @@ so they are ignored; anything a raw client wrote there without our headers is ig
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -88,11 +87,17 @@ class StreamSnapshotStore(SnapshotStore):
             {H_ID: snapshot_id, H_CHUNK: index, H_CHUNKS: len(parts), H_NEXT: next_offset}
             for index in range(len(parts))
         ]
-        await self._publisher.publish(parts, headers)
+        try:
+            await self._publisher.publish(parts, headers)
+        finally:
+            self._publisher.close()  # saves are seconds apart: hold no channel in between
 
     async def load_latest(self) -> tuple[int, bytes] | None:
         await self._declare()
-        end = await self._end_offset()
+        try:
+            end = await self._end_offset()
+        finally:
+            self._publisher.close()
         window = FIRST_WINDOW
         while True:
             start = max(0, end - window)
@@ -179,4 +184,3 @@ class StreamSnapshotStore(SnapshotStore):
 
     async def close(self) -> None:
         self._publisher.close()
-        await asyncio.sleep(0)
