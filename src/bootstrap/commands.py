@@ -48,22 +48,30 @@ def _handles(container: Container) -> QueueHandles:
 def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
     """SIGTERM/SIGINT call ``stop`` on the running loop (only possible on the main thread)."""
     loop = asyncio.get_running_loop()
-    installed = []
+    previous: dict[signal.Signals, Any] = {}
     for sig in (signal.SIGTERM, signal.SIGINT):
         try:
+            before = signal.getsignal(sig)
             loop.add_signal_handler(sig, stop)
-            installed.append(sig)
+            previous[sig] = before
         except (NotImplementedError, RuntimeError, ValueError):
             logger.debug("cannot install a handler for %s here", sig.name)
     try:
         yield
     finally:
-        for sig in installed:
+        for sig, before in previous.items():
             loop.remove_signal_handler(sig)
+            if before is not None:  # remove_signal_handler resets to the default, not to ``before``
+                signal.signal(sig, before)
 
 
-async def run_workers(workers: list[Worker], run_for_ms: int | None = None) -> None:
-    """Run every worker until SIGTERM/SIGINT (or ``run_for_ms``), then stop them all gracefully."""
+async def run_workers(
+    workers: list[Worker], run_for_ms: int | None = None, on_started: Callable[[], None] | None = None
+) -> None:
+    """Run every worker until SIGTERM/SIGINT (or ``run_for_ms``), then stop them all gracefully.
+
+    ``on_started`` runs once the signal handlers are installed and every worker is claiming.
+    """
     stopping = asyncio.Event()
 
     def stop() -> None:
@@ -75,6 +83,10 @@ async def run_workers(workers: list[Worker], run_for_ms: int | None = None) -> N
 
     with stop_on_signals(stop):
         tasks = [asyncio.create_task(worker.run(), name=f"worker:{worker.queue}") for worker in workers]
+        for worker in workers:
+            await worker.wait_started()
+        if on_started is not None:
+            on_started()
         if run_for_ms is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), run_for_ms / 1000)
@@ -96,12 +108,15 @@ async def cmd_worker(args: argparse.Namespace, container: Container) -> int:
                 shutdown_grace_ms=args.shutdown_grace_ms,
             )
         )
-    for worker in workers:
-        out(
-            f"worker {worker.options.worker_id} queue={worker.queue} "
-            f"concurrency={worker.options.concurrency} jobs={','.join(worker.registry.names()) or '-'}"
-        )
-    await run_workers(workers, args.run_for_ms)
+
+    def announce() -> None:
+        for worker in workers:
+            out(
+                f"worker {worker.options.worker_id} queue={worker.queue} "
+                f"concurrency={worker.options.concurrency} jobs={','.join(worker.registry.names()) or '-'}"
+            )
+
+    await run_workers(workers, args.run_for_ms, announce)
     for worker in workers:
         m = worker.metrics
         out(

@@ -281,9 +281,9 @@ async def _collect(
         for letter in await backends[EMAIL_QUEUE].list_dead_letters(limit=100_000)
         if payment_prefix in letter.job_id
     ]
-    refused = [dl for dl in letters if dl.attempts_started <= 1]
-    exhausted = [dl for dl in letters if dl.attempts_started > 1]
-    summary.dead_letter_kinds = {"refused at once": len(refused), "attempts exhausted": len(exhausted)}
+    refused = [dl for dl in letters if _refused_for_good(dl.reason)]
+    exhausted = [dl for dl in letters if not _refused_for_good(dl.reason)]
+    summary.dead_letter_kinds = {"refused for good": len(refused), "attempts exhausted": len(exhausted)}
     for letter in (*refused[:2], *exhausted[:2]):
         summary.dead_letter_reasons.append(
             f"{letter.job_id} after {letter.attempts_started} attempt(s): {letter.reason[:160]}"
@@ -295,6 +295,11 @@ async def _collect(
     ledger = container.ledger()
     if isinstance(ledger, InMemoryLedger):
         summary.settlements_recorded = sum(1 for entry in ledger.entries if entry.accepted)
+
+
+def _refused_for_good(reason: str) -> bool:
+    """The worker's reason starts with the error's class name: permanent failures vs the rest."""
+    return reason.split(":", 1)[0].endswith(("PermanentError", "RejectedError"))
 
 
 def print_summary(summary: DemoSummary) -> None:
