@@ -28,6 +28,7 @@ from application.queue_backend import QueueBackend
 from application.replication.log_port import LogRecord
 from application.replication.replicated_queue import ReplicatedQueue
 from domain.queue.errors import BrokerUnavailableError
+from domain.queue.job import JobState
 from domain.queue.options import QueueDefaults
 from tests.contract.helpers import eventually, unique_queue_name
 from tests.contract.process_worker import ProcessWorker
@@ -335,3 +336,52 @@ async def test_a_new_process_starts_from_the_newest_snapshot_and_sees_the_same_s
     finally:
         await writer.close()
         await reader.close()
+
+
+# --- a node restart in the middle of a run -------------------------------------------------------------
+
+
+async def test_node_restart_mid_run_loses_no_acknowledged_job_and_everyone_reconnects(
+    rabbitmq_broker: BrokerHandle,
+) -> None:
+    if not rabbitmq_broker.restartable:
+        pytest.skip("the node comes from BACKBONE_TEST_AMQP_URL: the tests cannot restart it")
+    under_test = RabbitMQBrokerUnderTest(rabbitmq_broker)
+    name = unique_queue_name()
+    try:
+        queue = await under_test.open_queue(name, JobTypes(strict=False), QueueDefaults(attempts=3))
+        worker = await under_test.start_second_worker(name, ["contract.echo.v1"], "record", concurrency=4)
+        await worker.wait_ready(30)
+        acknowledged: list[str] = []
+        stop = asyncio.Event()
+
+        async def produce() -> None:
+            while not stop.is_set():
+                try:
+                    acknowledged.append((await queue.add("contract.echo.v1", {"n": len(acknowledged)})).id)
+                except BrokerUnavailableError:
+                    await asyncio.sleep(0.1)
+                await asyncio.sleep(0.01)
+
+        producing = asyncio.create_task(produce())
+        await eventually(
+            lambda: _true(len(acknowledged) >= 20), timeout_s=20, message="jobs before the restart"
+        )
+        before = len(acknowledged)
+        await rabbitmq_broker.arestart()
+        await eventually(
+            lambda: _true(len(acknowledged) >= before + 20), timeout_s=60, message="adds after it"
+        )
+        stop.set()
+        await producing
+
+        async def all_completed() -> bool | None:
+            stats = await queue.get_stats()
+            return True if stats.completed == len(acknowledged) else None
+
+        await eventually(all_completed, timeout_s=60, message="every acknowledged job completed")
+        for job_id in acknowledged:
+            job = await queue.get_job(job_id)
+            assert job is not None and job.state is JobState.COMPLETED
+    finally:
+        await under_test.close()
