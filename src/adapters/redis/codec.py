@@ -10,7 +10,7 @@ Field names (short, they are stored once per job): ``name``, ``data`` (the draft
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 from application.state_machine.events import JobDraft
@@ -50,6 +50,7 @@ def _opt(value: int | None) -> str:
     return "" if value is None else str(value)
 
 
+@lru_cache(maxsize=256)
 def encode_options(options: ResolvedOptions) -> str:
     backoff = options.backoff
     return json.dumps(
@@ -88,8 +89,12 @@ def encode_metadata(metadata: JobMetadata) -> str:
     )
 
 
-def add_arguments(draft: JobDraft) -> list[str | int]:
-    """The ``ADD_FIELDS_PER_JOB`` arguments ``lua/add.lua`` reads for one job."""
+def add_argument(drafts: Sequence[JobDraft]) -> str:
+    """The one argument ``lua/add.lua`` reads: a JSON array of ``ADD_FIELDS_PER_JOB`` fields per job."""
+    return json.dumps([_add_fields(draft) for draft in drafts], separators=(",", ":"), ensure_ascii=False)
+
+
+def _add_fields(draft: JobDraft) -> list[str | int]:
     options = draft.options
     return [
         draft.id,
@@ -316,7 +321,7 @@ def removed_job(draft: JobDraft, original_id: str, queue: str) -> Job:
     )
 
 
-def new_job(draft: JobDraft, queue: str, state: str, due: bytes) -> Job:
+def new_job(draft: JobDraft, queue: str, state: str, due: str) -> Job:
     """The snapshot of a job ``add.lua`` just stored (no read-back needed)."""
     return Job(
         id=draft.id,

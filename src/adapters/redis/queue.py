@@ -7,6 +7,7 @@ The Python side validates and encodes (``JobFactory``), calls scripts, decodes r
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from adapters.redis.batching import CompletionBatcher, Entry
 from adapters.redis.codec import (
     MalformedJobHashError,
-    add_arguments,
+    add_argument,
     decode_job,
     encode_progress,
     fields_from_json,
@@ -99,28 +100,29 @@ class RedisQueue(QueueBackend):
 
     async def _add_drafts(self, drafts: Sequence[JobDraft]) -> list[Job]:
         chunk = self._conn.settings.add_chunk
-        calls = []
-        for start in range(0, len(drafts), chunk):
-            part = drafts[start : start + chunk]
-            args: list[Arg] = [len(part)]
-            for draft in part:
-                args.extend(add_arguments(draft))
-            calls.append(Call("add", args))
+        calls = [
+            Call("add", [add_argument(drafts[start : start + chunk])])
+            for start in range(0, len(drafts), chunk)
+        ]
         async with self._conn.guard("add"):
             if len(calls) == 1:
                 replies = [await self._pipeline.call("add", *calls[0].args)]
             else:
                 replies = await self._scripts.call_many(self._conn.commands, calls)
-        results = [entry for reply in replies for entry in reply]
-        return [self._added(draft, reply) for draft, reply in zip(drafts, results, strict=True)]
+        jobs = []
+        for start, reply in zip(range(0, len(drafts), chunk), replies, strict=True):
+            entries = json.loads(reply.decode("utf-8", "surrogateescape"))  # bytes that are not UTF-8 survive
+            for index, draft in enumerate(drafts[start : start + chunk]):
+                jobs.append(self._added(draft, entries[index]))
+        return jobs
 
-    def _added(self, draft: JobDraft, reply: list[Any]) -> Job:
-        kind = reply[0]
-        if kind == b"new":
-            return new_job(draft, self.name, reply[1].decode("ascii"), reply[2])
-        if kind == b"dup":
-            return decode_job(reply[1].decode("utf-8"), self.name, pairs_to_dict(reply[2]), deduplicated=True)
-        return removed_job(draft, reply[1].decode("utf-8"), self.name)
+    def _added(self, draft: JobDraft, entry: list[Any]) -> Job:
+        kind = entry[0]
+        if kind == "n":
+            return new_job(draft, self.name, entry[1], entry[2])
+        if kind == "d":
+            return decode_job(entry[1], self.name, entry[2], deduplicated=True)
+        return removed_job(draft, entry[1], self.name)
 
     async def get_job(self, job_id: str) -> Job | None:
         reply = await self._run("read", "job", job_id)
