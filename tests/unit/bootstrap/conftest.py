@@ -16,8 +16,10 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in list(os.environ):
         if name.startswith("BACKBONE_"):
             monkeypatch.delenv(name)
-    yield
     root = logging.getLogger()
+    level = root.level
+    yield
+    root.setLevel(level)
     for handler in list(root.handlers):
         if handler.get_name() == HANDLER_NAME:
             root.removeHandler(handler)
