@@ -34,7 +34,7 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message}")
+        raise UsageError(f"{self.prog}: error: {message}")
 
 
 def _common_options(defaults: Any) -> _Parser:
@@ -227,7 +227,8 @@ def main(argv: Sequence[str] | None = None, *, container_hook: ContainerHook | N
             container_hook(container)
         return asyncio.run(_run(args, container))
     except UsageError as exc:
-        return _fail(commands.EXIT_USAGE, str(exc))
+        print(f"{exc} (see --help)", file=sys.stderr, flush=True)
+        return commands.EXIT_USAGE
     except (SettingsError, InvalidJobError, BrokerNotSupportedError) as exc:
         return _fail(commands.EXIT_USAGE, str(exc))
     except BrokerUnavailableError as exc:
