@@ -32,7 +32,7 @@ from bootstrap.commands import out, run_workers
 from bootstrap.container import Container
 from bootstrap.queues import QueueHandles
 from bootstrap.render import table
-from bootstrap.settings import DemoSettings, SenderKind, Settings
+from bootstrap.settings import DemoSettings, SenderKind, Settings, SettingsError
 from bootstrap.wiring import WorkerFactory
 from domain.notifications.jobs import EMAIL_QUEUE
 from domain.notifications.ports import EmailSender
@@ -73,9 +73,6 @@ class DemoOptions:
         return DemoOptions(**values)
 
     def validate(self) -> DemoOptions:
-        # Lazy import keeps the error type (SettingsError) in one place.
-        from bootstrap.settings import SettingsError
-
         if not 1 <= self.payments <= 100_000:
             raise SettingsError("demo.payments", "must be in 1..100000")
         return self

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -237,3 +238,21 @@ def test_bad_settings_from_the_environment_exit_2_naming_the_field(
     monkeypatch.setenv("BACKBONE_WORKER__LEASE_MS", "1")
     assert main(["stats"]) == 2
     assert "worker.lease_ms" in capsys.readouterr().err
+
+
+def test_a_config_file_given_by_flag_adds_its_queues_to_the_topology(run: Run, tmp_path: Path) -> None:
+    config = tmp_path / "backbone.toml"
+    config.write_text("[queues.reports-export]\nconcurrency = 2\n")
+    code, out, _ = run("stats", "--config", str(config), "--json")
+    assert code == 0
+    assert _json(out)["reports-export"]["waiting"] == 0
+
+
+def test_json_log_format_writes_one_json_object_per_line(run: Run) -> None:
+    code, _, err = run(
+        "worker", "slack-alerts", "--run-for-ms", "10", "--log-format", "json", "--log-level", "INFO"
+    )
+    assert code == 0
+    records = [json.loads(line) for line in err.splitlines() if line.strip()]
+    assert records
+    assert all({"level", "logger", "message", "correlation_id", "job_id"} <= set(r) for r in records)
