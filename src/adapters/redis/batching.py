@@ -1,34 +1,36 @@
-"""Completion batching: completions that arrive while one is in flight travel together.
+"""Coalescing: calls that arrive while one is in flight travel together in the next one.
 
-A worker with many handlers finishing at once would pay one round trip per job; instead the
-first completion goes out at once and every completion that arrives meanwhile is sent in the next
-single script call (``lua/complete.lua`` takes many). Each job is still completed atomically and
-fenced by its own lease token; only the round trips are shared.
+A worker finishing many handlers at once, or many tasks adding single jobs, would pay one round
+trip (and one script run) each. Instead the first call goes out at once and every call that
+arrives meanwhile is sent in the next single script call (``complete.lua`` and ``add.lua`` take
+many). Each item is still handled on its own inside the script (fenced completion, dedup per add);
+only the round trip and the script's fixed cost are shared.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
 
-from application.state_machine.events import LeaseRef
-
-Entry = tuple[LeaseRef, str]
-SendBatch = Callable[[Sequence[Entry]], Awaitable[list[bool]]]
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
-class CompletionBatcher:
-    def __init__(self, send: SendBatch, max_batch: int = 256) -> None:
+class Coalescer(Generic[Item, Result]):
+    def __init__(
+        self, send: Callable[[Sequence[Item]], Awaitable[Sequence[Result]]], max_batch: int = 256
+    ) -> None:
         self._send = send
         self._max_batch = max_batch
-        self._pending: list[tuple[Entry, asyncio.Future[bool]]] = []
+        self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def complete(self, lease: LeaseRef, return_json: str) -> bool:
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append(((lease, return_json), future))
+    async def submit(self, item: Item) -> Result:
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
         if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush(), name="redis-complete-batch")
+            self._flusher = asyncio.create_task(self._flush(), name="redis-coalesce")
         return await future
 
     async def _flush(self) -> None:
@@ -36,15 +38,15 @@ class CompletionBatcher:
             batch = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
             try:
-                results = await self._send([entry for entry, _ in batch])
+                results = await self._send([item for item, _ in batch])
             except Exception as exc:  # not swallowed: every caller of the batch receives it
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            for (_, future), accepted in zip(batch, results, strict=True):
+            for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
-                    future.set_result(accepted)
+                    future.set_result(result)
 
     async def close(self) -> None:
         if self._flusher is not None and not self._flusher.done():

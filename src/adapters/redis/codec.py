@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from typing import Any
 
 from application.state_machine.events import JobDraft
 from application.state_machine.records import MALFORMED_JOB_NAME
 from domain.queue.job import DeadLetter, Job, JobProgress, JobState, Progress
 from domain.queue.metadata import JobMetadata, UserRef
 from domain.queue.options import Backoff, BackoffType, KeepJobs, ResolvedOptions
-
-ADD_FIELDS_PER_JOB = 15
 
 MALFORMED_OPTIONS = ResolvedOptions(
     delay=0,
@@ -44,10 +43,6 @@ class MalformedJobHashError(ValueError):
 
 
 # --- encoding (add) ---------------------------------------------------------------------------
-
-
-def _opt(value: int | None) -> str:
-    return "" if value is None else str(value)
 
 
 @lru_cache(maxsize=256)
@@ -90,29 +85,49 @@ def encode_metadata(metadata: JobMetadata) -> str:
 
 
 def add_argument(drafts: Sequence[JobDraft]) -> str:
-    """The one argument ``lua/add.lua`` reads: a JSON array of ``ADD_FIELDS_PER_JOB`` fields per job."""
+    """The one argument ``lua/add.lua`` reads: a JSON array with one entry per job."""
     return json.dumps([_add_fields(draft) for draft in drafts], separators=(",", ":"), ensure_ascii=False)
 
 
-def _add_fields(draft: JobDraft) -> list[str | int]:
+def _add_fields(draft: JobDraft) -> list[Any]:
     options = draft.options
+    fields: list[str] = [
+        "name",
+        draft.name,
+        "data",
+        draft.data_json,
+        "opts",
+        encode_options(options),
+        "meta",
+        encode_metadata(draft.metadata),
+        "created",
+        str(draft.created_at),
+        "prio",
+        str(options.priority),
+        "attempts",
+        str(options.attempts),
+    ]
+    fields.extend(_retention_fields(options))
     return [
         draft.id,
-        draft.name,
-        draft.data_json,
-        encode_options(options),
-        encode_metadata(draft.metadata),
-        draft.created_at,
-        options.priority,
-        options.delay,
-        options.attempts,
         options.idempotency_key or "",
         options.idempotency_ttl,
-        _opt(options.remove_on_complete.count),
-        _opt(options.remove_on_complete.age),
-        _opt(options.remove_on_fail.count),
-        _opt(options.remove_on_fail.age),
+        options.delay,
+        options.priority,
+        fields,
     ]
+
+
+@lru_cache(maxsize=256)
+def _retention_fields(options: ResolvedOptions) -> tuple[str, ...]:
+    """``rc_*``/``rf_*`` fields for the bounds that are set (absent = unbounded)."""
+    bounds = (
+        ("rc_count", options.remove_on_complete.count),
+        ("rc_age", options.remove_on_complete.age),
+        ("rf_count", options.remove_on_fail.count),
+        ("rf_age", options.remove_on_fail.age),
+    )
+    return tuple(part for name, value in bounds if value is not None for part in (name, str(value)))
 
 
 def encode_progress(progress: Progress) -> str:
@@ -336,4 +351,4 @@ def new_job(draft: JobDraft, queue: str, state: str, due: str) -> Job:
     )
 
 
-__all__ = ["ADD_FIELDS_PER_JOB", "MALFORMED_JOB_NAME", "MalformedJobHashError", "decode_job"]
+__all__ = ["MALFORMED_JOB_NAME", "MalformedJobHashError", "decode_job"]

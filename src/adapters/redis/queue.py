@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from adapters.redis.batching import CompletionBatcher, Entry
+from adapters.redis.batching import Coalescer
 from adapters.redis.codec import (
     MalformedJobHashError,
     add_argument,
@@ -27,7 +27,7 @@ from adapters.redis.codec import (
 )
 from adapters.redis.connection import RedisConnection
 from adapters.redis.keys import QueueKeys
-from adapters.redis.scripts import Arg, AutoPipeline, Call, ScriptRunner
+from adapters.redis.scripts import Arg, AutoPipeline, ScriptRunner
 from application.clock import Clock, system_clock
 from application.jobs.job_factory import JobFactory
 from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
@@ -69,7 +69,8 @@ class RedisQueue(QueueBackend):
         self.keys = QueueKeys(connection.settings.prefix, validate_queue_name(factory.queue))
         self._scripts = ScriptRunner(self.keys.script_keys(), self.keys.base)
         self._pipeline = AutoPipeline(self._scripts, connection.commands)
-        self._completions = CompletionBatcher(self._complete_batch)
+        self._completions: Coalescer[tuple[LeaseRef, str], bool] = Coalescer(self._complete_batch)
+        self._single_adds: Coalescer[JobDraft, Job] = Coalescer(self._add_drafts)
         self._closed = False
 
     @property
@@ -90,7 +91,7 @@ class RedisQueue(QueueBackend):
         metadata: JobMetadata | None = None,
     ) -> Job:
         draft = self._factory.draft(name, data, options, metadata, self._clock())
-        return (await self._add_drafts((draft,)))[0]
+        return await self._single_adds.submit(draft)
 
     async def add_bulk(self, jobs: Sequence[NewJob]) -> list[Job]:
         drafts = self._factory.drafts(jobs, self._clock())
@@ -99,16 +100,19 @@ class RedisQueue(QueueBackend):
         return await self._add_drafts(drafts)
 
     async def _add_drafts(self, drafts: Sequence[JobDraft]) -> list[Job]:
+        """Store drafts in chunks; each chunk goes on the wire while the next one is encoded."""
         chunk = self._conn.settings.add_chunk
-        calls = [
-            Call("add", [add_argument(drafts[start : start + chunk])])
-            for start in range(0, len(drafts), chunk)
-        ]
+        sent: list[asyncio.Future[Any]] = []
         async with self._conn.guard("add"):
-            if len(calls) == 1:
-                replies = [await self._pipeline.call("add", *calls[0].args)]
-            else:
-                replies = await self._scripts.call_many(self._conn.commands, calls)
+            try:
+                for start in range(0, len(drafts), chunk):
+                    argument = add_argument(drafts[start : start + chunk])
+                    sent.append(asyncio.ensure_future(self._pipeline.call("add", argument)))
+                    await asyncio.sleep(0)  # let the call be written before encoding the next chunk
+                replies = await asyncio.gather(*sent)
+            finally:
+                for future in sent:
+                    future.cancel()  # no-op for finished calls; nothing left behind on errors
         jobs = []
         for start, reply in zip(range(0, len(drafts), chunk), replies, strict=True):
             entries = json.loads(reply.decode("utf-8", "surrogateescape"))  # bytes that are not UTF-8 survive
@@ -209,6 +213,7 @@ class RedisQueue(QueueBackend):
             return
         self._closed = True
         await self._completions.close()
+        await self._single_adds.close()
         if self._owns_connection:
             await self._conn.close()
 
@@ -273,9 +278,9 @@ class RedisQueue(QueueBackend):
         return bool(await self._run("progress", lease.job_id, lease.token, encode_progress(progress)))
 
     async def complete(self, lease: LeaseRef, return_json: str) -> bool:
-        return await self._completions.complete(lease, return_json)
+        return await self._completions.submit((lease, return_json))
 
-    async def _complete_batch(self, entries: Sequence[Entry]) -> list[bool]:
+    async def _complete_batch(self, entries: Sequence[tuple[LeaseRef, str]]) -> list[bool]:
         args: list[Arg] = []
         for lease, return_json in entries:
             args.extend((lease.job_id, lease.token, return_json))

@@ -1,8 +1,6 @@
 -- Add jobs, each as if alone: dedup by idempotency key (which outlives the job), then by job id.
 -- ARGV[2]: a JSON array with one array per job:
---   [id, name, data, opts, meta, created, priority, delay, attempts, idempotency key ("" none),
---    idempotency ttl, keep-completed count, keep-completed age, keep-failed count, keep-failed age]
---   (the keep-* bounds are "" when unbounded).
+--   [id, idempotency key ("" none), idempotency ttl, delay, priority, [hash field, value, ...]]
 -- Returns a JSON array, per job: ["n", state, due ("" none)] | ["d", id, {existing job hash}] |
 -- ["r", original id] (the idempotency key outlived its job).
 local now = tick()
@@ -22,7 +20,7 @@ local function existing(id)
 end
 
 for i, job in ipairs(jobs) do
-  local id, idem = job[1], job[10]
+  local id, idem = job[1], job[2]
   local original = false
   if idem ~= "" then original = redis.call("GET", PFX .. "idem:" .. idem) end
   if original then
@@ -31,24 +29,29 @@ for i, job in ipairs(jobs) do
     results[i] = existing(id)
   else
     local k = jkey(id)
-    local delay = tonumber(job[8])
+    local delay = job[4]
     seq = seq + 1
-    redis.call("HSET", k, "name", job[2], "data", job[3], "opts", job[4], "meta", job[5], "created", fmt(job[6]),
-      "prio", fmt(job[7]), "attempts", fmt(job[9]), "as", "0", "am", "0", "seq", fmt(seq),
-      "rc_count", job[12], "rc_age", job[13], "rf_count", job[14], "rf_age", job[15])
+    local fields = job[6]
+    fields[#fields + 1] = "seq"
+    fields[#fields + 1] = fmt(seq)
+    fields[#fields + 1] = "state"
     if delay > 0 then
       local due = now + delay
-      redis.call("HSET", k, "state", "delayed", "due", fmt(due))
+      fields[#fields + 1] = "delayed"
+      fields[#fields + 1] = "due"
+      fields[#fields + 1] = fmt(due)
+      redis.call("HSET", k, unpack(fields))
       redis.call("ZADD", K_DELAYED, fmt(due), id)
       redis.call("ZADD", K_MARKER, "LT", fmt(due), "d")
       results[i] = {"n", "delayed", fmt(due)}
     else
-      redis.call("HSET", k, "state", "waiting")
-      redis.call("ZADD", K_WAIT, fmt(tonumber(job[7]) * PRIO_SHIFT + seq), id)
+      fields[#fields + 1] = "waiting"
+      redis.call("HSET", k, unpack(fields))
+      redis.call("ZADD", K_WAIT, fmt(job[5] * PRIO_SHIFT + seq), id)
       woke = true
       results[i] = {"n", "waiting", ""}
     end
-    if idem ~= "" then redis.call("SET", PFX .. "idem:" .. idem, id, "PX", fmt(job[11])) end
+    if idem ~= "" then redis.call("SET", PFX .. "idem:" .. idem, id, "PX", fmt(job[3])) end
   end
 end
 redis.call("HSET", K_META, "seq", fmt(seq))
