@@ -46,6 +46,7 @@ MERCHANTS = ("Corner Books", "Blue Bottle", "Nordic Rail", "Atlas Hotels", "Pixe
 CURRENCIES = ("EUR", "USD", "GBP")
 TENANTS = ("acme", "globex", "initech")
 POLL_S = 0.01
+PUBLISH_SLICE = 20  # events published between two yields to the workers
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,11 +191,19 @@ def _install_demo_outbound(container: Container, options: DemoOptions) -> _DemoO
 
 
 async def _wait_drained(
-    backends: dict[str, QueueBackend], summary: DemoSummary, started: float, timeout_s: float
+    backends: dict[str, QueueBackend],
+    summary: DemoSummary,
+    started: float,
+    timeout_s: float,
+    workers_running: asyncio.Task[None],
 ) -> bool:
+    """Poll until every queue has nothing waiting, delayed or active; False on timeout or when the
+    workers stopped (SIGINT/SIGTERM)."""
     deadline = started + timeout_s
     pending = set(backends)
     while pending:
+        if workers_running.done():
+            return False
         for name in list(pending):
             stats = await backends[name].get_stats()
             if stats.waiting == 0 and stats.delayed == 0 and stats.active == 0:
@@ -234,9 +243,16 @@ async def run_demo(container: Container, options: DemoOptions) -> DemoSummary:
         f"{HIGH_VALUE_THRESHOLD_MINOR} minor units, {len(replays)} replayed) on {handles.broker.url}"
     )
     started = time.perf_counter()
-    runner = asyncio.create_task(run_workers(workers))
+    workers_started = asyncio.Event()
+    runner = asyncio.create_task(run_workers(workers, on_started=workers_started.set))
     try:
-        for event, meta in [*events, *replays]:
+        async with asyncio.timeout(options.timeout_s):
+            await workers_started.wait()  # signal handlers are in place from here on
+        for index, (event, meta) in enumerate([*events, *replays]):
+            if runner.done():  # SIGINT/SIGTERM stopped the workers: stop publishing too
+                break
+            if index % PUBLISH_SLICE == 0:
+                await asyncio.sleep(0)  # an in-memory add never suspends: let the workers run
             flow = await handler.handle(event, meta)
             for job in (flow.email, flow.alert, flow.settlement):
                 if job is None:
@@ -248,7 +264,7 @@ async def run_demo(container: Container, options: DemoOptions) -> DemoSummary:
                 row.jobs += 1
                 if job.state is JobState.DELAYED:
                     row.delayed += 1
-        summary.drained = await _wait_drained(backends, summary, started, options.timeout_s)
+        summary.drained = await _wait_drained(backends, summary, started, options.timeout_s, runner)
     finally:
         for worker in workers:
             worker.request_stop()
@@ -329,7 +345,7 @@ def print_summary(summary: DemoSummary) -> None:
         out(f"email dead letters: {kinds}; for example:")
     for reason in summary.dead_letter_reasons:
         out(f"  {reason}")
-    state = "all queues drained" if summary.drained else "NOT drained before the timeout"
+    state = "all queues drained" if summary.drained else "NOT drained (stopped by a signal or timed out)"
     out(f"{state}; total time {summary.total_s:.2f} s")
 
 
