@@ -37,8 +37,8 @@ class KafkaSettings:
     replication_factor: int = 1
     min_insync_replicas: int | None = None
     log_retention_ms: int = 7 * DAY_MS
-    # leader election through a consumer group on the 1-partition leader topic
-    leader_session_timeout_ms: int = 6_000
+    # leader election: heartbeats on the 1-partition leader topic; silent this long = gone
+    leader_session_timeout_ms: int = 5_000
     leader_heartbeat_interval_ms: int = 1_000
     snapshot_chunk_bytes: int = 512 * 1024
     replication: ReplicationSettings = field(default_factory=ReplicationSettings)

@@ -2,7 +2,7 @@
 
 ``<prefix>.<queue>.log``        1 partition, cleanup.policy=delete, retention = settings.log_retention_ms
 ``<prefix>.<queue>.snapshots``  1 partition, cleanup.policy=compact (keys ``head``, ``snap/<offset>/<n>``)
-``<prefix>.<queue>.leader``     1 partition, no records: its consumer group elects the maintenance leader
+``<prefix>.<queue>.leader``     1 partition, cleanup.policy=delete, retention 1 h: members' heartbeats
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from aiokafka.admin import NewTopic
 
 from adapters.kafka.settings import KafkaSettings
 
+LEADER_RETENTION_MS = 60 * 60 * 1000
+
 
 @dataclass(frozen=True, slots=True)
 class QueueTopics:
     log: str
     snapshots: str
     leader: str
-    leader_group: str
 
     @staticmethod
     def of(prefix: str, queue: str) -> QueueTopics:
@@ -28,7 +29,6 @@ class QueueTopics:
             log=f"{base}.log",
             snapshots=f"{base}.snapshots",
             leader=f"{base}.leader",
-            leader_group=f"{base}.leader",
         )
 
     def definitions(self, settings: KafkaSettings) -> list[NewTopic]:
@@ -48,5 +48,14 @@ class QueueTopics:
                 },
             ),
             NewTopic(self.snapshots, 1, rf, topic_configs={**common, "cleanup.policy": "compact"}),
-            NewTopic(self.leader, 1, rf, topic_configs={**common, "cleanup.policy": "delete"}),
+            NewTopic(
+                self.leader,
+                1,
+                rf,
+                topic_configs={
+                    **common,
+                    "cleanup.policy": "delete",
+                    "retention.ms": str(LEADER_RETENTION_MS),
+                },
+            ),
         ]
