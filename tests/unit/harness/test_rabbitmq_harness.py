@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pika
-import pytest
+from tests.harness.brokers import start_local_rabbitmq
 from tests.harness.handle import BrokerHandle
 
 
@@ -48,14 +48,16 @@ def test_rabbitmq_broker_serves_streams_with_numeric_offsets(rabbitmq_broker: Br
     assert offset == 0
 
 
-def test_rabbitmq_restart_keeps_the_port_and_the_durable_stream(rabbitmq_broker: BrokerHandle) -> None:
-    if not rabbitmq_broker.restartable:
-        pytest.skip("this RabbitMQ is not owned by the harness")
-    url_before = rabbitmq_broker.url
-    _publish_and_read_first(url_before, "harness-restart-check", b"kept")
+def test_rabbitmq_restart_keeps_the_port_and_the_durable_stream() -> None:
+    broker = start_local_rabbitmq()  # its own node: restarting the shared one would disturb other tests
+    try:
+        url_before = broker.url
+        _publish_and_read_first(url_before, "harness-restart-check", b"kept")
 
-    rabbitmq_broker.restart()
+        broker.restart()
 
-    assert rabbitmq_broker.url == url_before
-    offset, body = _publish_and_read_first(rabbitmq_broker.url, "harness-restart-check", b"second")
-    assert (offset, body) == (0, b"kept")
+        assert broker.url == url_before
+        offset, body = _publish_and_read_first(broker.url, "harness-restart-check", b"second")
+        assert (offset, body) == (0, b"kept")
+    finally:
+        broker.close()
