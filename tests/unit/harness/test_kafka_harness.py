@@ -6,10 +6,13 @@ import asyncio
 import uuid
 from urllib.parse import urlsplit
 
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
 from tests.harness.brokers import start_local_kafka
 from tests.harness.handle import BrokerHandle
+from tests.harness.proxied import start_local_kafka_behind_proxy
 
 
 def _bootstrap(url: str) -> str:
@@ -59,3 +62,18 @@ async def test_kafka_broker_serves_again_on_the_same_url_after_restart() -> None
         assert await _round_trip(broker.url, b"after restart") == b"after restart"
     finally:
         broker.close()
+
+
+async def test_kafka_behind_a_proxy_is_unreachable_while_cut_and_serves_again_after_restore() -> None:
+    proxied = start_local_kafka_behind_proxy()
+    try:
+        assert await _round_trip(proxied.url, b"through the proxy") == b"through the proxy"
+
+        await proxied.acut()
+        with pytest.raises(KafkaError):
+            await _round_trip(proxied.url, b"cut")
+        await proxied.arestore()
+
+        assert await _round_trip(proxied.url, b"restored") == b"restored"
+    finally:
+        proxied.close()
