@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from application.broker import Broker
 from application.clock import Clock, system_clock
 from application.redaction import redact_url
-from bootstrap.settings import BrokerSettings
+from bootstrap.settings import BrokerSettings, SettingsError
 from domain.queue.errors import BrokerNotSupportedError
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,9 @@ def _adapter_attr(scheme: str, module: str, attribute: str) -> Any:
 def _redis(settings: BrokerSettings, clock: Clock) -> Broker:
     broker_cls = _adapter_attr(settings.scheme, "adapters.redis", "RedisBroker")
     settings_cls = _adapter_attr(settings.scheme, "adapters.redis", "RedisSettings")
-    redis_settings = settings_cls(
+    redis_settings = _adapter_settings(
+        settings,
+        settings_cls,
         url=settings.url,
         connect_timeout_ms=settings.connect_timeout_ms,
         operation_timeout_ms=settings.operation_timeout_ms,
@@ -84,8 +86,18 @@ def _kafka(settings: BrokerSettings, clock: Clock) -> Broker:
     if settings.sasl_mechanism is not None:
         knobs["sasl_mechanism"] = settings.sasl_mechanism
     knobs.update(settings.options)  # e.g. security_protocol = "SASL_SSL", fetch_max_wait_ms
-    broker: Broker = broker_cls(settings_cls(**knobs), clock=clock)
+    broker: Broker = broker_cls(_adapter_settings(settings, settings_cls, **knobs), clock=clock)
     return broker
+
+
+def _adapter_settings(settings: BrokerSettings, settings_cls: Any, **knobs: Any) -> Any:
+    """The adapter's own settings object; an option it does not know is a settings error."""
+    try:
+        return settings_cls(**knobs)
+    except TypeError as exc:
+        raise SettingsError(
+            "broker.options", f"must only hold options the {settings.scheme}:// adapter knows ({exc})"
+        ) from None
 
 
 def _from_url(broker_cls: Any, settings: BrokerSettings) -> Broker:
