@@ -24,16 +24,31 @@ class Coalescer(Generic[Item, Result]):
         self._send = send
         self._max_batch = max_batch
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._busy = False
         self._flusher: asyncio.Task[None] | None = None
 
     async def submit(self, item: Item) -> Result:
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._pending.append((item, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush(), name="redis-coalesce")
-        return await future
+        if self._busy:
+            future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+            self._pending.append((item, future))
+            return await future
+        self._busy = True  # nothing in flight: send this one at once, from the caller's own task
+        try:
+            [result] = await self._send([item])
+            return result
+        finally:
+            if self._pending:
+                self._flusher = asyncio.get_running_loop().create_task(self._flush(), name="redis-coalesce")
+            else:
+                self._busy = False
 
     async def _flush(self) -> None:
+        try:
+            await self._drain()
+        finally:
+            self._busy = False
+
+    async def _drain(self) -> None:
         while self._pending:
             batch = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]

@@ -59,11 +59,15 @@ class RedisConnection:
         self.blocking = _client(settings, socket_timeout=None)
         self._timeout_s = settings.operation_timeout_ms / 1000
 
+    def guard(self, what: str) -> _Guard:
+        """Translate connection failures of one operation; redis-py's socket timeouts bound it."""
+        return _Guard(self, what)
+
     @asynccontextmanager
-    async def guard(self, what: str, extra_wait_s: float = 0.0) -> AsyncIterator[None]:
-        """Bound one operation by the configured timeout and translate connection failures."""
+    async def guard_wait(self, what: str, wait_s: float) -> AsyncIterator[None]:
+        """Bound a blocking wait (whose socket has no timeout) by ``wait_s`` plus the operation timeout."""
         try:
-            async with asyncio.timeout(self._timeout_s + extra_wait_s):
+            async with asyncio.timeout(self._timeout_s + wait_s):
                 yield
         except TimeoutError as exc:
             reason = f"{what}: no answer within {self.settings.operation_timeout_ms} ms"
@@ -100,3 +104,30 @@ class RedisConnection:
     async def close(self) -> None:
         await self.commands.aclose()
         await self.blocking.aclose()
+
+
+class _Guard:
+    """``async with connection.guard("add"):`` (a plain class: it runs on every call)."""
+
+    __slots__ = ("_connection", "_what")
+
+    def __init__(self, connection: RedisConnection, what: str) -> None:
+        self._connection = connection
+        self._what = what
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        if exc is None:
+            return
+        connection = self._connection
+        if isinstance(exc, RedisTimeoutError | TimeoutError):
+            reason = f"{self._what}: no answer within {connection.settings.operation_timeout_ms} ms"
+            raise BrokerUnavailableError(connection.redacted_url, reason) from exc
+        if isinstance(exc, RedisConnectionError | OSError):
+            raise BrokerUnavailableError(
+                connection.redacted_url, f"{self._what}: {connection._safe(exc)}"
+            ) from exc

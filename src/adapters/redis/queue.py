@@ -244,7 +244,7 @@ class RedisQueue(QueueBackend):
 
     async def _wait_for_work(self, wait_s: float) -> None:
         """Block on the marker (``BZPOPMIN``) until work is signalled or ``wait_s`` passes."""
-        async with self._conn.guard("wait for work", extra_wait_s=wait_s):
+        async with self._conn.guard_wait("wait for work", wait_s):
             await self._conn.blocking.bzpopmin([self.keys.marker], timeout=max(MIN_WAIT_S, round(wait_s, 3)))
 
     async def _decode_claimed(self, flat: list[Any]) -> list[ClaimedJob]:
@@ -284,7 +284,7 @@ class RedisQueue(QueueBackend):
         args: list[Arg] = []
         for lease, return_json in entries:
             args.extend((lease.job_id, lease.token, return_json))
-        return [bool(flag) for flag in await self._run("complete", *args)]
+        return [flag == 49 for flag in await self._run("complete", *args)]  # b"1"
 
     async def fail(self, lease: LeaseRef, report: FailureReport) -> bool:
         retry = "" if report.retry_delay_ms is None else report.retry_delay_ms

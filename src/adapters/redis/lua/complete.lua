@@ -1,5 +1,5 @@
 -- Complete attempts, retention applied per job. ARGV[2..]: (id, token, return JSON) triples.
--- Returns 1 / 0 per triple (0: the lease is stale and nothing changed).
+-- Returns one character per triple, as one string: "1" done, "0" the lease is stale (nothing changed).
 local now = tick()
 local results = {}
 local finished_at = fmt(now)
@@ -14,9 +14,9 @@ for i = 2, #ARGV, 3 do
     redis.call("HSET", k, "am", fmt(num(f[3], 0) + 1), "ret", ARGV[i + 2], "state", "completed", "fon", finished_at)
     redis.call("ZADD", K_DONE, order, id)
     retain(K_DONE, f[4], f[5], now)
-    results[#results + 1] = 1
+    results[#results + 1] = "1"
   else
-    results[#results + 1] = 0
+    results[#results + 1] = "0"
   end
 end
-return results
+return table.concat(results)

@@ -40,8 +40,10 @@ async def test_calls_arriving_during_a_round_trip_share_the_next_one() -> None:
 async def test_an_error_reaches_every_caller_of_its_batch_and_later_calls_still_work() -> None:
     recorder = _Recorder(fail_on=2)
     coalescer: Coalescer[int, int] = Coalescer(recorder.send)
-    results = await asyncio.gather(coalescer.submit(2), coalescer.submit(3), return_exceptions=True)
-    assert all(isinstance(result, ConnectionError) for result in results)
+    results = await asyncio.gather(*(coalescer.submit(n) for n in (1, 2, 3)), return_exceptions=True)
+    assert results[0] == 10
+    assert all(isinstance(result, ConnectionError) for result in results[1:])
+    assert recorder.batches == [[1], [2, 3]]
     assert await coalescer.submit(4) == 40
 
 
@@ -49,4 +51,4 @@ async def test_batches_never_exceed_the_maximum() -> None:
     recorder = _Recorder()
     coalescer: Coalescer[int, int] = Coalescer(recorder.send, max_batch=3)
     await asyncio.gather(*(coalescer.submit(n) for n in range(7)))
-    assert [len(batch) for batch in recorder.batches] == [3, 3, 1]
+    assert [len(batch) for batch in recorder.batches] == [1, 3, 3]
