@@ -16,7 +16,7 @@ import datetime as dt
 import random
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from dependency_injector import providers
 
@@ -30,8 +30,8 @@ from application.queue_backend import QueueBackend
 from application.worker import Worker
 from bootstrap.commands import out, run_workers
 from bootstrap.container import Container
+from bootstrap.demo_summary import DemoSummary, QueueSummary, print_summary, refused_for_good
 from bootstrap.queues import QueueHandles
-from bootstrap.render import table
 from bootstrap.settings import DemoSettings, SenderKind, Settings, SettingsError
 from bootstrap.wiring import WorkerFactory
 from domain.notifications.jobs import EMAIL_QUEUE
@@ -77,33 +77,6 @@ class DemoOptions:
         if not 1 <= self.payments <= 100_000:
             raise SettingsError("demo.payments", "must be in 1..100000")
         return self
-
-
-@dataclass(slots=True)
-class QueueSummary:
-    queue: str
-    jobs: int = 0
-    completed: int = 0
-    retries: int = 0
-    dead_lettered: int = 0
-    delayed: int = 0
-    drained_after_s: float | None = None
-
-
-@dataclass(slots=True)
-class DemoSummary:
-    payments: int
-    replayed: int
-    high_value: int
-    queues: dict[str, QueueSummary] = field(default_factory=dict)
-    emails_delivered: int = 0
-    alerts_posted: int = 0
-    settlements_recorded: int = 0
-    deduplicated: int = 0
-    dead_letter_reasons: list[str] = field(default_factory=list)
-    dead_letter_kinds: dict[str, int] = field(default_factory=dict)
-    total_s: float = 0.0
-    drained: bool = False
 
 
 def make_events(
@@ -294,8 +267,8 @@ async def _collect(
         for letter in await backends[EMAIL_QUEUE].list_dead_letters(limit=100_000)
         if payment_prefix in letter.job_id
     ]
-    refused = [dl for dl in letters if _refused_for_good(dl.reason)]
-    exhausted = [dl for dl in letters if not _refused_for_good(dl.reason)]
+    refused = [dl for dl in letters if refused_for_good(dl.reason)]
+    exhausted = [dl for dl in letters if not refused_for_good(dl.reason)]
     summary.dead_letter_kinds = {"refused for good": len(refused), "attempts exhausted": len(exhausted)}
     for letter in (*refused[:2], *exhausted[:2]):
         summary.dead_letter_reasons.append(
@@ -308,45 +281,6 @@ async def _collect(
     ledger = container.ledger()
     if isinstance(ledger, InMemoryLedger):
         summary.settlements_recorded = sum(1 for entry in ledger.entries if entry.accepted)
-
-
-def _refused_for_good(reason: str) -> bool:
-    """The worker's reason starts with the error's class name: permanent failures vs the rest."""
-    return reason.split(":", 1)[0].endswith(("PermanentError", "RejectedError"))
-
-
-def print_summary(summary: DemoSummary) -> None:
-    rows = [
-        (
-            row.queue,
-            row.jobs,
-            row.completed,
-            row.retries,
-            row.dead_lettered,
-            row.delayed,
-            "-" if row.drained_after_s is None else f"{row.drained_after_s:.2f}",
-        )
-        for row in summary.queues.values()
-    ]
-    out("")
-    out(table(("queue", "jobs", "completed", "retries", "dead-lettered", "delayed", "drained after s"), rows))
-    out("")
-    out(
-        f"payments {summary.payments} (+{summary.replayed} replayed: "
-        f"{summary.deduplicated} jobs deduplicated, none enqueued twice); "
-        f"high value -> Slack alerts: {summary.high_value}"
-    )
-    out(
-        f"delivered: {summary.emails_delivered} emails, {summary.alerts_posted} Slack alerts; "
-        f"settlements recorded in the ledger: {summary.settlements_recorded}"
-    )
-    if summary.dead_letter_kinds:
-        kinds = ", ".join(f"{count} {kind}" for kind, count in summary.dead_letter_kinds.items())
-        out(f"email dead letters: {kinds}; for example:")
-    for reason in summary.dead_letter_reasons:
-        out(f"  {reason}")
-    state = "all queues drained" if summary.drained else "NOT drained (stopped by a signal or timed out)"
-    out(f"{state}; total time {summary.total_s:.2f} s")
 
 
 __all__ = ["DemoOptions", "DemoSummary", "make_events", "print_summary", "run_demo"]
