@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from dependency_injector import providers
 
 from adapters.memory import MemoryBroker
@@ -19,6 +20,7 @@ from application.payments import EventMetadata, PaymentCompletedV1
 from application.worker import Worker
 from bootstrap.container import Container, build_container, shutdown
 from bootstrap.settings import load_settings
+from domain.queue.errors import BrokerUnavailableError
 from domain.queue.job import JobState
 from domain.queue.metadata import JobMetadata
 from domain.transactions.jobs import SETTLEMENT_JOB, SettleTransaction
@@ -149,3 +151,15 @@ async def test_the_file_ledger_is_chosen_by_settings_and_written(tmp_path: Path)
     await _run_until([worker], lambda: path.exists() and path.stat().st_size > 0)
     assert [entry.tx_id for entry in await ledger.entries_for("tx-2")] == ["tx-2"]
     await shutdown(container)
+
+
+async def test_building_services_connects_nothing_until_the_first_queue_call() -> None:
+    closed = MemoryBroker()
+    await closed.close()
+    container = _container()
+    container.broker.override(providers.Object(closed))
+    service = container.transaction_service()  # no broker I/O yet
+    with pytest.raises(BrokerUnavailableError, match="memory:// unavailable"):
+        await service.enqueue_settlement(
+            SettleTransaction(tx_id="tx-3", amount_minor=1, currency="EUR"), JobMetadata()
+        )
