@@ -30,6 +30,7 @@ async def test_every_payment_ends_settled_and_every_email_delivered_or_dead_lett
         email_permanent_failure_rate=0.1,
         replay_rate=0.2,
         retry_delay_ms=5,
+        ms_per_day=1000,  # settlements 1..3 s ahead stay delayed even on a loaded machine
     )
     summary = await run_demo(container, options)
     await shutdown(container)
