@@ -3,7 +3,7 @@
 Field names (short, they are stored once per job): ``name``, ``data`` (the draft's JSON text),
 ``opts`` and ``meta`` (JSON), ``created``, ``state``, ``prio``, ``seq``, ``due``, ``progress`` (JSON),
 ``ret`` (JSON), ``reason``, ``stack`` (JSON list), ``as``/``am`` (attempts started/made), ``stalled``,
-``pon``/``fon`` (processed/finished on), ``tok``/``owner``/``lnum``/``luntil`` (the lease),
+``pon``/``fon`` (processed/finished on), ``tok``/``lnum`` (the lease; its expiry is the score in ``active``),
 ``attempts`` and ``rc_*``/``rf_*`` (retention, read by the scripts), ``raw`` (bytes of a malformed record).
 """
 
@@ -220,12 +220,6 @@ def fields_from_mapping(stored: Mapping[bytes | str, bytes | str]) -> dict[str, 
 
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
-
-
-def fields_from_json(blob: bytes) -> dict[str, str]:
-    """A job hash packed by a script with ``cjson.encode`` (one reply element per job)."""
-    fields: dict[str, str] = json.loads(blob)
-    return fields
 
 
 def _int(fields: Fields, name: str) -> int | None:

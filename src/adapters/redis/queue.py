@@ -18,8 +18,6 @@ from adapters.redis.codec import (
     add_argument,
     decode_job,
     encode_progress,
-    fields_from_json,
-    fields_from_mapping,
     new_job,
     pairs_to_dict,
     removed_job,
@@ -228,11 +226,11 @@ class RedisQueue(QueueBackend):
             reply = await self._run(
                 "claim", request.worker_id, request.max_jobs, request.lease_ms, *limit_args
             )
-            flat, wake_at, server_now = reply
-            jobs = await self._decode_claimed(flat)
+            entries, wake_at, server_now = json.loads(reply.decode("utf-8", "surrogateescape"))
+            jobs = await self._decode_claimed(entries)
             if jobs:
                 return jobs
-            if flat:
+            if entries:
                 continue  # everything claimed was malformed and is dead-lettered now: look again
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -247,18 +245,10 @@ class RedisQueue(QueueBackend):
         async with self._conn.guard_wait("wait for work", wait_s):
             await self._conn.blocking.bzpopmin([self.keys.marker], timeout=max(MIN_WAIT_S, round(wait_s, 3)))
 
-    async def _decode_claimed(self, flat: list[Any]) -> list[ClaimedJob]:
+    async def _decode_claimed(self, entries: list[Any]) -> list[ClaimedJob]:
         jobs = []
-        for index in range(0, len(flat), 3):
-            token = flat[index].decode("utf-8")
-            job_id = flat[index + 1].decode("utf-8")
+        for token, job_id, fields in entries:
             try:
-                try:
-                    fields = fields_from_json(flat[index + 2])
-                except ValueError:  # bytes that are not UTF-8 somewhere: read the hash as it is
-                    async with self._conn.guard("read job"):
-                        stored = await self._conn.commands.hgetall(self.keys.job(job_id))
-                    fields = fields_from_mapping(stored)
                 jobs.append(ClaimedJob(decode_job(job_id, self.name, fields), token))
             except MalformedJobHashError as exc:
                 logger.warning("job %s queue=%s is malformed, dead-lettered: %s", job_id, self.name, exc)

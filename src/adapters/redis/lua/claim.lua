@@ -2,12 +2,16 @@
 -- in priority order (FIFO within a priority), within the rate-limit window. Every start counts an attempt.
 -- A record that is not a well-formed job hash is dead-lettered here with its bytes.
 -- ARGV[2] worker id, ARGV[3] max jobs, ARGV[4] lease ms, ARGV[5] limiter max ("" none), ARGV[6] duration.
--- Returns {{token, id, job hash as a JSON object, ...}, wake_at ("" none), now}.
+-- Returns one JSON text (cheap for the client to parse): [[[token, id, {job hash}], ...], wake_at ("" none), now].
 local REQUIRED = {"name", "data", "opts", "meta", "created", "prio", "attempts"}
 local now = tick()
 local worker, max_jobs, lease_ms = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local claimed = {}
-if is_paused() or max_jobs <= 0 then return {claimed, "", fmt(now)} end
+local function reply(wake)
+  if #claimed == 0 then return "[[]," .. cjson.encode(wake) .. "," .. fmt(now) .. "]" end
+  return cjson.encode({claimed, wake, now})
+end
+if is_paused() or max_jobs <= 0 then return reply("") end
 local budget = max_jobs
 local limit_max, duration = tonumber(ARGV[5]), tonumber(ARGV[6])
 local window_end = nil
@@ -18,7 +22,7 @@ if limit_max then
     redis.call("HSET", K_META, "lwin", fmt(window), "lstarted", "0")
   end
   budget = math.min(budget, limit_max - num(redis.call("HGET", K_META, "lstarted"), 0))
-  if budget <= 0 then return {claimed, fmt(window_end), fmt(now)} end
+  if budget <= 0 then return reply(fmt(window_end)) end
 end
 
 -- Why the record under `id` is not a job we can start (nil if it is one), and its original bytes.
@@ -60,14 +64,10 @@ while started < budget do
       lease_number = lease_number + 1
       local token = worker .. "#" .. fmt(lease_number)
       map["as"] = fmt(num(map["as"], 0) + 1)
-      map["state"], map["tok"], map["owner"] = "active", token, worker
-      map["lnum"], map["luntil"], map["pon"] = fmt(lease_number), lease_until, started_at
-      redis.call("HSET", k, "as", map["as"], "state", "active", "tok", token, "owner", worker,
-        "lnum", map["lnum"], "luntil", lease_until, "pon", started_at)
+      map["state"], map["tok"], map["lnum"], map["pon"] = "active", token, fmt(lease_number), started_at
+      redis.call("HSET", k, "as", map["as"], "state", "active", "tok", token, "lnum", map["lnum"], "pon", started_at)
       redis.call("ZADD", K_ACTIVE, lease_until, id)
-      claimed[#claimed + 1] = token
-      claimed[#claimed + 1] = id
-      claimed[#claimed + 1] = cjson.encode(map) -- one reply element per job: cheap for the client to parse
+      claimed[#claimed + 1] = {token, id, map}
       started = started + 1
     end
   end
@@ -86,5 +86,5 @@ if started < max_jobs then
 elseif redis.call("ZCARD", K_WAIT) > 0 then
   signal_work() -- more work left: wake the next blocked worker
 end
-if wake then return {claimed, fmt(wake), fmt(now)} end
-return {claimed, "", fmt(now)}
+if wake then return reply(fmt(wake)) end
+return reply("")

@@ -6,7 +6,6 @@ for i = 3, #ARGV, 2 do
   local id = ARGV[i]
   local k = held(id, ARGV[i + 1])
   if k then
-    redis.call("HSET", k, "luntil", fmt(now + lease_ms))
     redis.call("ZADD", K_ACTIVE, fmt(now + lease_ms), id)
   else
     lost[#lost + 1] = id

@@ -33,7 +33,7 @@ local function signal_work() redis.call("ZADD", K_MARKER, 0, "w") end
 
 local function is_paused() return redis.call("HEXISTS", K_META, "paused") == 1 end
 
-local function clear_lease(k) redis.call("HDEL", k, "tok", "owner", "lnum", "luntil") end
+local function clear_lease(k) redis.call("HDEL", k, "tok", "lnum") end
 
 local function make_waiting(id, k)
   local seq = redis.call("HINCRBY", K_META, "seq", 1)
