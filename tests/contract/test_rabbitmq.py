@@ -341,8 +341,9 @@ async def test_a_new_process_starts_from_the_newest_snapshot_and_sees_the_same_s
 # --- a node restart in the middle of a run -------------------------------------------------------------
 
 
+@pytest.mark.parametrize("graceful", [True, False], ids=["stop", "sigkill"])
 async def test_node_restart_mid_run_loses_no_acknowledged_job_and_everyone_reconnects(
-    rabbitmq_broker: BrokerHandle,
+    rabbitmq_broker: BrokerHandle, graceful: bool
 ) -> None:
     if not rabbitmq_broker.restartable:
         pytest.skip("the node comes from BACKBONE_TEST_AMQP_URL: the tests cannot restart it")
@@ -368,7 +369,7 @@ async def test_node_restart_mid_run_loses_no_acknowledged_job_and_everyone_recon
             lambda: _true(len(acknowledged) >= 20), timeout_s=20, message="jobs before the restart"
         )
         before = len(acknowledged)
-        await rabbitmq_broker.arestart()
+        await rabbitmq_broker.arestart(graceful=graceful)
         await eventually(
             lambda: _true(len(acknowledged) >= before + 20), timeout_s=60, message="adds after it"
         )
