@@ -52,7 +52,11 @@ if [ "$force" = 1 ] || ! have_redis || ! have_rabbitmq; then
         policy_created=1
     fi
     say "apt-get install redis-server rabbitmq-server"
-    quietly as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    for attempt in 1 2 3; do  # mirrors hiccup: retry the index download before giving up
+        if as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$output" 2>&1; then break; fi
+        if [ "$attempt" = 3 ]; then cat "$output" >&2; say "apt-get update failed 3 times"; exit 1; fi
+        sleep $((attempt * 5))
+    done
     quietly as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold redis-server rabbitmq-server
 fi
