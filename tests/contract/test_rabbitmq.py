@@ -386,3 +386,17 @@ async def test_node_restart_mid_run_loses_no_acknowledged_job_and_everyone_recon
             assert job is not None and job.state is JobState.COMPLETED
     finally:
         await under_test.close()
+
+
+async def test_records_deleted_by_retention_before_a_reader_got_them_are_reported_loudly(
+    link: AmqpLink, topology: QueueTopology, caplog: pytest.LogCaptureFixture
+) -> None:
+    tiny = RabbitMQSettings(log_max_length_bytes=4_000, log_max_segment_bytes=1_000)
+    log = StreamLog(link, topology.log_stream, tiny)
+    await log.open()
+    for _ in range(20):
+        await log.append([b"x" * 400] * 5)
+    first = (await read(log, 0, 1))[0]
+    assert first.offset > 0  # retention removed the oldest segments
+    assert any("deleted by retention" in r.getMessage() for r in caplog.records)
+    await log.close()

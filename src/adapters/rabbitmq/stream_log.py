@@ -129,11 +129,15 @@ class StreamLog(ReplicationLog):
         subscription = await self._subscribe(from_offset)
         self._tails += 1
         markers = self._markers
+        expected = from_offset
         try:
             while True:
                 for message in await subscription.batch():
-                    if message.offset < from_offset:  # attached at a chunk boundary before the offset
+                    if message.offset < expected:  # attached at a chunk boundary before the offset
                         continue
+                    if message.offset > expected:
+                        self._report_gap(expected, message.offset)
+                    expected = message.offset + 1
                     body = message.body
                     if markers and len(body) == MARKER_SIZE:
                         future = markers.pop(body, None)
@@ -143,6 +147,17 @@ class StreamLog(ReplicationLog):
         finally:
             self._tails -= 1
             self._close_subscription(subscription)
+
+    def _report_gap(self, expected: int, got: int) -> None:
+        """Stream offsets are contiguous: a jump means retention deleted records this reader still needed
+        (the newest snapshot is older than the log's retention). Replicas may now differ: say so loudly."""
+        logger.error(
+            "log records %d..%d of %s were deleted by retention before this process read them; "
+            "raise the log retention or snapshot more often",
+            expected,
+            got - 1,
+            self.stream,
+        )
 
     async def barrier(self) -> int:
         marker = barrier_marker(uuid.uuid4().hex)
