@@ -67,18 +67,19 @@ def encode_options(options: ResolvedOptions) -> str:
 
 
 def encode_metadata(metadata: JobMetadata) -> str:
+    """``[correlation_id, tenant_id, user, source, timestamp, business_context]`` (user as a list too)."""
     user = metadata.user
     return json.dumps(
-        {
-            "correlation_id": metadata.correlation_id,
-            "tenant_id": metadata.tenant_id,
-            "user": None
+        [
+            metadata.correlation_id,
+            metadata.tenant_id,
+            None
             if user is None
             else [user.sub, user.tenant, list(user.roles), user.display_name, user.email],
-            "source": metadata.source,
-            "timestamp": metadata.timestamp,
-            "business_context": metadata.business_context,
-        },
+            metadata.source,
+            metadata.timestamp,
+            metadata.business_context,
+        ],
         separators=(",", ":"),
         ensure_ascii=False,
     )
@@ -171,17 +172,14 @@ def decode_options(text: str) -> ResolvedOptions:
 
 
 def decode_metadata(text: str) -> JobMetadata:
-    value = json.loads(text)
-    user = value["user"]
+    correlation_id, tenant_id, user, source, timestamp, business_context = json.loads(text)
     return JobMetadata(
-        correlation_id=value["correlation_id"],
-        tenant_id=value["tenant_id"],
-        user=None
-        if user is None
-        else UserRef(sub=user[0], tenant=user[1], roles=tuple(user[2]), display_name=user[3], email=user[4]),
-        source=value["source"],
-        timestamp=value["timestamp"],
-        business_context=value["business_context"],
+        correlation_id,
+        tenant_id,
+        None if user is None else UserRef(user[0], user[1], tuple(user[2]), user[3], user[4]),
+        source,
+        timestamp,
+        business_context,
     )
 
 

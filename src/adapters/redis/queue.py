@@ -271,10 +271,10 @@ class RedisQueue(QueueBackend):
         return await self._completions.submit((lease, return_json))
 
     async def _complete_batch(self, entries: Sequence[tuple[LeaseRef, str]]) -> list[bool]:
-        args: list[Arg] = []
-        for lease, return_json in entries:
-            args.extend((lease.job_id, lease.token, return_json))
-        return [flag == 49 for flag in await self._run("complete", *args)]  # b"1"
+        argument = json.dumps(
+            [(lease.job_id, lease.token, return_json) for lease, return_json in entries], ensure_ascii=False
+        )
+        return [flag == 49 for flag in await self._run("complete", argument)]  # b"1"
 
     async def fail(self, lease: LeaseRef, report: FailureReport) -> bool:
         retry = "" if report.retry_delay_ms is None else report.retry_delay_ms
