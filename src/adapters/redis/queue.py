@@ -7,6 +7,7 @@ The Python side validates and encodes (``JobFactory``), calls scripts, decodes r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Sequence
@@ -236,14 +237,27 @@ class RedisQueue(QueueBackend):
             if remaining <= 0:
                 return ()
             wait = remaining
-            if wake_at:
-                wait = min(wait, max(MIN_WAIT_S, (int(wake_at) - int(server_now)) / 1000))
-            await self._wait_for_work(wait)
+            due_in = None if not wake_at else max(MIN_WAIT_S, (int(wake_at) - int(server_now)) / 1000)
+            if due_in is not None and due_in < remaining:
+                await self._wait_for_work(due_in, precise=True)
+            else:
+                await self._wait_for_work(wait, precise=False)
 
-    async def _wait_for_work(self, wait_s: float) -> None:
-        """Block on the marker (``BZPOPMIN``) until work is signalled or ``wait_s`` passes."""
+    async def _wait_for_work(self, wait_s: float, *, precise: bool) -> None:
+        """Block on the marker (``BZPOPMIN``) until work is signalled or ``wait_s`` passes.
+
+        Redis checks blocking timeouts only about every 100 ms (``hz 10``): when the wait ends at a
+        due time, the client ends it on time instead (the driver then drops that connection).
+        """
         async with self._conn.guard_wait("wait for work", wait_s):
-            await self._conn.blocking.bzpopmin([self.keys.marker], timeout=max(MIN_WAIT_S, round(wait_s, 3)))
+            if not precise:
+                await self._conn.blocking.bzpopmin(
+                    [self.keys.marker], timeout=max(MIN_WAIT_S, round(wait_s, 3))
+                )
+                return
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait_s):
+                    await self._conn.blocking.bzpopmin([self.keys.marker], timeout=round(wait_s, 3) + 1)
 
     async def _decode_claimed(self, entries: list[Any]) -> list[ClaimedJob]:
         jobs = []
