@@ -307,6 +307,23 @@ async def test_a_payload_that_no_longer_decodes_is_dead_lettered_with_its_bytes(
     assert calls == []
 
 
+async def test_records_overwritten_by_a_raw_client_never_wedge_the_queue(
+    redis_broker: BrokerHandle, redis_queue: RedisQueue
+) -> None:
+    active = await redis_queue.add(ECHO, {"n": 1})
+    finished = await redis_queue.add(ECHO, {"n": 2}, JobOptions(remove_on_complete=False))
+    [first, second] = await redis_queue.claim(ClaimRequest("w", 2, 100, block_ms=100))
+    assert await redis_queue.complete(LeaseRef(second.job.id, second.token), "null")
+    async with raw_client(redis_broker) as client:
+        await client.set(redis_queue.keys.job(active.id), b"overwritten")
+        await client.set(redis_queue.keys.job(finished.id), b"overwritten too")
+    await asyncio.sleep(0.2)  # the first lease expires: its record is not a job any more
+    assert await redis_queue.clean(0, JobState.COMPLETED) == 1
+    [letter] = await redis_queue.list_dead_letters()
+    assert (letter.job_id, letter.raw_record) == (first.job.id, b"overwritten")
+    assert await redis_queue.get_stats() == QueueStats(failed=1)
+
+
 async def test_a_job_survives_sigkill_of_its_worker_process_and_finishes_on_the_other_process(
     redis_broker: BrokerHandle, redis_queue: RedisQueue
 ) -> None:

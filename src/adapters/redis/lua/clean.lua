@@ -7,7 +7,7 @@ local limit = tonumber(ARGV[4])
 local removed = 0
 if limit <= 0 then return 0 end
 for _, id in ipairs(redis.call("ZRANGE", set, 0, limit - 1)) do
-  if num(redis.call("HGET", jkey(id), "fon"), 0) >= cutoff then break end
+  if num(field(jkey(id), "fon"), 0) >= cutoff then break end
   delete_job(id)
   removed = removed + 1
 end

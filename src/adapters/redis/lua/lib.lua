@@ -29,6 +29,13 @@ local function clock()
   return now
 end
 
+-- HGET that reads a raw client's non-hash value under a job key as "absent" instead of failing.
+local function field(k, name)
+  local value = redis.pcall("HGET", k, name)
+  if type(value) == "table" then return false end
+  return value
+end
+
 local function signal_work() redis.call("ZADD", K_MARKER, 0, "w") end
 
 local function is_paused() return redis.call("HEXISTS", K_META, "paused") == 1 end
@@ -85,7 +92,7 @@ local function retain(set, count, age, now)
     while true do
       local oldest = redis.call("ZRANGE", set, 0, 0)[1]
       if not oldest then break end
-      if num(redis.call("HGET", jkey(oldest), "fon"), 0) >= cutoff then break end
+      if num(field(jkey(oldest), "fon"), 0) >= cutoff then break end
       redis.call("ZREM", set, oldest)
       redis.call("DEL", jkey(oldest))
     end
@@ -110,6 +117,17 @@ local function dead_letter(id, k, now)
   redis.call("HDEL", k, "due")
   finish_into(K_FAILED, id, k, now)
   retain(K_FAILED, redis.call("HGET", k, "rf_count"), redis.call("HGET", k, "rf_age"), now)
+end
+
+-- Turn whatever is stored under a job id into a dead letter of the malformed-record kind.
+local function store_malformed(id, raw, reason, now)
+  local k = jkey(id)
+  for _, key in ipairs({K_WAIT, K_DELAYED, K_ACTIVE, K_DONE, K_FAILED}) do redis.call("ZREM", key, id) end
+  redis.call("DEL", k)
+  redis.call("HSET", k, "name", MALFORMED_NAME, "malformed", "1", "created", fmt(now), "state", "failed",
+    "reason", reason, "stack", cjson.encode({reason}), "as", "0", "am", "0", "prio", "10", "attempts", "1",
+    "raw", raw)
+  finish_into(K_FAILED, id, k, now)
 end
 
 local function sort_by(items)
@@ -141,29 +159,37 @@ local function promote_due(now)
   signal_work()
 end
 
+local function recover_one(id, now)
+  local k = jkey(id)
+  redis.call("ZREM", K_ACTIVE, id)
+  local kind = redis.call("TYPE", k)["ok"]
+  if kind ~= "hash" then -- a raw client replaced the record: dead-letter what is there
+    local raw = ""
+    if kind == "string" then raw = redis.call("GET", k) end
+    store_malformed(id, raw, "active job record is not a hash (" .. kind .. ")", now)
+    return
+  end
+  clear_lease(k)
+  redis.call("HINCRBY", k, "stalled", 1)
+  push_stack(k, STALLED_REASON)
+  local started = num(redis.call("HGET", k, "as"), 0)
+  if started < num(redis.call("HGET", k, "attempts"), 1) then
+    make_waiting(id, k)
+    signal_work()
+  else
+    redis.call("HSET", k, "reason", STALLED_REASON .. " (after " .. fmt(started) .. " attempts)")
+    dead_letter(id, k, now)
+  end
+end
+
 local function recover_stalled(now)
   local expired = redis.call("ZRANGEBYSCORE", K_ACTIVE, "-inf", "(" .. fmt(now), "WITHSCORES", "LIMIT", 0, SWEEP_LIMIT)
   if #expired == 0 then return end
   local items = {}
   for i = 1, #expired, 2 do
-    items[#items + 1] = {expired[i], tonumber(expired[i + 1]), num(redis.call("HGET", jkey(expired[i]), "lnum"), 0)}
+    items[#items + 1] = {expired[i], tonumber(expired[i + 1]), num(field(jkey(expired[i]), "lnum"), 0)}
   end
-  for _, item in ipairs(sort_by(items)) do
-    local id = item[1]
-    local k = jkey(id)
-    redis.call("ZREM", K_ACTIVE, id)
-    clear_lease(k)
-    redis.call("HINCRBY", k, "stalled", 1)
-    push_stack(k, STALLED_REASON)
-    local started = num(redis.call("HGET", k, "as"), 0)
-    if started < num(redis.call("HGET", k, "attempts"), 1) then
-      make_waiting(id, k)
-      signal_work()
-    else
-      redis.call("HSET", k, "reason", STALLED_REASON .. " (after " .. fmt(started) .. " attempts)")
-      dead_letter(id, k, now)
-    end
-  end
+  for _, item in ipairs(sort_by(items)) do recover_one(item[1], now) end
 end
 
 -- Time passes: promote due delayed jobs, then recover expired leases (the state machine's order).
@@ -183,13 +209,3 @@ local function held(id, token)
   return k
 end
 
--- Turn whatever is stored under a job id into a dead letter of the malformed-record kind.
-local function store_malformed(id, raw, reason, now)
-  local k = jkey(id)
-  for _, key in ipairs({K_WAIT, K_DELAYED, K_ACTIVE, K_DONE, K_FAILED}) do redis.call("ZREM", key, id) end
-  redis.call("DEL", k)
-  redis.call("HSET", k, "name", MALFORMED_NAME, "malformed", "1", "created", fmt(now), "state", "failed",
-    "reason", reason, "stack", cjson.encode({reason}), "as", "0", "am", "0", "prio", "10", "attempts", "1",
-    "raw", raw)
-  finish_into(K_FAILED, id, k, now)
-end

@@ -7,7 +7,7 @@ while true do
   if #batch == 0 then break end
   local stop = false
   for _, id in ipairs(batch) do
-    if num(redis.call("HGET", jkey(id), "fon"), 0) >= cutoff then stop = true break end
+    if num(field(jkey(id), "fon"), 0) >= cutoff then stop = true break end
     delete_job(id)
     removed = removed + 1
   end
