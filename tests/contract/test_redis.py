@@ -26,6 +26,7 @@ from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
 from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
 from application.state_machine.events import LeaseRef
+from domain.queue.errors import BrokerUnavailableError
 from domain.queue.job import JobState, NewJob, QueueStats
 from domain.queue.options import JobOptions, QueueDefaults
 from tests.contract.helpers import (
@@ -43,6 +44,7 @@ from tests.contract.helpers import (
 from tests.contract.process_worker import ProcessWorker
 from tests.contract.queue_contract import QueueContract
 from tests.contract.support import CONTRACT_SECRET, BrokerUnderTest, SecondWorker
+from tests.harness.brokers import start_local_redis
 from tests.harness.handle import BrokerHandle
 from tests.harness.ports import LOOPBACK, free_port
 from tests.harness.process import ServerProcess, wait_until
@@ -231,6 +233,39 @@ async def test_the_cluster_agrees_on_the_slot_and_runs_every_transition(cluster_
         assert await queue.get_stats() == QueueStats()
     finally:
         await broker.close()
+
+
+@pytest.fixture(scope="module")
+def password_redis() -> Iterator[BrokerHandle]:
+    server = start_local_redis(password=CONTRACT_SECRET)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+async def test_a_password_in_the_url_opens_a_protected_server(password_redis: BrokerHandle) -> None:
+    broker = RedisBroker(RedisSettings(url=password_redis.url))
+    try:
+        queue = await broker.open_queue(JobFactory(unique_queue_name("rd"), contract_job_types()))
+        job = await queue.add(ECHO, {"secret": "kept"})
+        assert (await queue.get_job(job.id)) == job
+        assert CONTRACT_SECRET not in broker.url
+    finally:
+        await broker.close()
+
+
+async def test_a_wrong_password_is_a_broker_error_that_never_shows_the_password(
+    password_redis: BrokerHandle,
+) -> None:
+    url = f"redis://default:wrong-{CONTRACT_SECRET}@{LOOPBACK}:{password_redis.port}/0"
+    broker = RedisBroker(RedisSettings(url=url))
+    try:
+        with pytest.raises(BrokerUnavailableError) as raised:
+            await broker.open_queue(JobFactory(unique_queue_name("rd"), contract_job_types()))
+    finally:
+        await broker.close()
+    assert CONTRACT_SECRET not in str(raised.value) and "***" in str(raised.value)
 
 
 async def test_opening_a_queue_warns_when_keys_may_be_evicted(
