@@ -87,7 +87,7 @@ class RabbitMQBrokerUnderTest(BrokerUnderTest):
             await self.node.arestart()
             return
         for broker in self._brokers:  # a node we do not own: cut every connection of ours instead
-            broker.link.drop()
+            broker.drop_connections()
         await asyncio.sleep(0.3)
 
     async def close(self) -> None:
@@ -261,7 +261,7 @@ async def test_a_handle_reconnects_by_itself_after_its_connection_is_cut(
     queue = await broker.open_queue(JobFactory(unique_queue_name(), JobTypes(strict=False)))
     try:
         before = await queue.add("contract.echo.v1", {"n": 1})
-        broker.link.drop()
+        broker.drop_connections()
         after = await eventually(lambda: _add_or_none(queue), timeout_s=20, message="an add after the cut")
         stats = await queue.get_stats()
         assert stats.waiting == 2

@@ -36,7 +36,8 @@ class RabbitMQBroker(Broker):
     ) -> None:
         self._settings = settings or RabbitMQSettings()
         connection_parameters(url, self._settings)  # refuse a non-AMQP or malformed URL now
-        self._link = AmqpLink(url, self._settings)
+        self._link = AmqpLink(url, self._settings)  # publishing, snapshots, election
+        self._reader_link = AmqpLink(url, self._settings)  # log tails
         self._clock = clock
         self._engines = SharedEngines(self._make_engine)
 
@@ -56,9 +57,10 @@ class RabbitMQBroker(Broker):
     def settings(self) -> RabbitMQSettings:
         return self._settings
 
-    @property
-    def link(self) -> AmqpLink:
-        return self._link
+    def drop_connections(self) -> None:
+        """Close this process's connections as a network cut would; every user reconnects by itself."""
+        self._link.drop()
+        self._reader_link.drop()
 
     def _make_engine(self, queue: str) -> ReplicationEngine:
         topology = QueueTopology.of(self._settings.prefix, queue)
@@ -67,7 +69,7 @@ class RabbitMQBroker(Broker):
         )
         return ReplicationEngine(
             queue,
-            StreamLog(self._link, topology.log_stream, self._settings),
+            StreamLog(self._link, topology.log_stream, self._settings, reader_link=self._reader_link),
             StreamSnapshotStore(self._link, topology.snapshot_stream, self._settings),
             SingleActiveConsumerElection(self._link, topology.leader_queue, self._settings),
             broker=self._link.redacted_url,
@@ -84,3 +86,4 @@ class RabbitMQBroker(Broker):
     async def close(self) -> None:
         await self._engines.close()
         await self._link.close()
+        await self._reader_link.close()

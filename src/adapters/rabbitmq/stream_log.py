@@ -77,6 +77,9 @@ class ConfirmingPublisher:
                 else publish_properties(headers=headers[index], timestamp_s=stamp)
             )
             futures.append(channel.publish(self._routing_key, body, props))
+        if len(futures) == 1:
+            await futures[0]
+            return
         results = await asyncio.gather(*futures, return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
@@ -89,8 +92,14 @@ class ConfirmingPublisher:
 
 
 class StreamLog(ReplicationLog):
-    def __init__(self, link: AmqpLink, stream: str, settings: RabbitMQSettings) -> None:
+    """``link`` publishes; ``reader_link`` (default: the same) carries the tails, so heavy delivery
+    traffic and RabbitMQ's flow control on publishers do not hold each other back."""
+
+    def __init__(
+        self, link: AmqpLink, stream: str, settings: RabbitMQSettings, *, reader_link: AmqpLink | None = None
+    ) -> None:
         self._link = link
+        self._reader_link = reader_link or link
         self.stream = stream
         self._settings = settings
         self._publisher = ConfirmingPublisher(link, stream, settings)
@@ -111,7 +120,7 @@ class StreamLog(ReplicationLog):
         await self._publisher.publish(payloads)
 
     async def _subscribe(self, offset: OffsetSpec) -> StreamSubscription:
-        channel = await self._link.channel()
+        channel = await self._reader_link.channel()
         subscription = StreamSubscription(channel, self.stream, self._settings.tail_prefetch)
         try:
             await subscription.start(offset, self._settings.operation_timeout_s)
