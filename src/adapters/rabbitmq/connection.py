@@ -123,10 +123,14 @@ class AmqpLink:
             if failure is not None and time.monotonic() - failure[0] < RETRY_AFTER_FAILURE_S:
                 raise self.unavailable(failure[1])
             try:
-                self._connection = await self._connect()
+                connection = await self._connect()
             except BrokerUnavailableError as exc:
                 self._failure = (time.monotonic(), exc.reason)
                 raise
+            if self._closed:  # closed while connecting: do not leave this connection behind
+                self._abort(connection)
+                raise self.unavailable("the broker handle is closed")
+            self._connection = connection
             self._failure = None
             self._generation += 1
             return self._connection
