@@ -1,8 +1,9 @@
 """``RabbitMQBroker``: queues replicated over RabbitMQ streams (``amqp://`` / ``amqps://``).
 
-Per process: one AMQP connection (``AmqpLink``) and, per queue, one ``ReplicationEngine`` fed by a
-``StreamLog``, a ``StreamSnapshotStore`` and a ``SingleActiveConsumerElection``; every handle
-``open_queue`` returns is a ``ReplicatedQueue`` on that engine.
+Per process: two AMQP connections (``AmqpLink``: one publishes, one reads the logs) and, per queue,
+one ``ReplicationEngine`` fed by a ``StreamLog``, a ``StreamSnapshotStore`` and a
+``SingleActiveConsumerElection``; every handle ``open_queue`` returns is a ``ReplicatedQueue`` on
+that engine.
 """
 
 from __future__ import annotations
