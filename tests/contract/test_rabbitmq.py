@@ -400,3 +400,18 @@ async def test_records_deleted_by_retention_before_a_reader_got_them_are_reporte
     assert first.offset > 0  # retention removed the oldest segments
     assert any("deleted by retention" in r.getMessage() for r in caplog.records)
     await log.close()
+
+
+async def test_a_raw_message_that_forges_its_offset_header_is_read_at_its_true_position(
+    link: AmqpLink, topology: QueueTopology, rabbitmq_broker: BrokerHandle
+) -> None:
+    log = StreamLog(link, topology.log_stream, TEST_SETTINGS)
+    await log.open()
+    await log.append([b"honest"])
+    forged = {"x-stream-offset": 1_000_000}
+    await asyncio.to_thread(publish_raw, rabbitmq_broker.url, topology.log_stream, b"forged", forged)
+    await log.append([b"after"])
+    records = await read(log, 0, 3)
+    assert [r.payload for r in records] == [b"honest", b"forged", b"after"]
+    assert records[1].offset == records[0].offset + 1
+    await log.close()
