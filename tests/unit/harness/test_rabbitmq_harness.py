@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 
 import pika
+import pika.exceptions
+import pytest
 from tests.harness.brokers import start_local_rabbitmq
 from tests.harness.handle import BrokerHandle
+from tests.harness.proxied import behind_proxy
 
 
 def _connect(url: str) -> pika.BlockingConnection:
@@ -61,3 +64,25 @@ def test_rabbitmq_restart_keeps_the_port_and_the_durable_stream() -> None:
         assert (offset, body) == (0, b"kept")
     finally:
         broker.close()
+
+
+def test_rabbitmq_behind_a_proxy_loses_its_connections_on_cut_and_accepts_new_ones_after_restore(
+    rabbitmq_broker: BrokerHandle,
+) -> None:
+    proxied = behind_proxy(rabbitmq_broker)
+    try:
+        connection = _connect(proxied.url)
+        try:
+            proxied.cut()
+            with pytest.raises(pika.exceptions.AMQPConnectionError):
+                connection.channel()
+        finally:
+            if connection.is_open:
+                connection.close()
+        proxied.restore()
+
+        reconnected = _connect(proxied.url)
+        assert reconnected.is_open
+        reconnected.close()
+    finally:
+        proxied.close()
