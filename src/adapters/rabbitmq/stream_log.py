@@ -69,14 +69,22 @@ class ConfirmingPublisher:
         channel = await self._open()
         stamp = int(time.time())
         plain = publish_properties(timestamp_s=stamp)
-        futures = []
-        for index, body in enumerate(bodies):
-            props = (
-                plain
-                if index >= len(headers) or headers[index] is None
-                else publish_properties(headers=headers[index], timestamp_s=stamp)
-            )
-            futures.append(channel.publish(self._routing_key, body, props))
+        futures: list[asyncio.Future[None]] = []
+        try:
+            for index, body in enumerate(bodies):
+                props = (
+                    plain
+                    if index >= len(headers) or headers[index] is None
+                    else publish_properties(headers=headers[index], timestamp_s=stamp)
+                )
+                futures.append(channel.publish(self._routing_key, body, props))
+        except BrokerUnavailableError:
+            for future in futures:  # the channel died mid-batch: their errors are this one
+                if future.done() and not future.cancelled():
+                    future.exception()
+                else:
+                    future.cancel()
+            raise
         if len(futures) == 1:
             await futures[0]
             return
