@@ -172,7 +172,11 @@ def decode_options(text: str) -> ResolvedOptions:
 
 
 def decode_metadata(text: str) -> JobMetadata:
-    correlation_id, tenant_id, user, source, timestamp, business_context = json.loads(text)
+    return metadata_of(json.loads(text))
+
+
+def metadata_of(value: list[Any]) -> JobMetadata:
+    correlation_id, tenant_id, user, source, timestamp, business_context = value
     return JobMetadata(
         correlation_id,
         tenant_id,
@@ -184,9 +188,10 @@ def decode_metadata(text: str) -> JobMetadata:
 
 
 def decode_progress(text: str | None) -> Progress:
-    if text is None:
-        return 0
-    value = json.loads(text)
+    return 0 if text is None else progress_of(json.loads(text))
+
+
+def progress_of(value: Any) -> Progress:
     if isinstance(value, dict):
         return JobProgress(
             percentage=value["percentage"],
@@ -294,6 +299,38 @@ def _raw_of(fields: Fields) -> bytes:
         for key, value in fields.items()
     }
     return json.dumps(parts, ensure_ascii=False).encode("utf-8")
+
+
+def decode_claimed(blob: bytes, queue: str) -> tuple[str, Job]:
+    """(token, job) from one job of ``claim.lua``'s reply; ValueError/TypeError/... if anything is off.
+
+    The caller then falls back to ``decode_job`` on the stored hash, which decides field by field.
+    """
+    fields = json.loads(blob)
+    token, job_id, name, data, opts, meta, created, started, made, progress, ret, reason, stack = fields[:13]
+    processed_on, finished_on = fields[13:]
+    if not (
+        isinstance(job_id, str) and isinstance(name, str) and type(created) is int and isinstance(stack, list)
+    ):
+        raise TypeError("claimed job has fields of the wrong type")
+    return token, Job(
+        id=job_id,
+        queue=queue,
+        name=name,
+        data=data,
+        options=decode_options(opts),
+        metadata=metadata_of(meta),
+        state=JobState.ACTIVE,
+        created_at=created,
+        progress=progress_of(progress),
+        return_value=ret,
+        failed_reason=reason,
+        stacktrace=tuple(str(entry) for entry in stack),
+        attempts_started=int(started),
+        attempts_made=int(made),
+        processed_on=int(processed_on),
+        finished_on=None if finished_on is None else int(finished_on),
+    )
 
 
 def to_dead_letter(job: Job) -> DeadLetter:

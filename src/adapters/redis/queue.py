@@ -11,14 +11,17 @@ import contextlib
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from adapters.redis.batching import Coalescer
 from adapters.redis.codec import (
     MalformedJobHashError,
     add_argument,
+    decode_claimed,
     decode_job,
     encode_progress,
+    fields_from_mapping,
     new_job,
     pairs_to_dict,
     removed_job,
@@ -50,6 +53,7 @@ from domain.queue.options import JobOptions
 logger = logging.getLogger(__name__)
 
 MIN_WAIT_S = 0.001
+_JSON = json.JSONDecoder()
 
 
 class RedisQueue(QueueBackend):
@@ -227,7 +231,7 @@ class RedisQueue(QueueBackend):
             reply = await self._run(
                 "claim", request.worker_id, request.max_jobs, request.lease_ms, *limit_args
             )
-            entries, wake_at, server_now = json.loads(reply.decode("utf-8", "surrogateescape"))
+            wake_at, server_now, *entries = reply
             jobs = await self._decode_claimed(entries)
             if jobs:
                 return jobs
@@ -259,15 +263,34 @@ class RedisQueue(QueueBackend):
                 async with asyncio.timeout(wait_s):
                     await self._conn.blocking.bzpopmin([self.keys.marker], timeout=round(wait_s, 3) + 1)
 
-    async def _decode_claimed(self, entries: list[Any]) -> list[ClaimedJob]:
+    async def _decode_claimed(self, entries: list[bytes]) -> list[ClaimedJob]:
         jobs = []
-        for token, job_id, fields in entries:
+        for blob in entries:
             try:
-                jobs.append(ClaimedJob(decode_job(job_id, self.name, fields), token))
-            except MalformedJobHashError as exc:
-                logger.warning("job %s queue=%s is malformed, dead-lettered: %s", job_id, self.name, exc)
-                await self._run("malformed", job_id, token, str(exc), exc.raw)
+                token, job = decode_claimed(blob, self.name)
+            except (ValueError, TypeError, KeyError, IndexError):
+                claimed = await self._decode_stored(blob)  # some field is not what add.lua wrote
+                if claimed is None:
+                    continue
+                token, job = claimed
+            jobs.append(ClaimedJob(job, token))
         return jobs
+
+    async def _decode_stored(self, blob: bytes) -> tuple[str, Job] | None:
+        """Decode a claimed job field by field; dead-letter it (``malformed.lua``) if it does not decode."""
+        text = blob.decode("utf-8", "surrogateescape")  # starts [token,id, (both encoded by the script)
+        token, end = _JSON.raw_decode(text, 1)
+        job_id, _ = _JSON.raw_decode(text, end + 1)
+        async with self._conn.guard("read job"):
+            stored = await self._conn.commands.hgetall(self.keys.job(job_id))
+        try:
+            return token, replace(
+                decode_job(job_id, self.name, fields_from_mapping(stored)), state=JobState.ACTIVE
+            )
+        except MalformedJobHashError as exc:
+            logger.warning("job %s queue=%s is malformed, dead-lettered: %s", job_id, self.name, exc)
+            await self._run("malformed", job_id, token, str(exc), exc.raw)
+            return None
 
     async def extend_leases(self, worker_id: str, leases: Sequence[LeaseRef], lease_ms: int) -> list[str]:
         if not leases:

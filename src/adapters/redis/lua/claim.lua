@@ -2,14 +2,21 @@
 -- in priority order (FIFO within a priority), within the rate-limit window. Every start counts an attempt.
 -- A record that is not a well-formed job hash is dead-lettered here with its bytes.
 -- ARGV[2] worker id, ARGV[3] max jobs, ARGV[4] lease ms, ARGV[5] limiter max ("" none), ARGV[6] duration.
--- Returns one JSON text (cheap for the client to parse): [[[token, id, {job hash}], ...], wake_at ("" none), now].
+-- Returns {wake_at ("" none), now, job, job, ...}: each job one JSON array, rendered here by
+-- concatenation (the stored JSON fields are spliced in as they are, nothing is re-encoded):
+--   [token, id, name, data, opts (as a string), meta, created, as, am, progress, ret, reason, stack, pon, fon]
+-- A field that is not valid JSON makes that one element unparseable: the client then reads the hash
+-- field by field and dead-letters the job if it does not decode.
 local REQUIRED = {"name", "data", "opts", "meta", "created", "prio", "attempts"}
+local READ = {"name", "data", "opts", "meta", "created", "prio", "attempts", "as", "am", "progress", "ret", "reason",
+  "stack", "fon", "malformed"}
 local now = tick()
 local worker, max_jobs, lease_ms = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local claimed = {}
 local function reply(wake)
-  if #claimed == 0 then return "[[]," .. cjson.encode(wake) .. "," .. fmt(now) .. "]" end
-  return cjson.encode({claimed, wake, now})
+  table.insert(claimed, 1, fmt(now))
+  table.insert(claimed, 1, wake)
+  return claimed
 end
 if is_paused() or max_jobs <= 0 then return reply("") end
 local budget = max_jobs
@@ -26,24 +33,34 @@ if limit_max then
 end
 
 -- Why the record under `id` is not a job we can start (nil if it is one), and its original bytes.
-local function inspect(id, k, reply)
-  if type(reply) == "table" and reply.err then
+local function inspect(id, k, values)
+  if type(values) == "table" and values.err then
     local kind = redis.call("TYPE", k)["ok"]
     if kind == "string" then return "job record is not a hash but a plain value", redis.call("GET", k) end
     return "job record is a " .. kind .. ", not a hash", ""
   end
-  if #reply == 0 then return "job record is missing", "" end
-  local map = {}
-  for j = 1, #reply, 2 do map[reply[j]] = reply[j + 1] end
   local missing = {}
-  for _, field in ipairs(REQUIRED) do
-    if not map[field] then missing[#missing + 1] = field end
+  for j, name in ipairs(REQUIRED) do
+    if not values[j] then missing[#missing + 1] = name end
   end
-  if map["malformed"] and map["data"] then missing[#missing + 1] = "data" end
-  if #missing > 0 then
-    return "job hash is missing field(s): " .. table.concat(missing, ", "), map["raw"] or cjson.encode(map)
-  end
-  return nil, map
+  if values[15] and values[2] then missing[#missing + 1] = "data" end
+  if #missing == 0 and not values[15] then return nil end
+  if redis.call("EXISTS", k) == 0 then return "job record is missing", "" end
+  local fields = redis.call("HGETALL", k)
+  local map = {}
+  for j = 1, #fields, 2 do map[fields[j]] = fields[j + 1] end
+  if #missing == 0 then missing[1] = "data" end
+  return "job hash is missing field(s): " .. table.concat(missing, ", "), map["raw"] or cjson.encode(map)
+end
+
+local function json_or_null(text)
+  if text then return text end
+  return "null"
+end
+
+local function string_or_null(text)
+  if text then return cjson.encode(text) end
+  return "null"
 end
 
 local lease_number = num(redis.call("HGET", K_META, "lseq"), 0)
@@ -56,18 +73,21 @@ while started < budget do
   for i = 1, #popped, 2 do
     local id = popped[i]
     local k = jkey(id)
-    local problem, detail = inspect(id, k, redis.pcall("HGETALL", k))
+    local v = redis.pcall("HMGET", k, unpack(READ))
+    local problem, raw = inspect(id, k, v)
     if problem then
-      store_malformed(id, detail, problem, now)
+      store_malformed(id, raw, problem, now)
     else
-      local map = detail
       lease_number = lease_number + 1
       local token = worker .. "#" .. fmt(lease_number)
-      map["as"] = fmt(num(map["as"], 0) + 1)
-      map["state"], map["tok"], map["lnum"], map["pon"] = "active", token, fmt(lease_number), started_at
-      redis.call("HSET", k, "as", map["as"], "state", "active", "tok", token, "lnum", map["lnum"], "pon", started_at)
+      local attempts_started = fmt(num(v[8], 0) + 1)
+      redis.call("HSET", k, "as", attempts_started, "state", "active", "tok", token, "lnum", fmt(lease_number),
+        "pon", started_at)
       redis.call("ZADD", K_ACTIVE, lease_until, id)
-      claimed[#claimed + 1] = {token, id, map}
+      claimed[#claimed + 1] = table.concat({"[", cjson.encode(token), ",", cjson.encode(id), ",", cjson.encode(v[1]),
+        ",", v[2], ",", cjson.encode(v[3]), ",", v[4], ",", v[5], ",", attempts_started, ",", v[9] or "0", ",",
+        v[10] or "0", ",", json_or_null(v[11]), ",", string_or_null(v[12]), ",", v[13] or "[]", ",", started_at, ",",
+        json_or_null(v[14]), "]"})
       started = started + 1
     end
   end
