@@ -20,7 +20,6 @@ from adapters.redis.codec import (
     add_argument,
     decode_claimed,
     decode_job,
-    encode_progress,
     fields_from_mapping,
     new_job,
     pairs_to_dict,
@@ -30,6 +29,7 @@ from adapters.redis.codec import (
 from adapters.redis.connection import RedisConnection
 from adapters.redis.keys import QueueKeys
 from adapters.redis.scripts import Arg, AutoPipeline, ScriptRunner
+from adapters.redis.value_codec import encode_progress
 from application.clock import Clock, system_clock
 from application.jobs.job_factory import JobFactory
 from application.queue_backend import ClaimRequest, FailureReport, QueueBackend

@@ -6,14 +6,8 @@ import json
 
 import pytest
 
-from adapters.redis.codec import (
-    MalformedJobHashError,
-    add_argument,
-    decode_job,
-    decode_progress,
-    encode_progress,
-    fields_from_mapping,
-)
+from adapters.redis.codec import MalformedJobHashError, add_argument, decode_job, fields_from_mapping
+from adapters.redis.value_codec import decode_progress, encode_progress
 from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
 from application.state_machine.events import JobDraft

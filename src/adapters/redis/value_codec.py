@@ -1,0 +1,129 @@
+"""JSON of the values stored inside a job hash: options, metadata and progress.
+
+Options and metadata are stored as compact JSON arrays (written once per job, read on every claim);
+decoding options is cached, as most jobs of a queue share the same options.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from domain.queue.job import JobProgress, Progress
+from domain.queue.metadata import JobMetadata, UserRef
+from domain.queue.options import Backoff, BackoffType, KeepJobs, ResolvedOptions
+
+
+@lru_cache(maxsize=256)
+def encode_options(options: ResolvedOptions) -> str:
+    backoff = options.backoff
+    return json.dumps(
+        {
+            "delay": options.delay,
+            "attempts": options.attempts,
+            "priority": options.priority,
+            "backoff": [str(backoff.type), backoff.delay, backoff.max_delay, backoff.jitter],
+            "timeout": options.timeout,
+            "rc": [options.remove_on_complete.count, options.remove_on_complete.age],
+            "rf": [options.remove_on_fail.count, options.remove_on_fail.age],
+            "job_id": options.job_id,
+            "idem": options.idempotency_key,
+            "idem_ttl": options.idempotency_ttl,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def encode_metadata(metadata: JobMetadata) -> str:
+    """``[correlation_id, tenant_id, user, source, timestamp, business_context]`` (user as a list too)."""
+    user = metadata.user
+    return json.dumps(
+        [
+            metadata.correlation_id,
+            metadata.tenant_id,
+            None
+            if user is None
+            else [user.sub, user.tenant, list(user.roles), user.display_name, user.email],
+            metadata.source,
+            metadata.timestamp,
+            metadata.business_context,
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def encode_progress(progress: Progress) -> str:
+    if isinstance(progress, JobProgress):
+        return json.dumps(
+            {
+                "percentage": progress.percentage,
+                "step": progress.step,
+                "total_steps": progress.total_steps,
+                "current_step": progress.current_step,
+                "data": progress.data,
+            },
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,
+        )
+    return json.dumps(progress, allow_nan=False)
+
+
+# --- decoding (reads) -------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def decode_options(text: str) -> ResolvedOptions:
+    value = json.loads(text)
+    kind, delay, max_delay, jitter = value["backoff"]
+    rc_count, rc_age = value["rc"]
+    rf_count, rf_age = value["rf"]
+    return ResolvedOptions(
+        delay=value["delay"],
+        attempts=value["attempts"],
+        priority=value["priority"],
+        backoff=Backoff(type=BackoffType(kind), delay=delay, max_delay=max_delay, jitter=jitter),
+        timeout=value["timeout"],
+        remove_on_complete=KeepJobs(count=rc_count, age=rc_age),
+        remove_on_fail=KeepJobs(count=rf_count, age=rf_age),
+        job_id=value["job_id"],
+        idempotency_key=value["idem"],
+        idempotency_ttl=value["idem_ttl"],
+    )
+
+
+def decode_metadata(text: str) -> JobMetadata:
+    return metadata_of(json.loads(text))
+
+
+def metadata_of(value: list[Any]) -> JobMetadata:
+    correlation_id, tenant_id, user, source, timestamp, business_context = value
+    return JobMetadata(
+        correlation_id,
+        tenant_id,
+        None if user is None else UserRef(user[0], user[1], tuple(user[2]), user[3], user[4]),
+        source,
+        timestamp,
+        business_context,
+    )
+
+
+def decode_progress(text: str | None) -> Progress:
+    return 0 if text is None else progress_of(json.loads(text))
+
+
+def progress_of(value: Any) -> Progress:
+    if isinstance(value, dict):
+        return JobProgress(
+            percentage=value["percentage"],
+            step=value.get("step"),
+            total_steps=value.get("total_steps"),
+            current_step=value.get("current_step"),
+            data=value.get("data"),
+        )
+    if not isinstance(value, int | float):
+        raise ValueError("progress must be a number or an object")
+    return value
