@@ -410,29 +410,45 @@ async def test_a_job_survives_sigkill_of_its_worker_process_and_finishes_on_the_
     redis_broker: BrokerHandle, redis_queue: RedisQueue
 ) -> None:
     lease_ms = 1000
-    start = ProcessWorker.start
-    doomed = await start(
-        OPENER, redis_broker.url, redis_queue.name, [SLOW], "suicide", concurrency=1, lease_ms=lease_ms
-    )
-    survivor: ProcessWorker | None = None
-    try:
-        await doomed.wait_ready(30)
-        job = await redis_queue.add(SLOW, {"kill_pid": doomed.pid}, JobOptions(attempts=3))
-        assert await doomed.wait_exit(30) != 0  # it took the job and SIGKILLed itself mid-job
-        killed_at = time.monotonic()
-        survivor = await start(
+    workers = [
+        await ProcessWorker.start(
             OPENER, redis_broker.url, redis_queue.name, [SLOW], "suicide", concurrency=1, lease_ms=lease_ms
         )
-        await survivor.wait_ready(30)
-        done = await wait_for_state(redis_queue, job.id, JobState.COMPLETED, timeout_s=30)
+        for _ in range(2)
+    ]
+    doomed, survivor = workers
+    try:
+        for worker in workers:
+            await worker.wait_ready(30)
+        jobs = []
+        while not await _exited(doomed):  # each job dies with whichever worker is `doomed`
+            assert len(jobs) < 30, "the doomed worker never took a job"
+            jobs.append(await redis_queue.add(SLOW, {"kill_pid": doomed.pid}, JobOptions(attempts=3)))
+            await eventually(lambda: _completed_or_exited(redis_queue, jobs[-1].id, doomed), timeout_s=30)
+        killed_at = time.monotonic()
+        fatal = await wait_for_state(redis_queue, jobs[-1].id, JobState.COMPLETED, timeout_s=30)
         assert time.monotonic() - killed_at <= lease_ms / 1000 + 3
+        done = [await wait_for_state(redis_queue, job.id, JobState.COMPLETED) for job in jobs]
     finally:
-        await doomed.kill()
-        if survivor is not None:
-            await survivor.stop(15)
-    assert done.return_value == {"pid": survivor.pid}
-    assert done.attempts_started == 2 and done.attempts_made == 1
-    assert json.dumps(done.stacktrace).count("lease expired") == 1
+        for worker in workers:
+            await worker.stop(15)
+    assert fatal.return_value == {"pid": survivor.pid}
+    assert (fatal.attempts_started, fatal.attempts_made) == (2, 1)
+    assert json.dumps(fatal.stacktrace).count("lease expired") == 1
+    assert all(job.return_value == {"pid": survivor.pid} for job in done)
+
+
+async def _exited(worker: ProcessWorker) -> bool:
+    try:
+        await worker.wait_exit(0.01)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def _completed_or_exited(queue: RedisQueue, job_id: str, worker: ProcessWorker) -> bool:
+    job = await queue.get_job(job_id)
+    return (job is not None and job.state is JobState.COMPLETED) or await _exited(worker)
 
 
 async def _letters_at_least(queue: RedisQueue, count: int) -> Any:
