@@ -415,3 +415,23 @@ async def test_a_raw_message_that_forges_its_offset_header_is_read_at_its_true_p
     assert [r.payload for r in records] == [b"honest", b"forged", b"after"]
     assert records[1].offset == records[0].offset + 1
     await log.close()
+
+
+def delete_queue(url: str, name: str) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        connection.channel().queue_delete(name)
+    finally:
+        connection.close()
+
+
+async def test_appending_to_a_deleted_stream_fails_instead_of_being_confirmed_into_nowhere(
+    link: AmqpLink, topology: QueueTopology, rabbitmq_broker: BrokerHandle
+) -> None:
+    log = StreamLog(link, topology.log_stream, TEST_SETTINGS)
+    await log.open()
+    await log.append([b"stored"])
+    await asyncio.to_thread(delete_queue, rabbitmq_broker.url, topology.log_stream)
+    with pytest.raises(BrokerUnavailableError, match="does not exist"):
+        await log.append([b"lost"])
+    await log.close()

@@ -43,6 +43,7 @@ class AmqpChannel:
         self._close_error: BrokerUnavailableError | None = None
         self._close_callbacks: list[Callable[[BrokerUnavailableError], None]] = []
         channel.add_on_close_callback(self._on_closed)
+        channel.add_on_return_callback(self._on_returned)
 
     # --- state ----------------------------------------------------------------------------------
 
@@ -142,7 +143,7 @@ class AmqpChannel:
             raise RuntimeError("enable_confirms() first")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         try:
-            self._channel.basic_publish("", routing_key, body, properties)
+            self._channel.basic_publish("", routing_key, body, properties, mandatory=True)
         except pika.exceptions.AMQPError as exc:
             raise BrokerUnavailableError(self._broker, f"publish failed: {type(exc).__name__}") from exc
         self._published += 1
@@ -175,6 +176,18 @@ class AmqpChannel:
                 del confirms[index]
                 self._settle(future, nacked)
                 return
+
+    def _on_returned(self, _channel: Any, method: Basic.Return, _properties: Any, _body: bytes) -> None:
+        """A mandatory publish that reached no queue (the stream was deleted): RabbitMQ would still
+        confirm it, so fail every pending confirm instead; the caller must not believe it stored."""
+        error = BrokerUnavailableError(
+            self._broker,
+            f"{method.routing_key} does not exist (deleted?): {method.reply_code} {method.reply_text}",
+        )
+        confirms, self._confirms = self._confirms, collections.deque()
+        for _, future in confirms:
+            if not future.done():
+                future.set_exception(error)
 
     def _settle(self, future: asyncio.Future[None], nacked: bool) -> None:
         if future.done():
