@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -27,7 +27,11 @@ from domain.queue.errors import BrokerUnavailableError
 logger = logging.getLogger(__name__)
 
 
-def _client(settings: RedisSettings, *, socket_timeout: float | None) -> Redis:
+def _client(settings: RedisSettings, *, socket_timeout: float | None, blocking: bool) -> Redis:
+    """A client whose pool waits (up to the operation timeout) for a free connection when all are busy.
+
+    The client for blocking waits holds one connection per waiting claim, so it is not capped.
+    """
     extra: dict[str, Any] = {}
     if settings.uses_tls:
         extra.update(
@@ -36,16 +40,18 @@ def _client(settings: RedisSettings, *, socket_timeout: float | None) -> Redis:
             ssl_keyfile=settings.ssl_keyfile,
             ssl_check_hostname=settings.ssl_check_hostname,
         )
-    return Redis.from_url(
+    pool = BlockingConnectionPool.from_url(
         settings.url,
         socket_connect_timeout=settings.connect_timeout_ms / 1000,
         socket_timeout=socket_timeout,
         retry=Retry(NoBackoff(), 1),
-        max_connections=settings.max_connections,
+        max_connections=2**31 if blocking else settings.max_connections,
+        timeout=settings.operation_timeout_ms / 1000,
         decode_responses=False,
         client_name="messaging-backbone",
         **extra,
     )
+    return Redis.from_pool(pool)  # the client owns the pool: closing it closes the pool
 
 
 class RedisConnection:
@@ -55,8 +61,8 @@ class RedisConnection:
         self.settings = settings
         self.redacted_url = redact_url(settings.url)
         self._password = urlsplit(settings.url).password
-        self.commands = _client(settings, socket_timeout=settings.operation_timeout_ms / 1000)
-        self.blocking = _client(settings, socket_timeout=None)
+        self.commands = _client(settings, socket_timeout=settings.operation_timeout_ms / 1000, blocking=False)
+        self.blocking = _client(settings, socket_timeout=None, blocking=True)
         self._timeout_s = settings.operation_timeout_ms / 1000
 
     def guard(self, what: str) -> _Guard:
