@@ -127,11 +127,12 @@ class KafkaConnection:
                 logger.info("created topic %s", name)
             self._known_topics.add(name)
 
-    async def append(self, topic: str, payloads: Sequence[bytes]) -> None:
+    async def append(self, topic: str, payloads: Sequence[bytes]) -> list[int]:
+        """Append in order to partition 0; returns each record's offset."""
         producer = self._require(self._producer)
         try:
             futures = [await producer.send(topic, payload, partition=0) for payload in payloads]
-            await asyncio.gather(*futures)
+            return [int(metadata.offset) for metadata in await asyncio.gather(*futures)]
         except KafkaError as exc:
             raise BrokerUnavailableError(
                 self.broker, f"append to {topic} failed: {type(exc).__name__}"

@@ -36,6 +36,9 @@ class KafkaLog(ReplicationLog):
     async def append(self, payloads: Sequence[bytes]) -> None:
         await self._connection.append(self._topics.log, payloads)
 
+    async def append_at(self, payloads: Sequence[bytes]) -> list[int]:
+        return await self._connection.append(self._topics.log, payloads)
+
     async def tail(self, from_offset: int) -> AsyncIterator[LogRecord]:
         consumer = await self._tailing_consumer()
         partition = self._partition

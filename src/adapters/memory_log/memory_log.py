@@ -24,14 +24,17 @@ class MemoryLogStorage:
         self.available = True
         self._grown = asyncio.Event()
 
-    def append(self, payloads: Sequence[bytes]) -> None:
+    def append(self, payloads: Sequence[bytes]) -> list[int]:
         if not self.available:
             raise BrokerUnavailableError(BROKER_NAME, "log offline")
         now = time.time_ns() // 1_000_000
+        offsets = []
         for payload in payloads:
+            offsets.append(len(self.records))
             self.records.append(LogRecord(offset=len(self.records), payload=payload, timestamp_ms=now))
         grown, self._grown = self._grown, asyncio.Event()
         grown.set()
+        return offsets
 
     def grown_event(self) -> asyncio.Event:
         return self._grown
@@ -46,9 +49,12 @@ class MemoryLog(ReplicationLog):
         self._check()
 
     async def append(self, payloads: Sequence[bytes]) -> None:
+        await self.append_at(payloads)
+
+    async def append_at(self, payloads: Sequence[bytes]) -> list[int]:
         self._check()
         await asyncio.sleep(0)  # a round trip: lets other appenders queue up behind this one
-        self.storage.append(payloads)
+        return self.storage.append(payloads)
 
     async def tail(self, from_offset: int) -> AsyncIterator[LogRecord]:
         offset = from_offset

@@ -14,12 +14,12 @@ import contextlib
 import itertools
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from application.replication.event_codec import RECORD_OVERHEAD_BYTES, encode_entry, encode_record
-from application.replication.log_port import LeaderElection, ReplicationLog, SnapshotStore
-from application.replication.replica import Replica
+from application.replication.log_port import LeaderElection, LogRecord, ReplicationLog, SnapshotStore
+from application.replication.replica import Replica, wait_for_change
 from application.replication.settings import Clock, ReplicationSettings, wall_clock_ms
 from application.replication.snapshot_codec import decode_state, encode_state
 from application.replication.value_codec import CodecError
@@ -157,7 +157,8 @@ class ReplicationEngine:
     async def outcome(self, nonce: int, future: asyncio.Future[Any]) -> Any:
         """The state machine's decision on a posted event, as this process applied it."""
         try:
-            return await asyncio.wait_for(future, self.settings.operation_timeout_s)
+            async with asyncio.timeout(self.settings.operation_timeout_s):
+                return await future
         except TimeoutError:
             self.replica.forget(nonce)
             raise BrokerUnavailableError(
@@ -173,11 +174,32 @@ class ReplicationEngine:
             batch, self._pending = self._pending, []
             records = self._records(batch)
             try:
-                await self._guard(self._log.append(records), "appending")
+                offsets = await self._guard(self._log.append_at(records), "appending")
             except BrokerUnavailableError as exc:
                 logger.warning("append failed queue=%s events=%d: %s", self.queue, len(batch), exc.reason)
                 for nonce, _ in batch:
                     self.replica.fail_outcome(nonce, exc)
+                continue
+            if offsets is not None:
+                self._apply_own(records, offsets)
+
+    def _apply_own(self, records: list[bytes], offsets: Sequence[int]) -> None:
+        """Apply just-appended records whose offsets directly follow the replica (no read-back wait).
+
+        Records of other processes in between are not known yet: then the tail delivers them all.
+        """
+        replica = self.replica
+        now = self.clock()
+        applied = False
+        for offset, payload in sorted(zip(offsets, records, strict=True)):
+            if offset < replica.next_offset:
+                continue
+            if offset > replica.next_offset:
+                break
+            replica.apply(LogRecord(offset=offset, payload=payload, timestamp_ms=now))
+            applied = True
+        if applied:
+            self._schedule_notify()
 
     def _records(self, batch: list[tuple[int, bytes]]) -> list[bytes]:
         limit = self.settings.max_record_bytes
@@ -225,12 +247,15 @@ class ReplicationEngine:
             try:
                 async for record in self._log.tail(replica.next_offset):
                     replica.apply(record)
-                    if not self._notify_scheduled:
-                        self._notify_scheduled = True
-                        asyncio.get_running_loop().call_soon(self._notify)
+                    self._schedule_notify()
             except (BrokerUnavailableError, ConnectionError, OSError) as exc:
                 logger.warning("tailing the log failed queue=%s: %s; retrying", self.queue, exc)
             await asyncio.sleep(delay)
+
+    def _schedule_notify(self) -> None:
+        if not self._notify_scheduled:
+            self._notify_scheduled = True
+            asyncio.get_running_loop().call_soon(self._notify)
 
     def _notify(self) -> None:
         self._notify_scheduled = False
@@ -253,8 +278,7 @@ class ReplicationEngine:
                         continue
                     timeout_ms = min(timeout_ms, due - now)
                 await self._maybe_snapshot()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), timeout_ms / 1000)
+            await wait_for_change(changed, timeout_ms / 1000)
 
     async def _tick(self, now: int) -> bool:
         try:

@@ -30,6 +30,15 @@ class ReplicationLog(ABC):
     async def append(self, payloads: Sequence[bytes]) -> None:
         """Append in order; returns once the broker has durably accepted every payload (confirms/acks)."""
 
+    async def append_at(self, payloads: Sequence[bytes]) -> Sequence[int] | None:
+        """``append``, returning the offset of each payload when the log reports them (else None).
+
+        Optional: the engine then applies its own records at once when they directly follow what
+        its replica has applied, instead of waiting to read them back through ``tail``.
+        """
+        await self.append(payloads)
+        return None
+
     @abstractmethod
     def tail(self, from_offset: int) -> AsyncIterator[LogRecord]:
         """Yield records from ``from_offset`` on, in order, forever (waiting for new ones)."""

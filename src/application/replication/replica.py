@@ -10,6 +10,7 @@ nonce.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
@@ -29,6 +30,13 @@ DEFAULT_MAX_RECORD_BYTES = 4 * 1024 * 1024
 
 def malformed_job_id(offset: int) -> str:
     return f"malformed-{offset}"
+
+
+async def wait_for_change(event: asyncio.Event, timeout_s: float) -> None:
+    """Wait until ``event`` is set or ``timeout_s`` passes (no helper task, unlike ``wait_for``)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            await event.wait()
 
 
 class Replica:
@@ -136,7 +144,8 @@ class Replica:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._offset_waiters, (offset, next(self._waiter_seq), future))
         try:
-            await asyncio.wait_for(future, timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await future
         except TimeoutError:
             return False
         return True

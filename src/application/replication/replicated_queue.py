@@ -8,14 +8,13 @@ flood the log.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from application.jobs.job_factory import JobFactory
 from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
 from application.replication.engine import ReplicationEngine
+from application.replication.replica import wait_for_change
 from application.state_machine import events as ev
 from application.state_machine.events import LeaseRef
 from application.state_machine.machine import ClaimedJob, ClaimOutcome, FailOutcome, QueueStateMachine
@@ -168,8 +167,7 @@ class ReplicatedQueue(QueueBackend):
             wake = None if machine.paused else _next_wake(machine, now, limited_until)
             if wake is not None:
                 remaining = min(remaining, max(wake - now, 1) / 1000)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), remaining)
+            await wait_for_change(changed, remaining)
 
     async def extend_leases(self, worker_id: str, leases: Sequence[LeaseRef], lease_ms: int) -> list[str]:
         if not leases:
