@@ -53,6 +53,7 @@ from domain.queue.options import JobOptions
 logger = logging.getLogger(__name__)
 
 MIN_WAIT_S = 0.001
+MAX_CHUNK_PAYLOAD_CHARS = 4 * 1024 * 1024  # a chunk of big payloads is cut early: no huge script argument
 _JSON = json.JSONDecoder()
 
 
@@ -104,23 +105,21 @@ class RedisQueue(QueueBackend):
 
     async def _add_drafts(self, drafts: Sequence[JobDraft]) -> list[Job]:
         """Store drafts in chunks; each chunk goes on the wire while the next one is encoded."""
-        chunk = self._conn.settings.add_chunk
+        chunks = _chunks(drafts, self._conn.settings.add_chunk, MAX_CHUNK_PAYLOAD_CHARS)
         sent: list[asyncio.Future[Any]] = []
         async with self._conn.guard("add"):
             try:
-                for start in range(0, len(drafts), chunk):
-                    argument = add_argument(drafts[start : start + chunk])
-                    sent.append(asyncio.ensure_future(self._pipeline.call("add", argument)))
+                for part in chunks:
+                    sent.append(asyncio.ensure_future(self._pipeline.call("add", add_argument(part))))
                     await asyncio.sleep(0)  # let the call be written before encoding the next chunk
                 replies = await asyncio.gather(*sent)
             finally:
                 for future in sent:
                     future.cancel()  # no-op for finished calls; nothing left behind on errors
-        jobs = []
-        for start, reply in zip(range(0, len(drafts), chunk), replies, strict=True):
+        jobs: list[Job] = []
+        for part, reply in zip(chunks, replies, strict=True):
             entries = json.loads(reply.decode("utf-8", "surrogateescape"))  # bytes that are not UTF-8 survive
-            for index, draft in enumerate(drafts[start : start + chunk]):
-                jobs.append(self._added(draft, entries[index]))
+            jobs.extend(self._added(draft, entry) for draft, entry in zip(part, entries, strict=True))
         return jobs
 
     def _added(self, draft: JobDraft, entry: list[Any]) -> Job:
@@ -327,3 +326,17 @@ class RedisQueue(QueueBackend):
         for lease in leases:
             args.extend((lease.job_id, lease.token))
         await self._run("release", *args)
+
+
+def _chunks(drafts: Sequence[JobDraft], max_jobs: int, max_chars: int) -> list[Sequence[JobDraft]]:
+    """Consecutive runs of at most ``max_jobs`` drafts and (past the first) ``max_chars`` of payload."""
+    chunks: list[Sequence[JobDraft]] = []
+    start = size = 0
+    for index, draft in enumerate(drafts):
+        if index > start and (index - start >= max_jobs or size + len(draft.data_json) > max_chars):
+            chunks.append(drafts[start:index])
+            start, size = index, 0
+        size += len(draft.data_json)
+    if start < len(drafts):
+        chunks.append(drafts[start:])
+    return chunks

@@ -6,8 +6,11 @@ import pytest
 from redis.crc import key_slot
 
 from adapters.redis.keys import QueueKeys
+from adapters.redis.queue import _chunks
 from adapters.redis.scripts import SCRIPT_NAMES, load_scripts
 from adapters.redis.settings import RedisSettings
+from application.jobs.job_factory import JobFactory
+from application.jobs.job_types import JobTypes
 from application.state_machine.machine import STALLED_REASON
 from application.state_machine.records import MALFORMED_JOB_NAME, MAX_STACKTRACES
 from domain.queue.errors import InvalidOptionError
@@ -61,3 +64,12 @@ def test_a_prefix_that_would_break_the_hash_tag_is_refused(prefix: str) -> None:
 def test_timeouts_must_be_positive() -> None:
     with pytest.raises(InvalidOptionError, match="operation_timeout_ms"):
         RedisSettings(url="redis://localhost/0", operation_timeout_ms=0)
+
+
+def test_bulk_adds_are_cut_into_chunks_by_count_and_by_payload_size() -> None:
+    factory = JobFactory("chunk-q", JobTypes(strict=False))
+    small = [factory.draft("chunk.test.v1", "x" * 8, None, None, 0) for _ in range(7)]
+    big = [factory.draft("chunk.test.v1", "x" * 98, None, None, 0) for _ in range(3)]
+    assert [len(part) for part in _chunks(small, 3, 1000)] == [3, 3, 1]
+    assert [len(part) for part in _chunks(big, 10, 150)] == [1, 1, 1]  # each over half the budget
+    assert _chunks([], 3, 1000) == []
