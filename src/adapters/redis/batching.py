@@ -19,10 +19,17 @@ Result = TypeVar("Result")
 
 class Coalescer(Generic[Item, Result]):
     def __init__(
-        self, send: Callable[[Sequence[Item]], Awaitable[Sequence[Result]]], max_batch: int = 256
+        self,
+        send: Callable[[Sequence[Item]], Awaitable[Sequence[Result]]],
+        max_batch: int = 256,
+        *,
+        gather_first: bool = False,
     ) -> None:
+        """``gather_first``: a lone call first yields once to the event loop, so that calls made in
+        the same loop iteration (handlers finishing together) travel with it."""
         self._send = send
         self._max_batch = max_batch
+        self._gather_first = gather_first
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
         self._busy = False
         self._flusher: asyncio.Task[None] | None = None
@@ -34,6 +41,10 @@ class Coalescer(Generic[Item, Result]):
             return await future
         self._busy = True  # nothing in flight: send this one at once, from the caller's own task
         try:
+            if self._gather_first:
+                await asyncio.sleep(0)
+                if self._pending:
+                    return await self._send_with_pending(item)
             [result] = await self._send([item])
             return result
         finally:
@@ -41,6 +52,22 @@ class Coalescer(Generic[Item, Result]):
                 self._flusher = asyncio.get_running_loop().create_task(self._flush(), name="redis-coalesce")
             else:
                 self._busy = False
+
+    async def _send_with_pending(self, item: Item) -> Result:
+        """Send ``item`` together with the calls that arrived meanwhile (up to the batch limit)."""
+        room = self._max_batch - 1
+        batch, self._pending = self._pending[:room], self._pending[room:]
+        try:
+            results = await self._send([item, *(queued for queued, _ in batch)])
+        except Exception as exc:  # not swallowed: every caller of the batch receives it
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            raise
+        for (_, future), result in zip(batch, results[1:], strict=True):
+            if not future.done():
+                future.set_result(result)
+        return results[0]
 
     async def _flush(self) -> None:
         try:

@@ -73,7 +73,9 @@ class RedisQueue(QueueBackend):
         self.keys = QueueKeys(connection.settings.prefix, validate_queue_name(factory.queue))
         self._scripts = ScriptRunner(self.keys.script_keys(), self.keys.base)
         self._pipeline = AutoPipeline(self._scripts, connection.commands)
-        self._completions: Coalescer[tuple[LeaseRef, str], bool] = Coalescer(self._complete_batch)
+        self._completions: Coalescer[tuple[LeaseRef, str], bool] = Coalescer(
+            self._complete_batch, gather_first=True
+        )
         self._single_adds: Coalescer[JobDraft, Job] = Coalescer(self._add_drafts)
         self._closed = False
 

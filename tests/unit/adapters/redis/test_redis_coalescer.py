@@ -52,3 +52,18 @@ async def test_batches_never_exceed_the_maximum() -> None:
     coalescer: Coalescer[int, int] = Coalescer(recorder.send, max_batch=3)
     await asyncio.gather(*(coalescer.submit(n) for n in range(7)))
     assert [len(batch) for batch in recorder.batches] == [1, 3, 3]
+
+
+async def test_with_gather_first_calls_made_in_the_same_loop_turn_share_the_first_round_trip() -> None:
+    recorder = _Recorder()
+    coalescer: Coalescer[int, int] = Coalescer(recorder.send, gather_first=True)
+    assert await asyncio.gather(*(coalescer.submit(n) for n in range(4))) == [0, 10, 20, 30]
+    assert recorder.batches == [[0, 1, 2, 3]]
+
+
+async def test_with_gather_first_an_error_still_reaches_every_caller() -> None:
+    recorder = _Recorder(fail_on=1)
+    coalescer: Coalescer[int, int] = Coalescer(recorder.send, gather_first=True)
+    results = await asyncio.gather(*(coalescer.submit(n) for n in range(3)), return_exceptions=True)
+    assert all(isinstance(result, ConnectionError) for result in results)
+    assert await coalescer.submit(5) == 50
