@@ -15,10 +15,11 @@ import itertools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from application.replication.event_codec import RECORD_OVERHEAD_BYTES, encode_entry, encode_record
-from application.replication.log_port import LeaderElection, LogRecord, ReplicationLog, SnapshotStore
+from application.replication.log_port import LeaderElection, ReplicationLog, SnapshotStore
 from application.replication.replica import Replica, wait_for_change
 from application.replication.settings import Clock, ReplicationSettings, wall_clock_ms
 from application.replication.snapshot_codec import decode_state, encode_state
@@ -30,6 +31,19 @@ from domain.queue.errors import BrokerUnavailableError, PayloadTooLargeError
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    nonce: int
+    event: ev.QueueEvent
+    entry: bytes  # the encoded ``[nonce, event]``
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    payload: bytes
+    entries: tuple[tuple[int, ev.QueueEvent], ...]
 
 
 class ReplicationEngine:
@@ -54,7 +68,7 @@ class ReplicationEngine:
         self._election = election
         self._replica: Replica | None = None
         self._nonces = itertools.count(1)
-        self._pending: list[tuple[int, bytes]] = []
+        self._pending: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._notify_scheduled = False
@@ -149,7 +163,7 @@ class ReplicationEngine:
                 detail=f"got {len(entry)}",
             )
         future = self.replica.expect(nonce)
-        self._pending.append((nonce, entry))
+        self._pending.append(_Pending(nonce, event, entry))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name=f"replica-append-{self.queue}")
         return nonce, future
@@ -174,48 +188,52 @@ class ReplicationEngine:
             batch, self._pending = self._pending, []
             records = self._records(batch)
             try:
-                offsets = await self._guard(self._log.append_at(records), "appending")
+                offsets = await self._guard(
+                    self._log.append_at([record.payload for record in records]), "appending"
+                )
             except BrokerUnavailableError as exc:
                 logger.warning("append failed queue=%s events=%d: %s", self.queue, len(batch), exc.reason)
-                for nonce, _ in batch:
-                    self.replica.fail_outcome(nonce, exc)
+                for pending in batch:
+                    self.replica.fail_outcome(pending.nonce, exc)
                 continue
             if offsets is not None:
                 self._apply_own(records, offsets)
 
-    def _apply_own(self, records: list[bytes], offsets: Sequence[int]) -> None:
+    def _apply_own(self, records: list[_Record], offsets: Sequence[int]) -> None:
         """Apply just-appended records whose offsets directly follow the replica (no read-back wait).
 
         Records of other processes in between are not known yet: then the tail delivers them all.
         """
         replica = self.replica
-        now = self.clock()
         applied = False
-        for offset, payload in sorted(zip(offsets, records, strict=True)):
+        for offset, record in sorted(zip(offsets, records, strict=True), key=lambda pair: pair[0]):
             if offset < replica.next_offset:
                 continue
-            if offset > replica.next_offset:
+            if not replica.apply_own(offset, record.entries):
                 break
-            replica.apply(LogRecord(offset=offset, payload=payload, timestamp_ms=now))
             applied = True
         if applied:
             self._schedule_notify()
 
-    def _records(self, batch: list[tuple[int, bytes]]) -> list[bytes]:
+    def _records(self, batch: list[_Pending]) -> list[_Record]:
         limit = self.settings.max_record_bytes
         per_record = self.settings.max_events_per_record
-        records: list[bytes] = []
-        chunk: list[bytes] = []
+        records: list[_Record] = []
+        chunk: list[_Pending] = []
         size = RECORD_OVERHEAD_BYTES
-        for _, entry in batch:
-            if chunk and (size + len(entry) > limit or len(chunk) >= per_record):
-                records.append(encode_record(self.appender_id, chunk))
+        for pending in batch:
+            if chunk and (size + len(pending.entry) > limit or len(chunk) >= per_record):
+                records.append(self._record(chunk))
                 chunk, size = [], RECORD_OVERHEAD_BYTES
-            chunk.append(entry)
-            size += len(entry) + 1
+            chunk.append(pending)
+            size += len(pending.entry) + 1
         if chunk:
-            records.append(encode_record(self.appender_id, chunk))
+            records.append(self._record(chunk))
         return records
+
+    def _record(self, chunk: list[_Pending]) -> _Record:
+        payload = encode_record(self.appender_id, [pending.entry for pending in chunk])
+        return _Record(payload, tuple((pending.nonce, pending.event) for pending in chunk))
 
     # --- reads ----------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from application.state_machine import events as ev
 from domain.queue.errors import InvalidOptionError
 
 RECORD_VERSION = 1
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 RECORD_OVERHEAD_BYTES = 256  # a record's bytes beyond its entries (version, appender id, brackets)
 
 
@@ -121,7 +122,7 @@ def encode_entry(nonce: int, event: ev.QueueEvent) -> str:
     Raises ``InvalidOptionError`` when a value inside the event is not JSON-encodable.
     """
     try:
-        return json.dumps([nonce, _encode_event(event)], ensure_ascii=False, separators=(",", ":"))
+        return _ENCODER.encode([nonce, _encode_event(event)])
     except (TypeError, ValueError) as exc:
         raise InvalidOptionError("metadata", "must be JSON-encodable", detail=str(exc)) from exc
 

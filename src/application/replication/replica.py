@@ -14,6 +14,7 @@ import contextlib
 import heapq
 import itertools
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from application.replication.event_codec import decode_record
@@ -78,9 +79,24 @@ class Replica:
         except CodecError as exc:
             self._apply_malformed(record, exc.reason)
             return
-        own = decoded.appender == self.appender_id
+        self._apply_entries(decoded.entries, own=decoded.appender == self.appender_id)
+
+    def apply_own(self, offset: int, entries: Sequence[tuple[int, ev.QueueEvent]]) -> bool:
+        """Apply this process's own record at ``offset`` from the events it was encoded from.
+
+        Only when it directly follows what is applied (else the tail delivers it); skips decoding,
+        which gives the same events (the codec round-trips exactly). Returns True if applied.
+        """
+        if offset != self.next_offset:
+            return False
+        self.next_offset = offset + 1
+        self.records_applied += 1
+        self._apply_entries(entries, own=True)
+        return True
+
+    def _apply_entries(self, entries: Sequence[tuple[int, ev.QueueEvent]], *, own: bool) -> None:
         machine = self.machine
-        for nonce, event in decoded.entries:
+        for nonce, event in entries:
             try:
                 outcome = machine.apply(event)
             except InvalidJobError as exc:  # e.g. a Clean with a state it refuses: deterministic everywhere

@@ -8,6 +8,7 @@ flood the log.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -23,6 +24,7 @@ from domain.queue.job import (
     DeadLetter,
     DeadLetterFilter,
     Job,
+    JobProgress,
     JobState,
     JsonValue,
     NewJob,
@@ -177,6 +179,8 @@ class ReplicatedQueue(QueueBackend):
         return lost
 
     async def update_progress(self, lease: LeaseRef, progress: Progress) -> bool:
+        if isinstance(progress, JobProgress) and progress.data is not None:
+            progress = copy.deepcopy(progress)  # the replica keeps it: the caller may mutate its dict
         updated: bool = await self._engine.submit(
             ev.UpdateProgress(lease=lease, progress=progress, now=self._clock())
         )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import json
 from typing import Any, NoReturn
 
 from application.state_machine.events import JobDraft, LeaseRef
@@ -224,12 +226,27 @@ def decode_metadata(value: Any) -> JobMetadata:
     )
 
 
+@functools.lru_cache(maxsize=256)
+def options_text(options: ResolvedOptions) -> str:
+    """Options as compact JSON text (most jobs of a queue share them: cached both ways)."""
+    return json.dumps(encode_options(options), separators=(",", ":"))
+
+
+@functools.lru_cache(maxsize=256)
+def options_from_text(text: str) -> ResolvedOptions:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        fail("options must be JSON text")
+    return decode_options(value)
+
+
 def encode_draft(draft: JobDraft) -> Obj:
     return {
         "id": draft.id,
         "name": draft.name,
         "data": draft.data_json,
-        "options": encode_options(draft.options),
+        "options": options_text(draft.options),
         "metadata": encode_metadata(draft.metadata),
         "created_at": draft.created_at,
     }
@@ -241,7 +258,7 @@ def decode_draft(value: Any) -> JobDraft:
         id=get_str(d, "id"),
         name=get_str(d, "name"),
         data_json=get_str(d, "data"),
-        options=decode_options(d.get("options")),
+        options=options_from_text(get_str(d, "options")),
         metadata=decode_metadata(d.get("metadata")),
         created_at=get_int(d, "created_at"),
     )

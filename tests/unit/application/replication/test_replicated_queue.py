@@ -10,9 +10,11 @@ import pytest
 from application.queue_backend import ClaimRequest, FailureReport
 from application.replication.engine import ReplicationEngine
 from application.replication.replicated_queue import ReplicatedQueue
+from application.replication.settings import ReplicationSettings
+from application.replication.snapshot_codec import canonical_state
 from application.state_machine.events import LeaseRef
-from domain.queue.errors import BrokerUnavailableError, InvalidJobError
-from domain.queue.job import JobState, NewJob
+from domain.queue.errors import BrokerUnavailableError, InvalidJobError, PayloadTooLargeError
+from domain.queue.job import JobProgress, JobState, NewJob
 from domain.queue.options import JobOptions, RateLimit
 
 if TYPE_CHECKING:
@@ -235,3 +237,47 @@ async def test_handles_of_one_process_share_one_engine_and_close_it_with_the_las
     assert engine.closed is False
     await second.close()
     assert engine.closed is True
+
+
+async def test_an_event_too_large_for_one_record_is_refused_before_anything_is_appended(
+    cluster: Cluster,
+) -> None:
+    cluster.settings = ReplicationSettings(operation_timeout_ms=500, max_record_bytes=4096)
+    queue = await cluster.process()
+    before = len(cluster.storage.records)
+
+    with pytest.raises(PayloadTooLargeError):
+        await queue.add(JOB_NAME, {"blob": "x" * 8192})
+
+    assert len(cluster.storage.records) == before
+
+
+async def test_own_records_applied_at_append_give_the_same_state_as_reading_them_back(
+    cluster: Cluster,
+) -> None:
+    writer, reader = await cluster.process(), await cluster.process()
+    jobs = await writer.add_bulk(
+        [NewJob(JOB_NAME, {"i": i}, JobOptions(priority=1 + i % 3)) for i in range(20)]
+    )
+    claimed = await writer.claim(_claim(max_jobs=5))
+    await writer.complete(LeaseRef(claimed[0].job.id, claimed[0].token), '"done"')
+    await reader.get_stats()  # reader caught up through its tail only
+
+    assert canonical_state(writer.engine.machine) == canonical_state(reader.engine.machine)
+    assert len(jobs) == 20
+
+
+async def test_progress_stored_by_a_process_does_not_change_when_the_caller_mutates_its_dict(
+    cluster: Cluster,
+) -> None:
+    queue = await cluster.process()
+    job = await queue.add(JOB_NAME, {})
+    [claimed] = await queue.claim(_claim())
+    data: dict[str, object] = {"rows": 1}
+
+    await queue.update_progress(LeaseRef(job.id, claimed.token), JobProgress(percentage=10.0, data=data))
+    data["rows"] = 999
+
+    stored = (await queue.get_job(job.id)).progress  # type: ignore[union-attr]
+    assert isinstance(stored, JobProgress)
+    assert stored.data == {"rows": 1}
