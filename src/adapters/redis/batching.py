@@ -33,6 +33,7 @@ class Coalescer(Generic[Item, Result]):
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
         self._busy = False
         self._flusher: asyncio.Task[None] | None = None
+        self._sending: set[asyncio.Task[Sequence[Result]]] = set()
 
     async def submit(self, item: Item) -> Result:
         if self._busy:
@@ -54,20 +55,23 @@ class Coalescer(Generic[Item, Result]):
                 self._busy = False
 
     async def _send_with_pending(self, item: Item) -> Result:
-        """Send ``item`` together with the calls that arrived meanwhile (up to the batch limit)."""
+        """Send ``item`` together with the calls that arrived meanwhile (up to the batch limit).
+
+        The send runs as its own task: if this caller is cancelled, the others still get answers.
+        """
         room = self._max_batch - 1
         batch, self._pending = self._pending[:room], self._pending[room:]
-        try:
-            results = await self._send([item, *(queued for queued, _ in batch)])
-        except Exception as exc:  # not swallowed: every caller of the batch receives it
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            raise
-        for (_, future), result in zip(batch, results[1:], strict=True):
-            if not future.done():
-                future.set_result(result)
+        sending = asyncio.get_running_loop().create_task(
+            self._send_batch([item, *(queued for queued, _ in batch)])
+        )
+        self._sending.add(sending)  # a strong reference until it is done, even if this caller goes
+        sending.add_done_callback(self._sending.discard)
+        sending.add_done_callback(lambda done: _settle(batch, done, skip=1))
+        results = await asyncio.shield(sending)
         return results[0]
+
+    async def _send_batch(self, items: Sequence[Item]) -> Sequence[Result]:
+        return await self._send(items)
 
     async def _flush(self) -> None:
         try:
@@ -93,3 +97,21 @@ class Coalescer(Generic[Item, Result]):
     async def close(self) -> None:
         if self._flusher is not None and not self._flusher.done():
             await asyncio.wait([self._flusher], timeout=5)
+
+
+def _settle(
+    batch: Sequence[tuple[Item, asyncio.Future[Result]]], done: asyncio.Future[Sequence[Result]], *, skip: int
+) -> None:
+    """Hand each waiting caller its result (the first ``skip`` results belong to the sender)."""
+    if done.cancelled():
+        for _, future in batch:
+            future.cancel()
+        return
+    error = done.exception()
+    for index, (_, future) in enumerate(batch):
+        if future.done():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(done.result()[index + skip])

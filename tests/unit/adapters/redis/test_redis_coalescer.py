@@ -67,3 +67,14 @@ async def test_with_gather_first_an_error_still_reaches_every_caller() -> None:
     results = await asyncio.gather(*(coalescer.submit(n) for n in range(3)), return_exceptions=True)
     assert all(isinstance(result, ConnectionError) for result in results)
     assert await coalescer.submit(5) == 50
+
+
+async def test_cancelling_the_caller_that_sends_a_batch_leaves_the_others_their_results() -> None:
+    recorder = _Recorder()
+    coalescer: Coalescer[int, int] = Coalescer(recorder.send, gather_first=True)
+    sender = asyncio.create_task(coalescer.submit(1))
+    others = [asyncio.create_task(coalescer.submit(n)) for n in (2, 3)]
+    await asyncio.sleep(0.002)  # the batch [1, 2, 3] is on its way
+    sender.cancel()
+    assert await asyncio.gather(*others) == [20, 30]
+    assert recorder.batches == [[1, 2, 3]]
