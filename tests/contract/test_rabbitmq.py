@@ -435,3 +435,24 @@ async def test_appending_to_a_deleted_stream_fails_instead_of_being_confirmed_in
     with pytest.raises(BrokerUnavailableError, match="does not exist"):
         await log.append([b"lost"])
     await log.close()
+
+
+async def test_a_process_refuses_to_start_on_a_log_that_ends_before_its_snapshot(
+    rabbitmq_broker: BrokerHandle,
+) -> None:
+    name = unique_queue_name()
+    first = RabbitMQBroker(rabbitmq_broker.url, TEST_SETTINGS)
+    queue = await first.open_queue(JobFactory(name, JobTypes(strict=False)))
+    for i in range(5):
+        await queue.add("contract.echo.v1", {"i": i})
+    assert isinstance(queue, ReplicatedQueue)
+    await queue.engine.snapshot_now()
+    await first.close()
+    log_stream = QueueTopology.of(TEST_SETTINGS.prefix, name).log_stream
+    await asyncio.to_thread(delete_queue, rabbitmq_broker.url, log_stream)
+    second = RabbitMQBroker(rabbitmq_broker.url, TEST_SETTINGS)
+    try:
+        with pytest.raises(BrokerUnavailableError, match="ends before the restored state"):
+            await second.open_queue(JobFactory(name, JobTypes(strict=False)))
+    finally:
+        await second.close()

@@ -113,6 +113,7 @@ class StreamLog(ReplicationLog):
         self._publisher = ConfirmingPublisher(link, stream, settings)
         self._markers: dict[bytes, asyncio.Future[int]] = {}
         self._tails = 0
+        self._resume_floor = 0  # the highest offset a reader of this log asked to start from
         self._subscriptions: set[StreamSubscription] = set()
 
     async def open(self) -> None:
@@ -142,7 +143,11 @@ class StreamLog(ReplicationLog):
         self._subscriptions.discard(subscription)
         subscription.close()
 
-    async def tail(self, from_offset: int) -> AsyncIterator[LogRecord]:
+    def tail(self, from_offset: int) -> AsyncIterator[LogRecord]:
+        self._resume_floor = max(self._resume_floor, from_offset)
+        return self._tail(from_offset)
+
+    async def _tail(self, from_offset: int) -> AsyncIterator[LogRecord]:
         subscription = await self._subscribe(from_offset)
         self._tails += 1
         markers = self._markers
@@ -151,6 +156,8 @@ class StreamLog(ReplicationLog):
             while True:
                 for message in await subscription.batch():
                     if message.offset < expected:  # attached at a chunk boundary before the offset
+                        if markers and len(message.body) == MARKER_SIZE:
+                            self._marker_behind(message.body, message.offset, from_offset)
                         continue
                     if message.offset > expected:
                         self._report_gap(expected, message.offset)
@@ -164,6 +171,26 @@ class StreamLog(ReplicationLog):
         finally:
             self._tails -= 1
             self._close_subscription(subscription)
+
+    def _marker_behind(self, body: bytes, offset: int, from_offset: int) -> None:
+        """Our own fresh marker below where this reader started: the log ends before the state this
+        process restored (the stream was deleted and re-created under a snapshot). Fail the read."""
+        future = self._markers.pop(body, None)
+        if future is None or future.done():
+            return
+        future.set_exception(self._behind_error(offset, from_offset))
+
+    def _behind_error(self, offset: int, from_offset: int) -> BrokerUnavailableError:
+        logger.error(
+            "%s ends at offset %d, before this process's state (%d): reset the queue",
+            self.stream,
+            offset,
+            from_offset,
+        )
+        return self._link.unavailable(
+            f"{self.stream} ends before the restored state (offset {offset} < {from_offset}): "
+            "the stream was deleted or truncated; reset the queue"
+        )
 
     def _report_gap(self, expected: int, got: int) -> None:
         """Stream offsets are contiguous: a jump means retention deleted records this reader still needed
@@ -195,6 +222,8 @@ class StreamLog(ReplicationLog):
             while True:
                 for message in await subscription.batch():
                     if message.body == marker:
+                        if message.offset < self._resume_floor:
+                            raise self._behind_error(message.offset, self._resume_floor)
                         return message.offset + 1
         finally:
             self._close_subscription(subscription)
