@@ -315,6 +315,32 @@ async def test_a_rediss_url_talks_tls_to_the_server(tls_redis: tuple[str, str]) 
         await broker.close()
 
 
+async def test_a_server_that_never_answers_is_a_broker_error_within_the_operation_timeout() -> None:
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)  # accept, read nothing, answer nothing
+
+    server = await asyncio.start_server(silent, LOOPBACK, 0)
+    port = server.sockets[0].getsockname()[1]
+    url = f"redis://backbone:{CONTRACT_SECRET}@{LOOPBACK}:{port}/0"
+    settings = RedisSettings(url=url, connect_timeout_ms=300, operation_timeout_ms=300)
+    queue = RedisQueue(RedisConnection(settings), JobFactory(unique_queue_name("rd"), contract_job_types()))
+    started = time.monotonic()
+    try:
+        with pytest.raises(BrokerUnavailableError) as raised:
+            await queue.add(ECHO, {})
+    finally:
+        await queue.close()
+        await queue._conn.close()
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+    assert time.monotonic() - started < 2.0
+    assert CONTRACT_SECRET not in str(raised.value)
+
+
 async def test_opening_a_queue_warns_when_keys_may_be_evicted(
     redis_broker: BrokerHandle, caplog: pytest.LogCaptureFixture
 ) -> None:
