@@ -376,11 +376,14 @@ async def test_node_restart_mid_run_loses_no_acknowledged_job_and_everyone_recon
         stop.set()
         await producing
 
-        async def all_completed() -> bool | None:
+        async def drained() -> bool | None:
+            # an add that raised during the outage may still have been stored: such extra jobs are
+            # fine, so wait for the queue to drain rather than for an exact count
             stats = await queue.get_stats()
-            return True if stats.completed == len(acknowledged) else None
+            return True if stats.waiting == stats.active == stats.delayed == 0 else None
 
-        await eventually(all_completed, timeout_s=60, message="every acknowledged job completed")
+        await eventually(drained, timeout_s=60, message="the queue to drain")
+        assert (await queue.get_stats()).completed >= len(acknowledged)
         for job_id in acknowledged:
             job = await queue.get_job(job_id)
             assert job is not None and job.state is JobState.COMPLETED
