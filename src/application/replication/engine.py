@@ -10,9 +10,11 @@ state's next wake time, snapshots). Several queue handles of one process share o
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from domain.queue.errors import BrokerUnavailableError, PayloadTooLargeError
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+SWEEP_INTERVAL_S = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,7 @@ class ReplicationEngine:
         self._snapshot_at = 0
         self._closed = False
         self._users = 0
+        self._deadlines: collections.deque[tuple[float, int, asyncio.Future[Any]]] = collections.deque()
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -97,6 +101,7 @@ class ReplicationEngine:
             machine, next_offset, self.appender_id, max_record_bytes=self.settings.max_record_bytes
         )
         self._tasks.append(asyncio.create_task(self._tail_forever(), name=f"replica-tail-{self.queue}"))
+        self._tasks.append(asyncio.create_task(self._expire_forever(), name=f"replica-expiry-{self.queue}"))
         await self._guard(self._election.start(), "joining the leader election")
         self._tasks.append(
             asyncio.create_task(self._maintain_forever(), name=f"replica-maintenance-{self.queue}")
@@ -169,15 +174,30 @@ class ReplicationEngine:
         return nonce, future
 
     async def outcome(self, nonce: int, future: asyncio.Future[Any]) -> Any:
-        """The state machine's decision on a posted event, as this process applied it."""
-        try:
-            async with asyncio.timeout(self.settings.operation_timeout_s):
-                return await future
-        except TimeoutError:
-            self.replica.forget(nonce)
-            raise BrokerUnavailableError(
-                self.broker, f"event not confirmed within {self.settings.operation_timeout_ms} ms"
-            ) from None
+        """The state machine's decision on a posted event, as this process applied it.
+
+        Not confirmed within the operation timeout -> ``BrokerUnavailableError`` (set by the
+        deadline sweeper: one timer for every pending event instead of one per event).
+        """
+        if not future.done():
+            self._deadlines.append((time.monotonic() + self.settings.operation_timeout_s, nonce, future))
+        return await future
+
+    async def _expire_forever(self) -> None:
+        """Fail the outcomes nobody confirmed in time (deadlines are in posting order)."""
+        deadlines = self._deadlines
+        while not self._closed:
+            now = time.monotonic()
+            while deadlines and (deadlines[0][2].done() or deadlines[0][0] <= now):
+                _, nonce, future = deadlines.popleft()
+                if not future.done():
+                    self.replica.forget(nonce)
+                    future.set_exception(
+                        BrokerUnavailableError(
+                            self.broker, f"event not confirmed within {self.settings.operation_timeout_ms} ms"
+                        )
+                    )
+            await asyncio.sleep(SWEEP_INTERVAL_S)
 
     async def submit(self, event: ev.QueueEvent) -> Any:
         nonce, future = self.post(event)
