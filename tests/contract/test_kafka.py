@@ -252,3 +252,21 @@ async def test_one_process_becomes_the_maintenance_leader(kafka: KafkaBrokerUnde
         return sum(handle.engine.is_leader() for handle in handles) == 1
 
     await eventually(one_leader, timeout_s=30, message="one leader")
+
+
+async def test_when_the_leader_closes_another_process_takes_over(kafka: KafkaBrokerUnderTest) -> None:
+    queue_name = unique_queue_name("kt")
+    handles = [await _open(kafka, queue_name) for _ in range(2)]
+
+    async def the_leader() -> ReplicatedQueue | None:
+        leaders = [handle for handle in handles if handle.engine.is_leader()]
+        return leaders[0] if len(leaders) == 1 else None
+
+    leader = await eventually(the_leader, timeout_s=30, message="one leader")
+    await leader.close()
+    [survivor] = [handle for handle in handles if handle is not leader]
+
+    async def survivor_leads() -> bool:
+        return survivor.engine.is_leader()
+
+    await eventually(survivor_leads, timeout_s=10, message="the other process to take over")
