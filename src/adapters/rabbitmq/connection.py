@@ -9,6 +9,7 @@ one (within the connect timeout). Errors are ``BrokerUnavailableError`` with the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import time
@@ -99,13 +100,21 @@ class AmqpLink:
             if not opened.done():
                 opened.set_result(channel)
 
+        def on_close(_channel: Any, exc: BaseException) -> None:
+            if not opened.done():
+                opened.set_exception(self.unavailable(f"cannot open a channel: {_reason(exc)}"))
+
         try:
-            connection.channel(on_open_callback=on_open)
+            pending = connection.channel(on_open_callback=on_open)
         except pika.exceptions.AMQPError as exc:
             raise self.unavailable(f"cannot open a channel: {_reason(exc)}") from exc
+        pending.add_on_close_callback(on_close)
         try:
             raw = await asyncio.wait_for(opened, self._settings.operation_timeout_s)
         except TimeoutError:
+            if pending.is_open or pending.is_opening:
+                with contextlib.suppress(pika.exceptions.AMQPError):
+                    pending.close()
             raise self.unavailable("opening a channel timed out") from None
         return AmqpChannel(raw, self.redacted_url)
 
