@@ -80,12 +80,7 @@ class AmqpLink:
         self._connection: AsyncioConnection | None = None
         self._lock = asyncio.Lock()
         self._closed = False
-        self._generation = 0  # increases with every new connection
         self._failure: tuple[float, str] | None = None  # (monotonic time, reason) of the last failed connect
-
-    @property
-    def generation(self) -> int:
-        return self._generation
 
     def unavailable(self, reason: str) -> BrokerUnavailableError:
         return BrokerUnavailableError(self.redacted_url, reason)
@@ -141,7 +136,6 @@ class AmqpLink:
                 raise self.unavailable("the broker handle is closed")
             self._connection = connection
             self._failure = None
-            self._generation += 1
             return self._connection
 
     async def _connect(self) -> AsyncioConnection:
