@@ -156,7 +156,8 @@ class KafkaConnection:
     async def guard(self, operation: Awaitable[T], what: str, timeout_ms: int | None = None) -> T:
         timeout = (timeout_ms or self.settings.operation_timeout_ms) / 1000
         try:
-            return await asyncio.wait_for(operation, timeout)
+            async with asyncio.timeout(timeout):
+                return await operation
         except TimeoutError:
             raise BrokerUnavailableError(
                 self.broker, f"{what} took longer than {timeout * 1000:.0f} ms"

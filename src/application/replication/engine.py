@@ -352,7 +352,8 @@ class ReplicationEngine:
 
     async def _guard(self, operation: Awaitable[T], what: str) -> T:
         try:
-            return await asyncio.wait_for(operation, self.settings.operation_timeout_s)
+            async with asyncio.timeout(self.settings.operation_timeout_s):
+                return await operation
         except TimeoutError:
             raise BrokerUnavailableError(
                 self.broker, f"{what} took longer than {self.settings.operation_timeout_ms} ms"
