@@ -20,6 +20,7 @@ from domain.queue.errors import InvalidOptionError
 
 RECORD_VERSION = 1
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_json_str = json.encoder.encode_basestring  # a str as a JSON string literal (C-accelerated)
 RECORD_OVERHEAD_BYTES = 256  # a record's bytes beyond its entries (version, appender id, brackets)
 
 
@@ -121,6 +122,12 @@ def encode_entry(nonce: int, event: ev.QueueEvent) -> str:
 
     Raises ``InvalidOptionError`` when a value inside the event is not JSON-encodable.
     """
+    if type(event) is ev.Complete:  # one per job: formatted directly (same JSON as the general path)
+        lease = event.lease
+        return (
+            f'[{nonce},{{"t":"complete","now":{int(event.now)},'
+            f'"lease":[{_json_str(lease.job_id)},{_json_str(lease.token)}],"ret":{_json_str(event.return_json)}}}]'
+        )
     try:
         return _ENCODER.encode([nonce, _encode_event(event)])
     except (TypeError, ValueError) as exc:
