@@ -106,23 +106,30 @@ class RedisQueue(QueueBackend):
         return await self._add_drafts(drafts)
 
     async def _add_drafts(self, drafts: Sequence[JobDraft]) -> list[Job]:
-        """Store drafts in chunks; each chunk goes on the wire while the next one is encoded."""
+        """Store drafts in chunks, pipelined: while the server runs one chunk, the client encodes the
+        next one and decodes the replies that are back."""
         chunks = _chunks(drafts, self._conn.settings.add_chunk, MAX_CHUNK_PAYLOAD_CHARS)
         sent: list[asyncio.Future[Any]] = []
+        jobs: list[Job] = []
+        decoded = 0
         async with self._conn.guard("add"):
             try:
                 for part in chunks:
                     sent.append(asyncio.ensure_future(self._pipeline.call("add", add_argument(part))))
                     await asyncio.sleep(0)  # let the call be written before encoding the next chunk
-                replies = await asyncio.gather(*sent)
+                    while decoded < len(sent) and sent[decoded].done():
+                        jobs.extend(self._decode_added(chunks[decoded], sent[decoded].result()))
+                        decoded += 1
+                for index in range(decoded, len(chunks)):
+                    jobs.extend(self._decode_added(chunks[index], await sent[index]))
             finally:
                 for future in sent:
                     future.cancel()  # no-op for finished calls; nothing left behind on errors
-        jobs: list[Job] = []
-        for part, reply in zip(chunks, replies, strict=True):
-            entries = json.loads(reply.decode("utf-8", "surrogateescape"))  # bytes that are not UTF-8 survive
-            jobs.extend(self._added(draft, entry) for draft, entry in zip(part, entries, strict=True))
         return jobs
+
+    def _decode_added(self, part: Sequence[JobDraft], reply: bytes) -> list[Job]:
+        entries = json.loads(reply.decode("utf-8", "surrogateescape"))  # bytes that are not UTF-8 survive
+        return [self._added(draft, entry) for draft, entry in zip(part, entries, strict=True)]
 
     def _added(self, draft: JobDraft, entry: list[Any]) -> Job:
         kind = entry[0]
