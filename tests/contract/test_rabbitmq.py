@@ -459,3 +459,29 @@ async def test_a_process_refuses_to_start_on_a_log_that_ends_before_its_snapshot
             await second.open_queue(JobFactory(name, JobTypes(strict=False)))
     finally:
         await second.close()
+
+
+async def test_an_open_handle_reports_a_stopped_node_within_the_timeout_and_recovers_when_it_is_back(
+    rabbitmq_broker: BrokerHandle,
+) -> None:
+    if not rabbitmq_broker.restartable:
+        pytest.skip("the node comes from BACKBONE_TEST_AMQP_URL: the tests cannot stop it")
+    settings = RabbitMQSettings(connect_timeout_ms=1_000, operation_timeout_ms=2_000)
+    broker = RabbitMQBroker(rabbitmq_broker.url, settings)
+    try:
+        queue = await broker.open_queue(JobFactory(unique_queue_name(), JobTypes(strict=False)))
+        await rabbitmq_broker.astop()
+        try:
+            started = time.monotonic()
+            with pytest.raises(BrokerUnavailableError) as raised:
+                await queue.add("contract.echo.v1", {"when": "down"})
+            assert time.monotonic() - started < 5
+            assert "guest:guest" not in str(raised.value)
+        finally:
+            await rabbitmq_broker.astart()
+        job = await eventually(
+            lambda: _add_or_none(queue), timeout_s=60, message="an add once the node is back"
+        )
+        assert await queue.get_job(job.id) is not None
+    finally:
+        await broker.close()
