@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from adapters.redis.value_codec import (
+    COMPACT_JSON,
     decode_metadata,
     decode_options,
     decode_progress,
@@ -56,7 +57,7 @@ class MalformedJobHashError(ValueError):
 
 def add_argument(drafts: Sequence[JobDraft]) -> str:
     """The one argument ``lua/add.lua`` reads: a JSON array with one entry per job."""
-    return json.dumps([_add_fields(draft) for draft in drafts], separators=(",", ":"), ensure_ascii=False)
+    return COMPACT_JSON.encode([_add_fields(draft) for draft in drafts])
 
 
 def _add_fields(draft: JobDraft) -> list[Any]:

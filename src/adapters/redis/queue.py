@@ -29,7 +29,7 @@ from adapters.redis.codec import (
 from adapters.redis.connection import RedisConnection
 from adapters.redis.keys import QueueKeys
 from adapters.redis.scripts import Arg, AutoPipeline, ScriptRunner
-from adapters.redis.value_codec import encode_progress
+from adapters.redis.value_codec import COMPACT_JSON, encode_progress
 from application.clock import Clock, system_clock
 from application.jobs.job_factory import JobFactory
 from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
@@ -316,8 +316,8 @@ class RedisQueue(QueueBackend):
         return await self._completions.submit((lease, return_json))
 
     async def _complete_batch(self, entries: Sequence[tuple[LeaseRef, str]]) -> list[bool]:
-        argument = json.dumps(
-            [(lease.job_id, lease.token, return_json) for lease, return_json in entries], ensure_ascii=False
+        argument = COMPACT_JSON.encode(
+            [(lease.job_id, lease.token, return_json) for lease, return_json in entries]
         )
         return [flag == 49 for flag in await self._run("complete", argument)]  # b"1"
 

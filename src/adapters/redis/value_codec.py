@@ -36,10 +36,14 @@ def encode_options(options: ResolvedOptions) -> str:
     )
 
 
+# One encoder, built once: ``json.dumps`` with non-default options builds a new one per call.
+COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def encode_metadata(metadata: JobMetadata) -> str:
     """``[correlation_id, tenant_id, user, source, timestamp, business_context]`` (user as a list too)."""
     user = metadata.user
-    return json.dumps(
+    return COMPACT_JSON.encode(
         [
             metadata.correlation_id,
             metadata.tenant_id,
@@ -49,9 +53,7 @@ def encode_metadata(metadata: JobMetadata) -> str:
             metadata.source,
             metadata.timestamp,
             metadata.business_context,
-        ],
-        separators=(",", ":"),
-        ensure_ascii=False,
+        ]
     )
 
 
