@@ -54,16 +54,22 @@ class KafkaSite:
 
 @pytest.fixture(scope="session")
 def kafka_site() -> Iterator[KafkaSite]:
-    external = os.environ.get(KAFKA_URL_ENV, "").strip()
-    if external:
-
-        async def cannot_interrupt() -> None:
-            pytest.skip("an external Kafka cannot be interrupted from the tests")
-
-        yield KafkaSite(external, cannot_interrupt)
-        return
-    from tests.harness.brokers import start_local_kafka
+    from tests.harness import containers
+    from tests.harness.brokers import provide_kafka, start_local_kafka
     from tests.harness.tcp_proxy import TcpProxy
+
+    in_container = containers.testcontainers_requested() and containers.docker_reachable()
+    if os.environ.get(KAFKA_URL_ENV, "").strip() or in_container:
+        # An external broker or a container: its advertised address cannot be put behind a proxy.
+        async def cannot_interrupt() -> None:
+            pytest.skip("this Kafka cannot be interrupted from the tests (external or container)")
+
+        handle = provide_kafka()
+        try:
+            yield KafkaSite(handle.url, cannot_interrupt)
+        finally:
+            handle.close()
+        return
 
     port = free_port()
     server = start_local_kafka(advertised_port=port)
