@@ -64,6 +64,7 @@ local function string_or_null(text)
 end
 
 local lease_number = num(redis.call("HGET", K_META, "lseq"), 0)
+local leased = {} -- lease expiry, id, ...: added to `active` with one command at the end
 local lease_until = fmt(now + lease_ms)
 local started_at = fmt(now)
 local started = 0
@@ -83,7 +84,8 @@ while started < budget do
       local attempts_started = fmt(num(v[8], 0) + 1)
       redis.call("HSET", k, "as", attempts_started, "state", "active", "tok", token, "lnum", fmt(lease_number),
         "pon", started_at)
-      redis.call("ZADD", K_ACTIVE, lease_until, id)
+      leased[#leased + 1] = lease_until
+      leased[#leased + 1] = id
       claimed[#claimed + 1] = table.concat({"[", cjson.encode(token), ",", cjson.encode(id), ",", cjson.encode(v[1]),
         ",", v[2], ",", cjson.encode(v[3]), ",", v[4], ",", v[5], ",", attempts_started, ",", v[9] or "0", ",",
         v[10] or "0", ",", json_or_null(v[11]), ",", string_or_null(v[12]), ",", v[13] or "[]", ",", started_at, ",",
@@ -92,6 +94,7 @@ while started < budget do
     end
   end
 end
+for_chunks(leased, function(part) redis.call("ZADD", K_ACTIVE, unpack(part)) end)
 redis.call("HSET", K_META, "lseq", fmt(lease_number))
 if limit_max then redis.call("HINCRBY", K_META, "lstarted", started) end
 local wake = nil

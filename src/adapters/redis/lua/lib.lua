@@ -36,6 +36,14 @@ local function field(k, name)
   return value
 end
 
+-- Call `fn` with consecutive slices of `items` small enough to `unpack` into one command.
+local function for_chunks(items, fn)
+  local size = 1000
+  for start = 1, #items, size do
+    fn({unpack(items, start, math.min(start + size - 1, #items))})
+  end
+end
+
 local function signal_work() redis.call("ZADD", K_MARKER, 0, "w") end
 
 local function is_paused() return redis.call("HEXISTS", K_META, "paused") == 1 end
