@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
+from application.redaction import redact_url
 from application.replication.settings import ReplicationSettings
 from domain.queue.errors import InvalidOptionError
 
@@ -57,19 +58,6 @@ class KafkaSettings:
     @property
     def sasl_credentials(self) -> tuple[str, str] | None:
         return parse_bootstrap(self.url)[1]
-
-
-def redact_url(url: str) -> str:
-    """``kafka://user:secret@h1:1,h2:2`` -> ``kafka://user:***@h1:1,h2:2`` (several hosts allowed)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return "<unparseable url>"
-    netloc, slash, tail = rest.partition("/")
-    if "@" not in netloc:
-        return url
-    userinfo, _, hosts = netloc.rpartition("@")
-    user = userinfo.partition(":")[0]
-    return f"{scheme}://{user}:***@{hosts}{slash}{tail}"
 
 
 def parse_bootstrap(url: str) -> tuple[list[str], tuple[str, str] | None]:

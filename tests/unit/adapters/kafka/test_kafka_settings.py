@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.kafka.settings import KafkaSettings, parse_bootstrap, redact_url
+from adapters.kafka.settings import KafkaSettings, parse_bootstrap
 from adapters.kafka.topics import QueueTopics
+from application.redaction import redact_url
 from domain.queue.errors import InvalidOptionError
 
 
