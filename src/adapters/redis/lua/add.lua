@@ -4,6 +4,7 @@
 -- Returns a JSON array, per job: ["n", state, due ("" none)] | ["d", id, {existing job hash}] |
 -- ["r", original id] (the idempotency key outlived its job).
 local now = tick()
+stamp(now)
 local jobs = cjson.decode(ARGV[2])
 local results = {}
 local woke = false

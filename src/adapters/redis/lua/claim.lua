@@ -26,6 +26,7 @@ if limit_max then
   local window = math.floor(now / duration)
   window_end = (window + 1) * duration
   if num(redis.call("HGET", K_META, "lwin"), -1) ~= window then
+    stamp(now)
     redis.call("HSET", K_META, "lwin", fmt(window), "lstarted", "0")
   end
   budget = math.min(budget, limit_max - num(redis.call("HGET", K_META, "lstarted"), 0))
@@ -77,6 +78,7 @@ while started < budget do
     local v = redis.pcall("HMGET", k, unpack(READ))
     local problem, raw = inspect(id, k, v)
     if problem then
+      stamp(now)
       store_malformed(id, raw, problem, now)
     else
       lease_number = lease_number + 1
@@ -95,8 +97,11 @@ while started < budget do
   end
 end
 for_chunks(leased, function(part) redis.call("ZADD", K_ACTIVE, unpack(part)) end)
-redis.call("HSET", K_META, "lseq", fmt(lease_number))
-if limit_max then redis.call("HINCRBY", K_META, "lstarted", started) end
+if started > 0 then
+  redis.call("HSET", K_META, "lseq", fmt(lease_number))
+  stamp(now)
+end
+if limit_max and started > 0 then redis.call("HINCRBY", K_META, "lstarted", started) end
 local wake = nil
 if started < max_jobs then
   local head = redis.call("ZRANGE", K_DELAYED, 0, 0, "WITHSCORES")

@@ -1,5 +1,6 @@
 -- Remove up to ARGV[4] jobs of state ARGV[3] (completed|failed) finished more than ARGV[2] ms ago.
 local now = tick()
+stamp(now)
 local set = K_DONE
 if ARGV[3] == "failed" then set = K_FAILED end
 local cutoff = now - tonumber(ARGV[2])

@@ -3,6 +3,7 @@
 -- Jobs kept for no time (remove_on_complete=True) while no older completed job exists are simply gone:
 -- their removal from `active` and their deletion are batched into one command each.
 local now = tick()
+stamp(now)
 local results = {}
 local finished_at = fmt(now)
 local none_completed = redis.call("ZCARD", K_DONE) == 0

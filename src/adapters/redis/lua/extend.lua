@@ -1,5 +1,6 @@
 -- Renew leases. ARGV[2] lease ms, then (id, token) pairs. Returns the ids of the leases already lost.
 local now = tick()
+stamp(now)
 local lease_ms = tonumber(ARGV[2])
 local lost = {}
 for i = 3, #ARGV, 2 do

@@ -2,6 +2,7 @@
 -- ARGV[2] id, ARGV[3] token, ARGV[4] reason, ARGV[5] stacktrace ("" = reason), ARGV[6] retry delay ms
 -- ("" = no more attempts). Returns "" if the lease is stale, else the new state.
 local now = tick()
+stamp(now)
 local id = ARGV[2]
 local k = held(id, ARGV[3])
 if not k then return "" end

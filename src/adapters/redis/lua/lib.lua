@@ -19,14 +19,22 @@ local function num(v, default)
   return n
 end
 
--- The queue clock: the server's TIME in ms, never going backwards (kept in meta "now").
+-- The queue clock: the server's TIME in ms, never going backwards. meta "now" keeps the latest time
+-- any script stored something at (`stamp`), so a script that changes nothing writes nothing.
+local clock_stored = 0
 local function clock()
   local t = redis.call("TIME")
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local last = num(redis.call("HGET", K_META, "now"), 0)
-  if last >= now then return last end
-  redis.call("HSET", K_META, "now", fmt(now))
+  clock_stored = num(redis.call("HGET", K_META, "now"), 0)
+  if clock_stored >= now then return clock_stored end
   return now
+end
+
+local function stamp(now)
+  if now > clock_stored then
+    redis.call("HSET", K_META, "now", fmt(now))
+    clock_stored = now
+  end
 end
 
 -- HGET that reads a raw client's non-hash value under a job key as "absent" instead of failing.
@@ -148,7 +156,7 @@ end
 
 local function promote_due(now)
   local due = redis.call("ZRANGEBYSCORE", K_DELAYED, "-inf", fmt(now), "WITHSCORES", "LIMIT", 0, SWEEP_LIMIT)
-  if #due == 0 then return end
+  if #due == 0 then return 0 end
   local items = {}
   for i = 1, #due, 2 do
     local id = due[i]
@@ -165,6 +173,7 @@ local function promote_due(now)
     end
   end
   signal_work()
+  return #items
 end
 
 local function recover_one(id, now)
@@ -192,19 +201,19 @@ end
 
 local function recover_stalled(now)
   local expired = redis.call("ZRANGEBYSCORE", K_ACTIVE, "-inf", "(" .. fmt(now), "WITHSCORES", "LIMIT", 0, SWEEP_LIMIT)
-  if #expired == 0 then return end
+  if #expired == 0 then return 0 end
   local items = {}
   for i = 1, #expired, 2 do
     items[#items + 1] = {expired[i], tonumber(expired[i + 1]), num(field(jkey(expired[i]), "lnum"), 0)}
   end
   for _, item in ipairs(sort_by(items)) do recover_one(item[1], now) end
+  return #items
 end
 
 -- Time passes: promote due delayed jobs, then recover expired leases (the state machine's order).
 local function tick()
   local now = clock()
-  promote_due(now)
-  recover_stalled(now)
+  if promote_due(now) + recover_stalled(now) > 0 then stamp(now) end
   return now
 end
 

@@ -1,5 +1,5 @@
 -- ARGV[2] "1" pause / "0" resume.
-tick()
+stamp(tick())
 if ARGV[2] == "1" then
   redis.call("HSET", K_META, "paused", "1")
 else

@@ -1,5 +1,6 @@
 -- Delete dead letters that failed more than ARGV[2] ms ago (finish order is time order).
 local now = tick()
+stamp(now)
 local cutoff = now - tonumber(ARGV[2])
 local removed = 0
 while true do

@@ -1,6 +1,6 @@
 -- Hand back jobs reserved but never started: same place in line, the attempt un-counted.
 -- ARGV[2..]: (id, token) pairs. Returns how many were released.
-tick()
+stamp(tick())
 local released = 0
 for i = 2, #ARGV, 2 do
   local id = ARGV[i]

@@ -1,5 +1,5 @@
 -- Delete a job that is not active. ARGV[2] id. Returns 1 / 0. Its idempotency key stays.
-tick()
+stamp(tick())
 local id = ARGV[2]
 local k = jkey(id)
 if redis.call("EXISTS", k) == 0 then return 0 end

@@ -1,6 +1,6 @@
 -- Put dead letters back to waiting with fresh attempts. ARGV[2..]: job ids ("*" alone = every one).
 -- Returns how many were revived.
-tick()
+stamp(tick())
 local ids = {}
 if ARGV[2] == "*" and #ARGV == 2 then
   ids = redis.call("ZRANGE", K_FAILED, 0, -1)
