@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -25,6 +27,8 @@ from application.redaction import redact_url
 from domain.queue.errors import BrokerUnavailableError
 
 logger = logging.getLogger(__name__)
+
+_UNBLOCK_BACKSTOP_S = 0.25  # the server's own timeout, past the client's: only used if UNBLOCK fails
 
 
 def _client(settings: RedisSettings, *, socket_timeout: float | None, blocking: bool) -> Redis:
@@ -64,6 +68,8 @@ class RedisConnection:
         self.commands = _client(settings, socket_timeout=settings.operation_timeout_ms / 1000, blocking=False)
         self.blocking = _client(settings, socket_timeout=None, blocking=True)
         self._timeout_s = settings.operation_timeout_ms / 1000
+        self._client_ids: weakref.WeakKeyDictionary[AbstractConnection, int] = weakref.WeakKeyDictionary()
+        self._unblocking: set[asyncio.Task[None]] = set()
 
     def guard(self, what: str) -> _Guard:
         """Translate connection failures of one operation; redis-py's socket timeouts bound it."""
@@ -80,6 +86,48 @@ class RedisConnection:
             raise BrokerUnavailableError(self.redacted_url, reason) from exc
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise BrokerUnavailableError(self.redacted_url, f"{what}: {self._safe(exc)}") from exc
+
+    async def wait_for_signal(self, key: str, wait_s: float) -> bool:
+        """``BZPOPMIN key`` for ``wait_s`` seconds, ended on time by the client; True if popped.
+
+        Redis checks blocking timeouts only about every 100 ms (``hz 10``), so the server's own
+        timeout may fire that much late. Instead the wait is ended at ``wait_s`` with ``CLIENT
+        UNBLOCK`` from the command connection: on time, and the blocked connection stays usable (a
+        cancelled read would have to be dropped). The server timeout stays as a backstop.
+        """
+        async with self.guard_wait("wait for work", wait_s + _UNBLOCK_BACKSTOP_S):
+            pool = self.blocking.connection_pool
+            connection = await pool.get_connection()  # type: ignore[no-untyped-call]  # redis-py untyped
+            try:
+                client_id = self._client_ids.get(connection)
+                if client_id is None:
+                    await connection.send_command("CLIENT", "ID")
+                    client_id = int(await connection.read_response())
+                    self._client_ids[connection] = client_id
+                await connection.send_command("BZPOPMIN", key, round(wait_s + _UNBLOCK_BACKSTOP_S, 3))
+                timer = asyncio.get_running_loop().call_later(wait_s, self._unblock, client_id)
+                try:
+                    reply = await connection.read_response()
+                finally:
+                    timer.cancel()
+            except BaseException:
+                await connection.disconnect()  # a half-read reply must not reach the next caller
+                raise
+            finally:
+                await pool.release(connection)
+        return reply is not None
+
+    def _unblock(self, client_id: int) -> None:
+        task = asyncio.get_running_loop().create_task(self._send_unblock(client_id))
+        self._unblocking.add(task)
+        task.add_done_callback(self._unblocking.discard)
+
+    async def _send_unblock(self, client_id: int) -> None:
+        try:
+            await self.commands.client_unblock(client_id)
+        except (RedisConnectionError, RedisTimeoutError, OSError, ResponseError) as exc:
+            # The blocked read ends with the server's own timeout (or fails with the same outage).
+            logger.debug("redis %s: CLIENT UNBLOCK failed: %s", self.redacted_url, self._safe(exc))
 
     def _safe(self, exc: BaseException) -> str:
         text = f"{type(exc).__name__}: {exc}"

@@ -52,7 +52,6 @@ from domain.queue.options import JobOptions
 logger = logging.getLogger(__name__)
 
 MIN_WAIT_S = 0.001
-SERVER_TIMEOUT_SLACK_S = 0.1  # how late Redis (hz 10) may answer a blocking command's timeout
 MAX_CHUNK_PAYLOAD_CHARS = 4 * 1024 * 1024  # a chunk of big payloads is cut early: no huge script argument
 _JSON = json.JSONDecoder()
 
@@ -250,32 +249,10 @@ class RedisQueue(QueueBackend):
                 return ()
             due_in = None if not wake_at else max(MIN_WAIT_S, (int(wake_at) - int(server_now)) / 1000)
             if due_in is not None and due_in < remaining:
-                await self._wait_for_work(due_in, precise=True)
+                await self._conn.wait_for_signal(self.keys.marker, due_in)
                 continue  # something falls due now: claim it
-            if not await self._wait_for_work(remaining, precise=remaining < SERVER_TIMEOUT_SLACK_S * 1.5):
+            if not await self._conn.wait_for_signal(self.keys.marker, remaining):
                 return ()  # nothing was signalled while we waited: the claim's time is up
-
-    async def _wait_for_work(self, wait_s: float, *, precise: bool) -> bool:
-        """Block on the marker (``BZPOPMIN``) until work is signalled or ``wait_s`` passes.
-
-        Redis checks blocking timeouts only about every 100 ms (``hz 10``), so a server-side timeout
-        may fire up to that much late. A wait that ends at a due time (or is short) is ended by the
-        client, on time (the driver then drops that connection); a long idle wait asks the server
-        for 100 ms less, so it ends within ``wait_s`` without costing a reconnect. Returns whether work
-        was signalled.
-        """
-        async with self._conn.guard_wait("wait for work", wait_s):
-            if not precise:
-                server_wait = max(MIN_WAIT_S, round(wait_s - SERVER_TIMEOUT_SLACK_S, 3))
-                return await self._conn.blocking.bzpopmin([self.keys.marker], timeout=server_wait) is not None
-            try:
-                async with asyncio.timeout(wait_s):
-                    popped = await self._conn.blocking.bzpopmin(
-                        [self.keys.marker], timeout=round(wait_s + 1, 3)
-                    )
-            except TimeoutError:
-                return False
-            return popped is not None
 
     async def _decode_claimed(self, entries: list[bytes]) -> list[ClaimedJob]:
         jobs = []
