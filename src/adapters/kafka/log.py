@@ -72,8 +72,9 @@ class KafkaLog(ReplicationLog):
 
     async def _tailing_consumer(self) -> AIOKafkaConsumer:
         if self._consumer is None:
-            consumer = self._connection.new_consumer()
-            await self._connection.guard(consumer.start(), "starting the log consumer")
+            connection = self._connection
+            consumer = connection.new_consumer(fetch_min_bytes=connection.settings.fetch_min_bytes)
+            await connection.guard(consumer.start(), "starting the log consumer")
             consumer.assign([self._partition])
             self._consumer = consumer
         return self._consumer

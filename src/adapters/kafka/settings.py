@@ -34,6 +34,13 @@ class KafkaSettings:
     linger_ms: int = 0
     # tailing consumers: a caught-up fetch returns after at most this long
     fetch_max_wait_ms: int = 10
+    # the log's tailing consumer: a fetch returns once this much is there (or at fetch_max_wait_ms).
+    # Large: a busy log is fetched about once per fetch_max_wait_ms instead of once per append (the
+    # process applies its own records from the append's offsets, the tail only brings other
+    # processes' records, which then arrive within fetch_max_wait_ms). 1: other processes' records
+    # as soon as the broker answers, for one more fetch per append (on Tansu each fetch costs time
+    # that grows with the partition, which slows every append).
+    fetch_min_bytes: int = 1024 * 1024
     # topics created when missing
     replication_factor: int = 1
     min_insync_replicas: int | None = None
