@@ -315,10 +315,11 @@ class ProducerBehaviours:
         async with running_worker(queue, {ECHO: recording_handler([])}):
             for job in old:
                 await wait_for_state(queue, job.id, JobState.COMPLETED)
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(1.0)
             fresh = await queue.add(ECHO, {"fresh": True})
             await wait_for_state(queue, fresh.id, JobState.COMPLETED)
-        assert await queue.clean(200, JobState.COMPLETED) == 3
+            cleaned = await queue.clean(600, JobState.COMPLETED)
+        assert cleaned == 3
         assert [await queue.get_job(job.id) for job in old] == [None, None, None]
         assert (await queue.get_job(fresh.id)) is not None
         assert (await queue.get_stats()).completed == 1

@@ -301,7 +301,10 @@ class Worker:
                 )
                 continue
             for job_id in lost:
-                logger.warning("job %s lease lost queue=%s: another worker may run it", job_id, self.queue)
+                if job_id in self._active:  # a job that finished while renewing is not lost
+                    logger.warning(
+                        "job %s lease lost queue=%s: another worker may run it", job_id, self.queue
+                    )
 
     async def _shutdown(self) -> None:
         await self._release_reserved()
