@@ -25,23 +25,10 @@ from adapters.redis.value_codec import (
     progress_of,
 )
 from application.state_machine.events import JobDraft
-from application.state_machine.records import MALFORMED_JOB_NAME
+from application.state_machine.records import MALFORMED_JOB_NAME, MALFORMED_OPTIONS
 from domain.queue.job import DeadLetter, Job, JobState
 from domain.queue.metadata import JobMetadata
-from domain.queue.options import Backoff, KeepJobs, ResolvedOptions
-
-MALFORMED_OPTIONS = ResolvedOptions(
-    delay=0,
-    attempts=1,
-    priority=10,
-    backoff=Backoff(),
-    timeout=None,
-    remove_on_complete=KeepJobs(),
-    remove_on_fail=KeepJobs(),
-    job_id=None,
-    idempotency_key=None,
-    idempotency_ttl=1,
-)
+from domain.queue.options import ResolvedOptions
 
 
 class MalformedJobHashError(ValueError):

@@ -18,11 +18,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from application.state_machine import events as ev
-from application.state_machine.records import MALFORMED_JOB_NAME, MAX_STACKTRACES, JobRecord
+from application.state_machine.records import (
+    MALFORMED_JOB_NAME,
+    MALFORMED_OPTIONS,
+    MAX_STACKTRACES,
+    JobRecord,
+)
 from domain.queue.errors import InvalidOptionError
 from domain.queue.job import DeadLetter, Job, JobState, QueueStats
 from domain.queue.metadata import JobMetadata
-from domain.queue.options import Backoff, KeepJobs, RateLimit, ResolvedOptions
+from domain.queue.options import KeepJobs, RateLimit
 
 STALLED_REASON = "lease expired: the worker died or stalled"
 
@@ -294,7 +299,7 @@ class QueueStateMachine:
             id=event.job_id,
             name=MALFORMED_JOB_NAME,
             data_json=None,
-            options=_MALFORMED_OPTIONS,
+            options=MALFORMED_OPTIONS,
             metadata=JobMetadata(correlation_id=event.job_id, source="malformed-record", timestamp=self.now),
             created_at=self.now,
             state=JobState.FAILED,
@@ -531,19 +536,6 @@ def _removed_job(draft: ev.JobDraft, original_id: str, queue: str) -> Job:
         deduplicated=True,
     )
 
-
-_MALFORMED_OPTIONS = ResolvedOptions(
-    delay=0,
-    attempts=1,
-    priority=10,
-    backoff=Backoff(),
-    timeout=None,
-    remove_on_complete=KeepJobs(),
-    remove_on_fail=KeepJobs(),
-    job_id=None,
-    idempotency_key=None,
-    idempotency_ttl=1,
-)
 
 _HANDLERS: dict[type, str] = {
     ev.Add: "on_add",

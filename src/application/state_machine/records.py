@@ -7,10 +7,23 @@ from dataclasses import dataclass, field
 
 from domain.queue.job import DeadLetter, Job, JobState, Progress
 from domain.queue.metadata import JobMetadata
-from domain.queue.options import ResolvedOptions
+from domain.queue.options import Backoff, KeepJobs, ResolvedOptions
 
 MAX_STACKTRACES = 10
 MALFORMED_JOB_NAME = "malformed.record.v1"
+# A malformed record is stored straight in the dead-letter set: one attempt, kept until purged.
+MALFORMED_OPTIONS = ResolvedOptions(
+    delay=0,
+    attempts=1,
+    priority=10,
+    backoff=Backoff(),
+    timeout=None,
+    remove_on_complete=KeepJobs(),
+    remove_on_fail=KeepJobs(),
+    job_id=None,
+    idempotency_key=None,
+    idempotency_ttl=1,
+)
 
 
 @dataclass(slots=True)
