@@ -36,11 +36,8 @@ T = TypeVar("T")
 SWEEP_INTERVAL_S = 0.05
 
 
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    nonce: int
-    event: ev.QueueEvent
-    entry: bytes  # the encoded ``[nonce, event]``
+# (nonce, event, the encoded ``[nonce, event]``): a plain tuple, one per posted event (hot path)
+_Pending = tuple[int, ev.QueueEvent, bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,8 +165,9 @@ class ReplicationEngine:
                 detail=f"got {len(entry)}",
             )
         future = self.replica.expect(nonce)
-        self._pending.append(_Pending(nonce, event, entry))
-        if self._flusher is None or self._flusher.done():
+        self._pending.append((nonce, event, entry))
+        flusher = self._flusher
+        if flusher is None or flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name=f"replica-append-{self.queue}")
         return nonce, future
 
@@ -213,8 +211,8 @@ class ReplicationEngine:
                 )
             except BrokerUnavailableError as exc:
                 logger.warning("append failed queue=%s events=%d: %s", self.queue, len(batch), exc.reason)
-                for pending in batch:
-                    self.replica.fail_outcome(pending.nonce, exc)
+                for nonce, _, _ in batch:
+                    self.replica.fail_outcome(nonce, exc)
                 continue
             if offsets is not None:
                 self._apply_own(records, offsets)
@@ -242,18 +240,19 @@ class ReplicationEngine:
         chunk: list[_Pending] = []
         size = RECORD_OVERHEAD_BYTES
         for pending in batch:
-            if chunk and (size + len(pending.entry) > limit or len(chunk) >= per_record):
+            entry_bytes = len(pending[2])
+            if chunk and (size + entry_bytes > limit or len(chunk) >= per_record):
                 records.append(self._record(chunk))
                 chunk, size = [], RECORD_OVERHEAD_BYTES
             chunk.append(pending)
-            size += len(pending.entry) + 1
+            size += entry_bytes + 1
         if chunk:
             records.append(self._record(chunk))
         return records
 
     def _record(self, chunk: list[_Pending]) -> _Record:
-        payload = encode_record(self.appender_id, [pending.entry for pending in chunk])
-        return _Record(payload, tuple((pending.nonce, pending.event) for pending in chunk))
+        payload = encode_record(self.appender_id, [entry for _, _, entry in chunk])
+        return _Record(payload, tuple((nonce, event) for nonce, event, _ in chunk))
 
     # --- reads ----------------------------------------------------------------------------------
 
