@@ -130,25 +130,33 @@ class Worker:
             while self._reserved and len(self._active) < opts.concurrency:
                 self._start(self._reserved.popleft())
             free = opts.concurrency - len(self._active)
-            wanted = free + opts.prefetch - len(self._reserved)
-            if free <= 0 or wanted <= 0:
-                wakeup.clear()
-                if len(self._active) >= opts.concurrency and not self._stopping:
-                    await wakeup.wait()
+            wanted = max(free, 0) + opts.prefetch - len(self._reserved)
+            if free > 0:
+                await self._claim(wanted, opts.block_ms)  # wait for work: a slot is free
                 continue
-            request = ClaimRequest(opts.worker_id, wanted, opts.lease_ms, opts.limiter, opts.block_ms)
-            try:
-                batch = await self.backend.claim(request)
-            except QueueError as exc:
-                logger.warning("worker %s cannot claim from queue=%s: %s", opts.worker_id, self.queue, exc)
-                await self._pause_after_error()
-                continue
-            self.metrics.claimed += len(batch)
-            for claimed in batch:
-                if self._stopping or len(self._active) >= opts.concurrency:
-                    self._reserved.append(claimed)
-                else:
-                    self._start(claimed)
+            if wanted > 0 and await self._claim(wanted, 1):
+                continue  # every slot busy: topped up the reserve without waiting, so it is ready
+            wakeup.clear()
+            if len(self._active) >= opts.concurrency and not self._stopping:
+                await wakeup.wait()
+
+    async def _claim(self, wanted: int, block_ms: int) -> int:
+        """Claim up to ``wanted`` jobs, start what fits and reserve the rest; returns how many."""
+        opts = self.options
+        request = ClaimRequest(opts.worker_id, wanted, opts.lease_ms, opts.limiter, block_ms)
+        try:
+            batch = await self.backend.claim(request)
+        except QueueError as exc:
+            logger.warning("worker %s cannot claim from queue=%s: %s", opts.worker_id, self.queue, exc)
+            await self._pause_after_error()
+            return 0
+        self.metrics.claimed += len(batch)
+        for claimed in batch:
+            if self._stopping or len(self._active) >= opts.concurrency:
+                self._reserved.append(claimed)
+            else:
+                self._start(claimed)
+        return len(batch)
 
     async def _pause_after_error(self) -> None:
         wakeup = self._wakeup

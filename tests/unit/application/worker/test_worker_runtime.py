@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 import pytest
-from tests.contract.helpers import running_worker, wait_for_state
+from tests.contract.helpers import eventually, running_worker, wait_for_state
 
 from adapters.memory import MemoryBroker
 from application.jobs.job_factory import JobFactory
@@ -121,3 +122,26 @@ async def test_worker_metrics_count_successes_and_dead_letters(queue: Any, job_t
         await wait_for_state(queue, ok.id, JobState.COMPLETED)
         await wait_for_state(queue, bad.id, JobState.FAILED)
     assert (worker.metrics.succeeded, worker.metrics.failed, worker.metrics.dead_lettered) == (1, 1, 1)
+
+
+async def test_reserve_is_topped_up_while_every_slot_is_busy(queue: Any, job_types: JobTypes) -> None:
+    release = asyncio.Event()
+    started: list[str] = []
+
+    async def parent(payload: Any, ctx: JobContext) -> None:
+        started.append(ctx.job.id)
+        await release.wait()
+
+    first = await queue.add(PARENT, {})
+    async with running_worker(queue, {PARENT: parent}, job_types, concurrency=1, prefetch=2) as worker:
+        await wait_for_state(queue, first.id, JobState.ACTIVE)
+        later = [await queue.add(PARENT, {"n": n}) for n in range(2)]
+        await eventually(lambda: _reserved(worker, 2), message="two jobs reserved behind the busy slot")
+        assert started == [first.id]
+        release.set()
+        for job in later:
+            await wait_for_state(queue, job.id, JobState.COMPLETED)
+
+
+async def _reserved(worker: Any, count: int) -> bool:
+    return bool(worker.reserved_count >= count)
