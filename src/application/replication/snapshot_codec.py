@@ -14,7 +14,7 @@ from typing import Any
 
 from application.replication import value_codec as vc
 from application.replication.value_codec import CodecError, Obj, fail
-from application.state_machine.machine import QueueStateMachine, _Limiter
+from application.state_machine.machine import LimiterWindow, QueueStateMachine
 from application.state_machine.records import JobRecord
 from domain.queue.job import JobState
 
@@ -145,7 +145,7 @@ def _decode_document(document: Any) -> QueueStateMachine:
     m.idempotency_expiry = [(expires_at, key) for key, (_, expires_at) in m.idempotency.items()]
     heapq.heapify(m.idempotency_expiry)
     window, started = vc.get_list(d, "limiter")
-    m.limiter = _Limiter(window=int(window), started=int(started))
+    m.limiter = LimiterWindow(window=int(window), started=int(started))
     return m
 
 

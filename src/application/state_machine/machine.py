@@ -53,7 +53,9 @@ class FailOutcome:
 
 
 @dataclass(slots=True)
-class _Limiter:
+class LimiterWindow:
+    """The rate-limit window: which fixed window (now // duration) and how many jobs started in it."""
+
     window: int = -1
     started: int = 0
 
@@ -74,7 +76,7 @@ class QueueStateMachine:
     failed: dict[str, None] = field(default_factory=dict)  # the dead-letter set, in failing order
     idempotency: dict[str, tuple[str, int]] = field(default_factory=dict)  # key -> (job id, expires_at)
     idempotency_expiry: list[tuple[int, str]] = field(default_factory=list)
-    limiter: _Limiter = field(default_factory=_Limiter)
+    limiter: LimiterWindow = field(default_factory=LimiterWindow)
 
     # --- dispatch -----------------------------------------------------------------------------
 
