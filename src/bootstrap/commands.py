@@ -81,7 +81,15 @@ async def run_workers(
         for worker in workers:
             worker.request_stop()
 
-    with stop_on_signals(stop):
+    def on_signal() -> None:
+        if not stopping.is_set():
+            stop()
+            return
+        logger.warning("second stop signal: cancelling the active jobs of %d workers now", len(workers))
+        for worker in workers:
+            worker.request_stop(grace_ms=0)  # cancelled jobs are handed back for another worker
+
+    with stop_on_signals(on_signal):
         tasks = [asyncio.create_task(worker.run(), name=f"worker:{worker.queue}") for worker in workers]
         for worker in workers:
             await worker.wait_started()

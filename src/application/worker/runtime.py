@@ -53,6 +53,7 @@ class Worker:
         self._reserved: deque[ClaimedJob] = deque()
         self._stopping = False
         self._grace_ms = self.options.shutdown_grace_ms
+        self._stop_requested = asyncio.Event()
         self._wakeup: asyncio.Event | None = None
         self._started: asyncio.Event | None = None
         self._done: asyncio.Event | None = None
@@ -104,6 +105,7 @@ class Worker:
         self._stopping = True
         if grace_ms is not None:
             self._grace_ms = grace_ms
+        self._stop_requested.set()
         if self._wakeup is not None:
             self._wakeup.set()
 
@@ -316,16 +318,29 @@ class Worker:
 
     async def _shutdown(self) -> None:
         await self._release_reserved()
-        if self._active:
-            tasks = [task for task, _ in self._active.values()]
-            logger.info(
-                "worker %s finishing %d active jobs queue=%s", self.options.worker_id, len(tasks), self.queue
+        if not self._active:
+            return
+        pending = {task for task, _ in self._active.values()}
+        logger.info(
+            "worker %s finishing %d active jobs queue=%s", self.options.worker_id, len(pending), self.queue
+        )
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        while pending:
+            self._stop_requested.clear()  # a later request_stop may shorten the grace: re-read it then
+            remaining = began + self._grace_ms / 1000 - loop.time()
+            if remaining <= 0:
+                break
+            waiter = asyncio.ensure_future(self._stop_requested.wait())
+            done, _ = await asyncio.wait(
+                {*pending, waiter}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
             )
-            _, pending = await asyncio.wait(tasks, timeout=self._grace_ms / 1000)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending)
+            waiter.cancel()
+            pending -= done
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
 
     async def _release_reserved(self) -> None:
         if not self._reserved:
