@@ -19,7 +19,7 @@ from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import InvalidResponse, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from adapters.redis.settings import RedisSettings
@@ -84,7 +84,7 @@ class RedisConnection:
         except TimeoutError as exc:
             reason = f"{what}: no answer within {self.settings.operation_timeout_ms} ms"
             raise BrokerUnavailableError(self.redacted_url, reason) from exc
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        except (RedisConnectionError, RedisTimeoutError, InvalidResponse, OSError) as exc:
             raise BrokerUnavailableError(self.redacted_url, f"{what}: {self._safe(exc)}") from exc
 
     async def wait_for_signal(self, key: str, wait_s: float) -> bool:
@@ -181,7 +181,7 @@ class _Guard:
         if isinstance(exc, RedisTimeoutError | TimeoutError):
             reason = f"{self._what}: no answer within {connection.settings.operation_timeout_ms} ms"
             raise BrokerUnavailableError(connection.redacted_url, reason) from exc
-        if isinstance(exc, RedisConnectionError | OSError):
+        if isinstance(exc, RedisConnectionError | InvalidResponse | OSError):  # InvalidResponse: not Redis
             raise BrokerUnavailableError(
                 connection.redacted_url, f"{self._what}: {connection._safe(exc)}"
             ) from exc
