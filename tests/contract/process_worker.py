@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests.contract.support import SecondWorker
+from tests.contract.support import BrokerUnderTest, SecondWorker
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,3 +85,47 @@ class ProcessWorker(SecondWorker):
 
     async def wait_exit(self, timeout_s: float) -> int:
         return await asyncio.wait_for(self._process.wait(), timeout_s)
+
+
+class ProcessBrokerUnderTest(BrokerUnderTest):
+    """A network broker whose second workers are real OS processes of ``tests.contract.worker_process``.
+
+    Subclasses name the backend opener (``module:function``) and the URL a worker process connects to.
+    """
+
+    opener: str = ""
+
+    def __init__(self) -> None:
+        self._process_workers: list[ProcessWorker] = []
+
+    @property
+    def worker_url(self) -> str:
+        raise NotImplementedError
+
+    async def start_second_worker(
+        self,
+        queue: str,
+        job_names: Sequence[str],
+        behaviour: str,
+        *,
+        concurrency: int = 1,
+        lease_ms: int = 1000,
+    ) -> SecondWorker:
+        worker = await ProcessWorker.start(
+            self.opener,
+            self.worker_url,
+            queue,
+            job_names,
+            behaviour,
+            concurrency=concurrency,
+            lease_ms=lease_ms,
+        )
+        self._process_workers.append(worker)
+        return worker
+
+    async def end_process_workers(self, *, graceful: bool) -> None:
+        for worker in self._process_workers:
+            if graceful:
+                await worker.stop(10)
+            else:
+                await worker.kill()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -34,9 +34,9 @@ from tests.contract.helpers import (
     unique_queue_name,
     wait_for_state,
 )
-from tests.contract.process_worker import ProcessWorker
+from tests.contract.process_worker import ProcessBrokerUnderTest, ProcessWorker
 from tests.contract.queue_contract import QueueContract
-from tests.contract.support import CONTRACT_SECRET, BrokerUnderTest, SecondWorker
+from tests.contract.support import CONTRACT_SECRET, BrokerUnderTest
 from tests.harness.brokers import KAFKA_URL_ENV
 from tests.harness.ports import LOOPBACK, free_port
 
@@ -87,13 +87,14 @@ def kafka_site() -> Iterator[KafkaSite]:
         server.close()
 
 
-class KafkaBrokerUnderTest(BrokerUnderTest):
+class KafkaBrokerUnderTest(ProcessBrokerUnderTest):
+    opener = OPENER
     name = "kafka"
 
     def __init__(self, site: KafkaSite) -> None:
+        super().__init__()
         self.site = site
         self._brokers: list[KafkaBroker] = []
-        self._workers: list[SecondWorker] = []
 
     async def open_queue(
         self, queue: str, job_types: JobTypes, defaults: QueueDefaults, *, max_payload_bytes: int = 512 * 1024
@@ -121,27 +122,15 @@ class KafkaBrokerUnderTest(BrokerUnderTest):
         finally:
             await producer.stop()
 
-    async def start_second_worker(
-        self,
-        queue: str,
-        job_names: Sequence[str],
-        behaviour: str,
-        *,
-        concurrency: int = 1,
-        lease_ms: int = 1000,
-    ) -> SecondWorker:
-        worker = await ProcessWorker.start(
-            OPENER, self.site.url, queue, job_names, behaviour, concurrency=concurrency, lease_ms=lease_ms
-        )
-        self._workers.append(worker)
-        return worker
+    @property
+    def worker_url(self) -> str:
+        return self.site.url
 
     async def interrupt_and_restore(self) -> None:
         await self.site.interrupt()
 
     async def close(self) -> None:
-        for worker in self._workers:
-            await worker.kill()
+        await self.end_process_workers(graceful=False)
         for broker in self._brokers:
             await broker.close()
 

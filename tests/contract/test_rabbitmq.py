@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pika
@@ -31,22 +31,23 @@ from domain.queue.errors import BrokerUnavailableError
 from domain.queue.job import JobState
 from domain.queue.options import QueueDefaults
 from tests.contract.helpers import eventually, unique_queue_name
-from tests.contract.process_worker import ProcessWorker
+from tests.contract.process_worker import ProcessBrokerUnderTest
 from tests.contract.queue_contract import QueueContract
-from tests.contract.support import CONTRACT_SECRET, BrokerUnderTest, SecondWorker
+from tests.contract.support import CONTRACT_SECRET, BrokerUnderTest
 from tests.harness.handle import BrokerHandle
 
 OPENER = "adapters.rabbitmq.factory:open_backend"
 TEST_SETTINGS = RabbitMQSettings(connect_timeout_ms=3_000, operation_timeout_ms=5_000)
 
 
-class RabbitMQBrokerUnderTest(BrokerUnderTest):
+class RabbitMQBrokerUnderTest(ProcessBrokerUnderTest):
+    opener = OPENER
     name = "rabbitmq"
 
     def __init__(self, node: BrokerHandle) -> None:
+        super().__init__()
         self.node = node
         self._brokers: list[RabbitMQBroker] = []
-        self._workers: list[ProcessWorker] = []
 
     async def open_queue(
         self, queue: str, job_types: JobTypes, defaults: QueueDefaults, *, max_payload_bytes: int = 512 * 1024
@@ -67,20 +68,9 @@ class RabbitMQBrokerUnderTest(BrokerUnderTest):
         stream = QueueTopology.of(TEST_SETTINGS.prefix, queue).log_stream
         await asyncio.to_thread(publish_raw, self.node.url, stream, raw)
 
-    async def start_second_worker(
-        self,
-        queue: str,
-        job_names: Sequence[str],
-        behaviour: str,
-        *,
-        concurrency: int = 1,
-        lease_ms: int = 1000,
-    ) -> SecondWorker:
-        worker = await ProcessWorker.start(
-            OPENER, self.node.url, queue, job_names, behaviour, concurrency=concurrency, lease_ms=lease_ms
-        )
-        self._workers.append(worker)
-        return worker
+    @property
+    def worker_url(self) -> str:
+        return self.node.url
 
     async def interrupt_and_restore(self) -> None:
         if self.node.restartable:
@@ -91,8 +81,7 @@ class RabbitMQBrokerUnderTest(BrokerUnderTest):
         await asyncio.sleep(0.3)
 
     async def close(self) -> None:
-        for worker in self._workers:
-            await worker.stop(10)
+        await self.end_process_workers(graceful=True)
         for broker in self._brokers:
             await broker.close()
 

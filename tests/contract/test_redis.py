@@ -13,7 +13,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -45,9 +45,9 @@ from tests.contract.helpers import (
     unique_queue_name,
     wait_for_state,
 )
-from tests.contract.process_worker import ProcessWorker
+from tests.contract.process_worker import ProcessBrokerUnderTest, ProcessWorker
 from tests.contract.queue_contract import QueueContract
-from tests.contract.support import CONTRACT_SECRET, BrokerUnderTest, SecondWorker
+from tests.contract.support import CONTRACT_SECRET, BrokerUnderTest
 from tests.harness.brokers import start_local_redis
 from tests.harness.handle import BrokerHandle
 from tests.harness.ports import LOOPBACK, free_port
@@ -58,13 +58,14 @@ OPENER = "adapters.redis.factory:open_backend"
 PRIO_SHIFT = 2**40
 
 
-class RedisBrokerUnderTest(BrokerUnderTest):
+class RedisBrokerUnderTest(ProcessBrokerUnderTest):
+    opener = OPENER
     name = "redis"
 
     def __init__(self, server: BrokerHandle) -> None:
+        super().__init__()
         self.server = server
         self._brokers: list[RedisBroker] = []
-        self._workers: list[SecondWorker] = []
 
     async def open_queue(
         self, queue: str, job_types: JobTypes, defaults: QueueDefaults, *, max_payload_bytes: int = 512 * 1024
@@ -89,27 +90,15 @@ class RedisBrokerUnderTest(BrokerUnderTest):
             await client.zadd(keys.wait, {job_id: 5 * PRIO_SHIFT})
             await client.zadd(keys.marker, {"w": 0})
 
-    async def start_second_worker(
-        self,
-        queue: str,
-        job_names: Sequence[str],
-        behaviour: str,
-        *,
-        concurrency: int = 1,
-        lease_ms: int = 1000,
-    ) -> SecondWorker:
-        worker = await ProcessWorker.start(
-            OPENER, self.server.url, queue, job_names, behaviour, concurrency=concurrency, lease_ms=lease_ms
-        )
-        self._workers.append(worker)
-        return worker
+    @property
+    def worker_url(self) -> str:
+        return self.server.url
 
     async def interrupt_and_restore(self) -> None:
         await self.server.arestart()
 
     async def close(self) -> None:
-        for worker in self._workers:
-            await worker.kill()
+        await self.end_process_workers(graceful=False)
         for broker in self._brokers:
             await broker.close()
 
