@@ -67,37 +67,19 @@ class NotificationQueueService:
     async def enqueue_email(
         self, data: SendEmail, metadata: JobMetadata, *, priority: int = Priority.NORMAL, delay_ms: int = 0
     ) -> Job:
-        options = dataclasses.replace(
-            MESSAGE_OPTIONS,
-            job_id=f"email-{data.notification_id}",
-            idempotency_key=f"email-{data.notification_id}",
-            priority=priority,
-            delay=delay_ms,
-        )
+        options = _message_options(f"email-{data.notification_id}", priority, delay_ms)
         return await self._enqueue(self._email, EMAIL_JOB, data, options, metadata)
 
     async def enqueue_sms(
         self, data: SendSms, metadata: JobMetadata, *, priority: int = Priority.NORMAL, delay_ms: int = 0
     ) -> Job:
-        options = dataclasses.replace(
-            MESSAGE_OPTIONS,
-            job_id=f"sms-{data.notification_id}",
-            idempotency_key=f"sms-{data.notification_id}",
-            priority=priority,
-            delay=delay_ms,
-        )
+        options = _message_options(f"sms-{data.notification_id}", priority, delay_ms)
         return await self._enqueue(self._sms, SMS_JOB, data, options, metadata)
 
     async def enqueue_push(
         self, data: SendPush, metadata: JobMetadata, *, priority: int = Priority.NORMAL, delay_ms: int = 0
     ) -> Job:
-        options = dataclasses.replace(
-            MESSAGE_OPTIONS,
-            job_id=f"push-{data.notification_id}",
-            idempotency_key=f"push-{data.notification_id}",
-            priority=priority,
-            delay=delay_ms,
-        )
+        options = _message_options(f"push-{data.notification_id}", priority, delay_ms)
         return await self._enqueue(self._push, PUSH_JOB, data, options, metadata)
 
     async def enqueue_broadcast(
@@ -131,3 +113,10 @@ class NotificationQueueService:
             job.deduplicated,
         )
         return job
+
+
+def _message_options(job_id: str, priority: int, delay_ms: int) -> JobOptions:
+    """One message per notification id: the id is the job id and the idempotency key (module docstring)."""
+    return dataclasses.replace(
+        MESSAGE_OPTIONS, job_id=job_id, idempotency_key=job_id, priority=priority, delay=delay_ms
+    )
