@@ -81,8 +81,8 @@ class KafkaConnection:
                 await self.guard(producer.start(), "connecting", self.settings.connect_timeout_ms)
                 await self.guard(offsets.start(), "connecting", self.settings.connect_timeout_ms)
             except BaseException:
-                await _quietly_stop(producer)
-                await _quietly_stop(offsets)
+                await stop_quietly(producer)
+                await stop_quietly(offsets)
                 raise
             self._producer, self._offsets = producer, offsets
 
@@ -90,8 +90,8 @@ class KafkaConnection:
         async with self._lock:
             producer, offsets = self._producer, self._offsets
             self._producer = self._offsets = None
-        await _quietly_stop(producer)
-        await _quietly_stop(offsets)
+        await stop_quietly(producer)
+        await stop_quietly(offsets)
 
     def new_consumer(self, **overrides: Any) -> AIOKafkaConsumer:
         options: dict[str, Any] = {
@@ -181,8 +181,20 @@ def _topic_errors(response: Any) -> list[tuple[str, int, str | None]]:
     ]
 
 
-async def _quietly_stop(client: AIOKafkaProducer | AIOKafkaConsumer | None) -> None:
+async def stop_quietly(client: AIOKafkaProducer | AIOKafkaConsumer | None) -> None:
+    """Stop an aiokafka client, ignoring broker errors on the way out.
+
+    aiokafka's consumer cancels its own fetch tasks on stop and may re-raise their
+    ``CancelledError`` (seen when a fetch is backing off after an outage). That one is ignored;
+    a cancellation of the caller's own task is not.
+    """
     if client is None:
         return
-    with contextlib.suppress(KafkaError, OSError, asyncio.CancelledError):
+    try:
         await client.stop()
+    except (KafkaError, OSError):
+        pass
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise

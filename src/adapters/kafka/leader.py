@@ -24,7 +24,7 @@ import uuid
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from adapters.kafka.connection import KafkaConnection
+from adapters.kafka.connection import KafkaConnection, stop_quietly
 from adapters.kafka.topics import QueueTopics
 from application.replication.log_port import LeaderElection
 from domain.queue.errors import BrokerUnavailableError
@@ -73,8 +73,7 @@ class KafkaLeaderElection(LeaderElection):
         if consumer is not None:
             with contextlib.suppress(BrokerUnavailableError):
                 await self._connection.guard(self._send(leave=True), "leaving the leader topic", 1_000)
-            with contextlib.suppress(KafkaError, OSError):
-                await consumer.stop()
+            await stop_quietly(consumer)
         self._seen.clear()
 
     async def _beat(self) -> None:

@@ -7,13 +7,12 @@ consumer: every append acknowledged (acks=all) before the call lies below it.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError, OffsetOutOfRangeError
 
-from adapters.kafka.connection import KafkaConnection
+from adapters.kafka.connection import KafkaConnection, stop_quietly
 from adapters.kafka.topics import QueueTopics
 from application.replication.log_port import LogRecord, ReplicationLog
 from domain.queue.errors import BrokerUnavailableError
@@ -67,8 +66,7 @@ class KafkaLog(ReplicationLog):
     async def close(self) -> None:
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
-            with contextlib.suppress(KafkaError, OSError):
-                await consumer.stop()
+            await stop_quietly(consumer)
 
     async def _tailing_consumer(self) -> AIOKafkaConsumer:
         if self._consumer is None:

@@ -13,9 +13,8 @@ import json
 import logging
 
 from aiokafka import TopicPartition
-from aiokafka.errors import KafkaError
 
-from adapters.kafka.connection import KafkaConnection
+from adapters.kafka.connection import KafkaConnection, stop_quietly
 from application.replication.log_port import SnapshotStore
 
 logger = logging.getLogger(__name__)
@@ -68,8 +67,7 @@ class KafkaSnapshotStore(SnapshotStore):
                     elif message.key is not None:
                         values[message.key] = message.value
         finally:
-            with contextlib.suppress(KafkaError, OSError):
-                await consumer.stop()
+            await stop_quietly(consumer)
         for head in reversed(heads):
             state = _assemble(head, values)
             if state is not None:

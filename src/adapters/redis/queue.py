@@ -71,7 +71,9 @@ class RedisQueue(QueueBackend):
         self._owns_connection = owns_connection
         self.keys = QueueKeys(connection.settings.prefix, validate_queue_name(factory.queue))
         self._scripts = ScriptRunner(self.keys.script_keys(), self.keys.base)
-        self._pipeline = AutoPipeline(self._scripts, connection.commands)
+        self._pipeline = AutoPipeline(
+            self._scripts, connection.commands, max_in_flight=connection.settings.pipelines_in_flight
+        )
         self._completions: Coalescer[tuple[LeaseRef, str], bool] = Coalescer(
             self._complete_batch, gather_first=True
         )

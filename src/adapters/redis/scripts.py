@@ -115,26 +115,31 @@ class ScriptRunner:
 
 
 class AutoPipeline:
-    """Script calls made while another is in flight are sent together, as one pipeline.
+    """Script calls made while others are in flight are sent together, as one pipeline.
 
     A lone caller pays one round trip as usual; many concurrent callers (claims, completions,
     adds from many tasks) share round trips instead of each taking a pooled connection. Every
     call stays its own ``EVALSHA``: atomic on its own, errors delivered to its own caller.
+
+    Up to ``max_in_flight`` pipelines travel at once (each on its own pooled connection), so the
+    server already has the next batch queued while the client decodes the previous reply: client
+    and server work at the same time instead of taking turns.
     """
 
-    def __init__(self, runner: ScriptRunner, client: Redis) -> None:
+    def __init__(self, runner: ScriptRunner, client: Redis, *, max_in_flight: int = 2) -> None:
         self._runner = runner
         self._client = client
+        self._max_in_flight = max_in_flight
         self._queued: list[tuple[Call, asyncio.Future[Any]]] = []
-        self._busy = False
-        self._drainer: asyncio.Task[None] | None = None
+        self._in_flight = 0
+        self._drainers: set[asyncio.Task[None]] = set()
 
     async def call(self, name: str, *args: Arg) -> Any:
-        if self._busy:
+        if self._in_flight >= self._max_in_flight:
             future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             self._queued.append((Call(name, args), future))
             return await future
-        self._busy = True
+        self._in_flight += 1
         try:
             return await self._runner.call(self._client, name, *args)
         finally:
@@ -142,9 +147,11 @@ class AutoPipeline:
 
     def _after_send(self) -> None:
         if self._queued:
-            self._drainer = asyncio.get_running_loop().create_task(self._drain(), name="redis-auto-pipeline")
+            drainer = asyncio.get_running_loop().create_task(self._drain(), name="redis-auto-pipeline")
+            self._drainers.add(drainer)
+            drainer.add_done_callback(self._drainers.discard)
         else:
-            self._busy = False
+            self._in_flight -= 1
 
     async def _drain(self) -> None:
         try:
@@ -164,4 +171,4 @@ class AutoPipeline:
                     else:
                         future.set_result(result)
         finally:
-            self._busy = False
+            self._in_flight -= 1

@@ -27,13 +27,20 @@ class RedisSettings:
     ssl_keyfile: str | None = None
     ssl_check_hostname: bool = True
     add_chunk: int = 500  # jobs per add script call in add_bulk (calls are pipelined)
+    pipelines_in_flight: int = 2  # script pipelines of one queue travelling at once (see AutoPipeline)
     check_eviction_policy: bool = True
 
     def __post_init__(self) -> None:
         scheme = urlsplit(self.url).scheme
         if scheme not in SCHEMES:
             raise InvalidOptionError("url", "must start with redis:// or rediss://", detail=f"got {scheme!r}")
-        for name in ("connect_timeout_ms", "operation_timeout_ms", "max_connections", "add_chunk"):
+        for name in (
+            "connect_timeout_ms",
+            "operation_timeout_ms",
+            "max_connections",
+            "add_chunk",
+            "pipelines_in_flight",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidOptionError(name, "must be a positive integer", detail=f"got {value!r}")

@@ -49,8 +49,9 @@ class Worker:
         self.options = options or WorkerOptions()
         self.metrics = WorkerMetrics()
         self._rng = rng or random.Random()
-        self._active: dict[str, tuple[asyncio.Task[None], LeaseRef]] = {}
-        self._reserved: deque[ClaimedJob] = deque()
+        self._active: dict[str, LeaseRef] = {}  # job id -> lease of the jobs being run
+        self._reserved: deque[ClaimedJob] = deque()  # claimed, not started yet
+        self._slots: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._grace_ms = self.options.shutdown_grace_ms
         self._stop_requested = asyncio.Event()
@@ -128,22 +129,22 @@ class Worker:
         opts = self.options
         wakeup = self._wakeup
         assert wakeup is not None
+        capacity = opts.concurrency + opts.prefetch
+        top_up_at = max(1, (opts.prefetch + 1) // 2)  # claim for the reserve in batches, not job by job
         while not self._stopping:
-            while self._reserved and len(self._active) < opts.concurrency:
-                self._start(self._reserved.popleft())
-            free = opts.concurrency - len(self._active)
-            wanted = max(free, 0) + opts.prefetch - len(self._reserved)
-            if free > 0:
-                await self._claim(wanted, opts.block_ms)  # wait for work: a slot is free
+            held = len(self._active) + len(self._reserved)
+            wanted = capacity - held
+            if held < opts.concurrency:
+                await self._claim(wanted, opts.block_ms)  # wait for work: a slot has nothing to run
                 continue
-            if wanted > 0 and await self._claim(wanted, 1):
-                continue  # every slot busy: topped up the reserve without waiting, so it is ready
+            if wanted >= top_up_at and await self._claim(wanted, 1):
+                continue  # every slot has work: topped up the reserve without waiting
             wakeup.clear()
-            if len(self._active) >= opts.concurrency and not self._stopping:
+            if len(self._active) + len(self._reserved) >= opts.concurrency and not self._stopping:
                 await wakeup.wait()
 
     async def _claim(self, wanted: int, block_ms: int) -> int:
-        """Claim up to ``wanted`` jobs, start what fits and reserve the rest; returns how many."""
+        """Claim up to ``wanted`` jobs into the reserve and hand them to slots; returns how many."""
         opts = self.options
         request = ClaimRequest(opts.worker_id, wanted, opts.lease_ms, opts.limiter, block_ms)
         try:
@@ -153,11 +154,8 @@ class Worker:
             await self._pause_after_error()
             return 0
         self.metrics.claimed += len(batch)
-        for claimed in batch:
-            if self._stopping or len(self._active) >= opts.concurrency:
-                self._reserved.append(claimed)
-            else:
-                self._start(claimed)
+        self._reserved.extend(batch)
+        self._start_slots()
         return len(batch)
 
     async def _pause_after_error(self) -> None:
@@ -167,23 +165,45 @@ class Worker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wakeup.wait(), self.options.claim_error_backoff_ms / 1000)
 
-    def _start(self, claimed: ClaimedJob) -> None:
-        lease = LeaseRef(claimed.job.id, claimed.token)
-        task = asyncio.create_task(self._execute(claimed.job, lease), name=f"job:{claimed.job.id}")
-        self._active[claimed.job.id] = (task, lease)
-        task.add_done_callback(self._on_job_done)
+    # --- slots: each runs reserved jobs one after another -----------------------------------------
 
-    def _on_job_done(self, task: asyncio.Task[None]) -> None:
-        job_id = task.get_name()[4:]
-        entry = self._active.get(job_id)
-        if entry is not None and entry[0] is task:
-            del self._active[job_id]
+    def _start_slots(self) -> None:
+        """Start slot tasks for reserved jobs, up to ``concurrency`` slots in all.
+
+        A slot runs jobs from the reserve until it is empty, so a busy worker creates no task per
+        job; a slot whose reserve runs dry ends, and the next claim starts new ones.
+        """
+        if self._stopping:
+            return
+        for _ in range(min(len(self._reserved), self.options.concurrency - len(self._slots))):
+            slot = asyncio.create_task(self._run_slot(), name=f"worker-slot:{self.queue}")
+            self._slots.add(slot)
+            slot.add_done_callback(self._on_slot_done)
+
+    def _on_slot_done(self, slot: asyncio.Task[None]) -> None:
+        self._slots.discard(slot)  # a slot cancelled before it ran did not remove itself
+        self._start_slots()
         if self._wakeup is not None:
             self._wakeup.set()
 
+    async def _run_slot(self) -> None:
+        reserved = self._reserved
+        try:
+            while reserved and not self._stopping:
+                await self._execute(reserved.popleft())
+                if self._wakeup is not None:
+                    self._wakeup.set()  # room for the claimer
+        finally:
+            # Leave the count at once, not in a later callback: a claim that lands in between
+            # must see this slot gone and start another for its jobs.
+            self._slots.discard(asyncio.current_task())
+
     # --- running one job ------------------------------------------------------------------------
 
-    async def _execute(self, job: Job, lease: LeaseRef) -> None:
+    async def _execute(self, claimed: ClaimedJob) -> None:
+        job = claimed.job
+        lease = LeaseRef(job.id, claimed.token)
+        self._active[job.id] = lease
         correlation_token = current_correlation_id.set(job.metadata.correlation_id or job.id)
         job_token = current_job_id.set(job.id)
         started = time.perf_counter()
@@ -197,6 +217,7 @@ class Worker:
             self.metrics.total_ms += (time.perf_counter() - started) * 1000
             current_job_id.reset(job_token)
             current_correlation_id.reset(correlation_token)
+            del self._active[job.id]
 
     async def _run_attempt(self, job: Job, lease: LeaseRef) -> None:
         try:
@@ -292,7 +313,7 @@ class Worker:
     # --- leases and shutdown --------------------------------------------------------------------
 
     def _held_leases(self) -> list[LeaseRef]:
-        leases = [lease for _, lease in self._active.values()]
+        leases = list(self._active.values())
         leases.extend(LeaseRef(c.job.id, c.token) for c in self._reserved)
         return leases
 
@@ -318,11 +339,14 @@ class Worker:
 
     async def _shutdown(self) -> None:
         await self._release_reserved()
-        if not self._active:
+        if not self._slots:
             return
-        pending = {task for task, _ in self._active.values()}
+        pending = set(self._slots)  # slots still running a job: each ends after it (stopping)
         logger.info(
-            "worker %s finishing %d active jobs queue=%s", self.options.worker_id, len(pending), self.queue
+            "worker %s finishing %d active jobs queue=%s",
+            self.options.worker_id,
+            len(self._active),
+            self.queue,
         )
         loop = asyncio.get_running_loop()
         began = loop.time()

@@ -66,6 +66,11 @@ def test_timeouts_must_be_positive() -> None:
         RedisSettings(url="redis://localhost/0", operation_timeout_ms=0)
 
 
+def test_at_least_one_pipeline_must_be_allowed_in_flight() -> None:
+    with pytest.raises(InvalidOptionError, match="pipelines_in_flight"):
+        RedisSettings(url="redis://localhost/0", pipelines_in_flight=0)
+
+
 def test_bulk_adds_are_cut_into_chunks_by_count_and_by_payload_size() -> None:
     factory = JobFactory("chunk-q", JobTypes(strict=False))
     small = [factory.draft("chunk.test.v1", "x" * 8, None, None, 0) for _ in range(7)]
