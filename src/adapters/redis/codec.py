@@ -184,12 +184,26 @@ def _raw_of(fields: Fields) -> bytes:
     return json.dumps(parts, ensure_ascii=False).encode("utf-8")
 
 
-def decode_claimed(blob: bytes, queue: str) -> tuple[str, Job]:
-    """(token, job) from one job of ``claim.lua``'s reply; ValueError/TypeError/... if anything is off.
+def decode_claimed_batch(entries: Sequence[bytes]) -> list[Any] | None:
+    """Every job of one ``claim.lua`` reply parsed in one go (one JSON document for the batch).
+
+    None if some job's stored JSON does not parse: then each is decoded on its own, so only the
+    broken one is dead-lettered.
+    """
+    try:
+        decoded = json.loads(b"[" + b",".join(entries) + b"]")
+    except ValueError:
+        return None
+    return decoded if isinstance(decoded, list) and len(decoded) == len(entries) else None
+
+
+def decode_claimed(blob: bytes | list[Any], queue: str) -> tuple[str, Job]:
+    """(token, job) from one job of ``claim.lua``'s reply (its bytes, or already parsed);
+    ValueError/TypeError/... if anything is off.
 
     The caller then falls back to ``decode_job`` on the stored hash, which decides field by field.
     """
-    fields = json.loads(blob)
+    fields = json.loads(blob) if isinstance(blob, bytes) else blob
     token, job_id, name, data, opts, meta, created, started, made, progress, ret, reason, stack = fields[:13]
     processed_on, finished_on = fields[13:]
     if not (

@@ -18,6 +18,7 @@ from adapters.redis.codec import (
     MalformedJobHashError,
     add_argument,
     decode_claimed,
+    decode_claimed_batch,
     decode_job,
     fields_from_mapping,
     new_job,
@@ -258,9 +259,10 @@ class RedisQueue(QueueBackend):
 
     async def _decode_claimed(self, entries: list[bytes]) -> list[ClaimedJob]:
         jobs = []
-        for blob in entries:
+        parsed = decode_claimed_batch(entries)
+        for index, blob in enumerate(entries):
             try:
-                token, job = decode_claimed(blob, self.name)
+                token, job = decode_claimed(blob if parsed is None else parsed[index], self.name)
             except (ValueError, TypeError, KeyError, IndexError):
                 claimed = await self._decode_stored(blob)  # some field is not what add.lua wrote
                 if claimed is None:
