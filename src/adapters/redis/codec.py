@@ -54,18 +54,12 @@ def _add_fields(draft: JobDraft) -> list[Any]:
         draft.name,
         "data",
         draft.data_json,
-        "opts",
-        encode_options(options),
         "meta",
         encode_metadata(draft.metadata),
         "created",
         str(draft.created_at),
-        "prio",
-        str(options.priority),
-        "attempts",
-        str(options.attempts),
     ]
-    fields.extend(_retention_fields(options))
+    fields.extend(_option_fields(options))
     return [
         draft.id,
         options.idempotency_key or "",
@@ -76,16 +70,45 @@ def _add_fields(draft: JobDraft) -> list[Any]:
     ]
 
 
+_OPTION_FIELDS: dict[int, tuple[ResolvedOptions, tuple[str, ...]]] = {}
+
+
+def _option_fields(options: ResolvedOptions) -> tuple[str, ...]:
+    """The hash fields that follow from a job's options, cached by the options object itself.
+
+    Jobs of one queue mostly share one options object (the factory's defaults), so the lookup
+    is by identity: hashing the nested dataclass on every add would cost more than the fields.
+    """
+    cached = _OPTION_FIELDS.get(id(options))
+    if cached is not None and cached[0] is options:
+        return cached[1]
+    fields = _build_option_fields(options)
+    if len(_OPTION_FIELDS) >= 256:
+        _OPTION_FIELDS.clear()
+    _OPTION_FIELDS[id(options)] = (options, fields)  # the object is kept: its id is not reused
+    return fields
+
+
 @lru_cache(maxsize=256)
-def _retention_fields(options: ResolvedOptions) -> tuple[str, ...]:
-    """``rc_*``/``rf_*`` fields for the bounds that are set (absent = unbounded)."""
+def _build_option_fields(options: ResolvedOptions) -> tuple[str, ...]:
+    """``opts``, ``prio``, ``attempts`` and the ``rc_*``/``rf_*`` retention bounds that are set
+    (absent = unbounded)."""
     bounds = (
         ("rc_count", options.remove_on_complete.count),
         ("rc_age", options.remove_on_complete.age),
         ("rf_count", options.remove_on_fail.count),
         ("rf_age", options.remove_on_fail.age),
     )
-    return tuple(part for name, value in bounds if value is not None for part in (name, str(value)))
+    retention = tuple(part for name, value in bounds if value is not None for part in (name, str(value)))
+    return (
+        "opts",
+        encode_options(options),
+        "prio",
+        str(options.priority),
+        "attempts",
+        str(options.attempts),
+        *retention,
+    )
 
 
 Fields = Mapping[str, str]  # a job hash; values decoded with surrogateescape, so bytes survive
@@ -262,16 +285,21 @@ def removed_job(draft: JobDraft, original_id: str, queue: str) -> Job:
     )
 
 
-def new_job(draft: JobDraft, queue: str, state: str, due: str) -> Job:
-    """The snapshot of a job ``add.lua`` just stored (no read-back needed)."""
+def payloads_of(drafts: Sequence[JobDraft]) -> list[Any]:
+    """Each draft's payload as a fresh JSON value (one parse for all: they are our own JSON)."""
+    return json.loads("[" + ",".join(draft.data_json for draft in drafts) + "]")  # type: ignore[no-any-return]
+
+
+def new_job(draft: JobDraft, data: Any, queue: str, state: str, due: str) -> Job:
+    """The snapshot of a job ``add.lua`` just stored (no read-back needed); ``data`` is its payload."""
     return Job(
         id=draft.id,
         queue=queue,
         name=draft.name,
-        data=json.loads(draft.data_json),
+        data=data,
         options=draft.options,
         metadata=draft.metadata,
-        state=JobState(state),
+        state=JobState.WAITING if state == "waiting" else JobState(state),
         created_at=draft.created_at,
         due_at=int(due) if due else None,
     )

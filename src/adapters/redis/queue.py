@@ -23,6 +23,7 @@ from adapters.redis.codec import (
     fields_from_mapping,
     new_job,
     pairs_to_dict,
+    payloads_of,
     removed_job,
     to_dead_letter,
 )
@@ -131,12 +132,16 @@ class RedisQueue(QueueBackend):
 
     def _decode_added(self, part: Sequence[JobDraft], reply: bytes) -> list[Job]:
         entries = json.loads(reply.decode("utf-8", "surrogateescape"))  # bytes that are not UTF-8 survive
-        return [self._added(draft, entry) for draft, entry in zip(part, entries, strict=True)]
+        payloads = payloads_of(part)
+        return [
+            self._added(draft, data, entry)
+            for draft, data, entry in zip(part, payloads, entries, strict=True)
+        ]
 
-    def _added(self, draft: JobDraft, entry: list[Any]) -> Job:
+    def _added(self, draft: JobDraft, data: Any, entry: list[Any]) -> Job:
         kind = entry[0]
         if kind == "n":
-            return new_job(draft, self.name, entry[1], entry[2])
+            return new_job(draft, data, self.name, entry[1], entry[2])
         if kind == "d":
             return decode_job(entry[1], self.name, entry[2], deduplicated=True)
         return removed_job(draft, entry[1], self.name)

@@ -42,6 +42,7 @@ class JobFactory:
         self.max_payload_bytes = max_payload_bytes
         self.source = source
         self._new_id = id_factory
+        self._plain_options = JobOptions().resolve(self.defaults)  # most jobs set no options
 
     def draft(
         self,
@@ -58,7 +59,7 @@ class JobFactory:
             raise InvalidOptionError("options", "must be a JobOptions instance")
         if metadata is not None and not isinstance(metadata, JobMetadata):
             raise InvalidOptionError("metadata", "must be a JobMetadata instance")
-        resolved = (options or JobOptions()).resolve(self.defaults)
+        resolved = self._plain_options if options is None else options.resolve(self.defaults)
         data_json = encode_payload(job_type, data, self.max_payload_bytes)
         job_id = resolved.job_id or self._new_id()
         correlation = current_correlation_id.get() or job_id

@@ -7,8 +7,8 @@ local now = tick()
 stamp(now)
 local jobs = cjson.decode(ARGV[2])
 local results = {}
-local woke = false
 local seq = num(redis.call("HGET", K_META, "seq"), 0)
+local waiting = {} -- score, id, ...: added to `wait` with one command at the end
 
 local function existing(id)
   local fields = redis.pcall("HGETALL", jkey(id))
@@ -48,13 +48,14 @@ for i, job in ipairs(jobs) do
     else
       fields[#fields + 1] = "waiting"
       redis.call("HSET", k, unpack(fields))
-      redis.call("ZADD", K_WAIT, fmt(job[5] * PRIO_SHIFT + seq), id)
-      woke = true
+      waiting[#waiting + 1] = fmt(job[5] * PRIO_SHIFT + seq)
+      waiting[#waiting + 1] = id
       results[i] = {"n", "waiting", ""}
     end
     if idem ~= "" then redis.call("SET", PFX .. "idem:" .. idem, id, "PX", fmt(job[3])) end
   end
 end
+for_chunks(waiting, function(part) redis.call("ZADD", K_WAIT, unpack(part)) end)
 redis.call("HSET", K_META, "seq", fmt(seq))
-if woke then signal_work() end
+if #waiting > 0 then signal_work() end
 return cjson.encode(results)
