@@ -131,6 +131,10 @@ class Replica:
             _, _, future = heapq.heappop(waiters)
             if not future.done():
                 future.set_result(None)
+        self.wake_claimers()
+
+    def wake_claimers(self) -> None:
+        """Set the current change event (and start a new one): every waiting claimer looks again."""
         changed = self._changed
         self._changed = asyncio.Event()
         changed.set()

@@ -70,12 +70,16 @@ class ReplicatedQueue(QueueBackend):
     ) -> Job:
         now = self._clock()
         draft = self._factory.draft(name, data, options, metadata, now)
+        if draft.options.delay == 0:
+            self._engine.announce_work()
         jobs: list[Job] = await self._engine.submit(ev.Add(drafts=(draft,), now=now))
         return jobs[0]
 
     async def add_bulk(self, jobs: Sequence[NewJob]) -> list[Job]:
         now = self._clock()
         drafts = self._factory.drafts(jobs, now)
+        if any(draft.options.delay == 0 for draft in drafts):
+            self._engine.announce_work()
         posted = [self._engine.post(ev.Add(drafts=chunk, now=now)) for chunk in _chunks(drafts)]
         result: list[Job] = []
         for nonce, future in posted:
@@ -144,11 +148,15 @@ class ReplicatedQueue(QueueBackend):
         replica = engine.replica
         deadline = time.monotonic() + max(request.block_ms, 0) / 1000
         limited_until = 0  # rate-limit window end learned from the last claim
+        announced = engine.work_announced
         while True:
             changed = replica.change_event()
             now = self._clock()
             machine = replica.machine
-            if not machine.paused and _claimable(machine, now, limited_until):
+            # A local add about to be posted: claim now, so the Claim shares the add's record.
+            joins_local_add = engine.work_announced != announced and now >= limited_until
+            announced = engine.work_announced
+            if not machine.paused and (joins_local_add or _claimable(machine, now, limited_until)):
                 outcome: ClaimOutcome = await engine.submit(
                     ev.Claim(
                         worker_id=request.worker_id,

@@ -281,3 +281,28 @@ async def test_progress_stored_by_a_process_does_not_change_when_the_caller_muta
     stored = (await queue.get_job(job.id)).progress  # type: ignore[union-attr]
     assert isinstance(stored, JobProgress)
     assert stored.data == {"rows": 1}
+
+
+async def test_a_waiting_claim_in_the_adding_process_travels_in_the_adds_record(cluster: Cluster) -> None:
+    handle = await cluster.process()
+    waiting_claim = asyncio.ensure_future(handle.claim(_claim(block_ms=2000)))
+    await asyncio.sleep(0.05)  # the claimer is waiting for work
+    records_before = len(cluster.storage.records)
+
+    job = await handle.add(JOB_NAME, {"n": 1})
+    claimed = await waiting_claim
+
+    assert [c.job.id for c in claimed] == [job.id]
+    assert len(cluster.storage.records) == records_before + 1  # Add and Claim in one append
+
+
+async def test_a_delayed_add_does_not_make_a_waiting_claimer_append(cluster: Cluster) -> None:
+    handle = await cluster.process()
+    waiting_claim = asyncio.ensure_future(handle.claim(_claim(block_ms=200)))
+    await asyncio.sleep(0.05)
+    records_before = len(cluster.storage.records)
+
+    await handle.add(JOB_NAME, {"n": 1}, JobOptions(delay=60_000))
+
+    assert await waiting_claim == ()
+    assert len(cluster.storage.records) == records_before + 1  # the Add alone
