@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import gc
+import json
 import os
 import platform
 import statistics
+import sys
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -44,6 +47,7 @@ class BenchParameters:
     latency_gap_ms: float = 2.0  # pause between two adds of the latency phase
     timeout_s: float = 600.0  # per phase
     repeat: int = 1  # end-to-end runs; the figure is their median (a shared machine is noisy)
+    cross_process: bool = False  # also measure latency with the worker in another process
 
     def validate(self) -> BenchParameters:
         for name in (
@@ -82,9 +86,16 @@ def _rate(jobs: int, seconds: float) -> float:
 
 
 class Benchmark:
-    def __init__(self, broker: Broker, params: BenchParameters) -> None:
+    def __init__(
+        self, broker: Broker, params: BenchParameters, *, worker_env: Mapping[str, str] | None = None
+    ) -> None:
+        """``worker_env``: the environment of the cross-process phase's worker (default: this
+        process's environment with ``BACKBONE_BROKER__URL`` set to the broker's URL)."""
         self.broker = broker
         self.params = params.validate()
+        self.worker_env = (
+            dict(worker_env) if worker_env is not None else {**os.environ, "BACKBONE_BROKER__URL": broker.url}
+        )
         self.run_id = uuid.uuid4().hex[:8]
         # Keep nothing finished: retention work is part of the real cost, a growing table is not.
         self.defaults = QueueDefaults(attempts=1, timeout=None, remove_on_complete=KeepJobs(count=0))
@@ -107,6 +118,9 @@ class Benchmark:
         results["end_to_end"] = _median_run(runs)
         gc.collect()
         results["latency"] = await asyncio.wait_for(self.latency(), timeout)
+        if self.params.cross_process:
+            gc.collect()
+            results["latency_cross_process"] = await asyncio.wait_for(self.latency_cross_process(), timeout)
         gc.collect()
         results["add_single"] = await asyncio.wait_for(self.add_single(), timeout)
         gc.collect()
@@ -212,9 +226,51 @@ class Benchmark:
         await worker.stop()
         await task
         await queue.close()
+        return self._latency_summary(samples)
+
+    async def latency_cross_process(self) -> dict[str, Any] | None:
+        """As ``latency``, with the idle worker in a child process (``bootstrap.bench_worker``).
+
+        Latency = the child's handler start minus the wall-clock time just before the ``add`` call
+        (``time.time_ns()``, one machine). None for ``memory://`` (its queues live in one process).
+        """
+        if self.broker.url.startswith("memory:"):
+            return None
+        queue = await self._queue("latency-xp")
+        n = self.params.latency_jobs
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bootstrap.bench_worker",
+            queue.name,
+            str(n),
+            str(self.params.timeout_s),
+            env=self.worker_env,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        try:
+            assert child.stdout is not None
+            ready = await asyncio.wait_for(child.stdout.readline(), 60)
+            if ready.strip() != b"ready":
+                raise RuntimeError("the bench worker process did not start (see its stderr)")
+            gap = self.params.latency_gap_ms / 1000
+            for i in range(n):
+                await queue.add(NOOP_JOB, {"i": i, "t_ns": time.time_ns()})
+                await asyncio.sleep(gap)
+            line = await child.stdout.readline()
+            if await child.wait() != 0 or not line:
+                raise RuntimeError("the bench worker process failed (see its stderr)")
+        finally:
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+            await queue.close()
+        return self._latency_summary(json.loads(line))
+
+    def _latency_summary(self, samples: list[float]) -> dict[str, Any]:
         ordered = sorted(samples)
         return {
-            "jobs": n,
+            "jobs": len(ordered),
             "gap_ms": self.params.latency_gap_ms,
             "worker_concurrency": 1,
             "p50_ms": round(_percentile(ordered, 50), 3),
@@ -249,8 +305,10 @@ async def _wait_drained(queue: QueueBackend, timeout_s: float) -> None:
             await asyncio.sleep(0.002)
 
 
-async def run_benchmark(broker: Broker, params: BenchParameters) -> dict[str, Any]:
+async def run_benchmark(
+    broker: Broker, params: BenchParameters, *, worker_env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     try:
-        return await Benchmark(broker, params).run()
+        return await Benchmark(broker, params, worker_env=worker_env).run()
     finally:
         await broker.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -20,7 +21,7 @@ from bootstrap.bench import BenchParameters, run_benchmark
 from bootstrap.container import Container, build_container, shutdown
 from bootstrap.demo import DemoOptions, run_demo
 from bootstrap.logging_setup import configure_logging
-from bootstrap.settings import Settings, SettingsError, load_settings
+from bootstrap.settings import CONFIG_FILE_ENV, Settings, SettingsError, load_settings
 from domain.queue.errors import BrokerNotSupportedError, BrokerUnavailableError, InvalidJobError, QueueError
 from domain.queue.job import JobState
 
@@ -131,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency-jobs", type=int, default=defaults.latency_jobs)
     p.add_argument("--latency-gap-ms", type=float, default=defaults.latency_gap_ms)
     p.add_argument("--repeat", type=int, default=defaults.repeat, help="end-to-end runs (median reported)")
+    p.add_argument(
+        "--cross-process",
+        action="store_true",
+        help="also measure latency with the worker in a child process (not for memory://)",
+    )
     p.add_argument("--output", metavar="FILE", help="also write the JSON here")
     return parser
 
@@ -171,12 +177,17 @@ async def _cmd_bench(args: argparse.Namespace, container: Container) -> int:
         latency_jobs=args.latency_jobs,
         latency_gap_ms=args.latency_gap_ms,
         repeat=args.repeat,
+        cross_process=args.cross_process,
     )
     try:
         params.validate()
     except ValueError as exc:
         raise SettingsError("bench", str(exc)) from None
-    result = await run_benchmark(container.broker(), params)
+    settings: Settings = container.settings()
+    worker_env = {**os.environ, "BACKBONE_BROKER__URL": settings.broker.url}
+    if args.config:
+        worker_env[CONFIG_FILE_ENV] = str(args.config)
+    result = await run_benchmark(container.broker(), params, worker_env=worker_env)
     text = json.dumps(result, indent=2)
     commands.out(text)
     if args.output:

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.harness.brokers import BrokerHandle
 
 from bootstrap.cli import main
 
@@ -38,3 +39,19 @@ def test_bench_emits_json_with_every_field_and_writes_the_output_file(
 def test_bench_refuses_a_zero_job_count(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--jobs", "0"]) == 2
     assert "e2e_jobs: must be >= 1" in capsys.readouterr().err
+
+
+def test_cross_process_latency_is_null_for_the_in_process_memory_broker(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main([*TINY, "--cross-process"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"]["latency_cross_process"] is None
+
+
+def test_cross_process_latency_runs_the_worker_in_a_child_process(
+    redis_broker: BrokerHandle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--broker", redis_broker.url, *TINY, "--cross-process"]) == 0
+    latency = json.loads(capsys.readouterr().out)["results"]["latency_cross_process"]
+    assert latency["jobs"] == 20
+    assert 0 < latency["p50_ms"] <= latency["p95_ms"] <= latency["p99_ms"] <= latency["max_ms"]
