@@ -201,6 +201,18 @@ async def test_a_raw_record_is_dead_lettered_identically_by_every_process_with_a
     assert (await first.get_job(good.id)) is not None
 
 
+async def test_a_range_of_the_log_is_read_at_once_even_while_the_tail_waits(
+    kafka: KafkaBrokerUnderTest,
+) -> None:
+    queue = unique_queue_name("kt")
+    handle = await _open(kafka, queue)
+    for n in range(5):
+        await handle.add(ECHO, {"n": n})
+    records = await handle.engine.log.read_range(1, 4)
+
+    assert [record.offset for record in records or ()] == [1, 2, 3]
+
+
 async def test_two_worker_processes_one_killed_mid_job_lose_nothing(kafka: KafkaBrokerUnderTest) -> None:
     queue_name = unique_queue_name("kt")
     queue = await _open(kafka, queue_name)

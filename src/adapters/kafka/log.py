@@ -7,6 +7,7 @@ consumer: every append acknowledged (acks=all) before the call lies below it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -26,6 +27,8 @@ class KafkaLog(ReplicationLog):
         self._topics = topics
         self._partition = TopicPartition(topics.log, 0)
         self._consumer: AIOKafkaConsumer | None = None
+        self._reader: AIOKafkaConsumer | None = None  # read_range's consumer, paused between reads
+        self._reading = asyncio.Lock()
 
     async def open(self) -> None:
         connection = self._connection
@@ -60,13 +63,62 @@ class KafkaLog(ReplicationLog):
                     offset=message.offset, payload=message.value or b"", timestamp_ms=message.timestamp
                 )
 
+    async def read_range(self, from_offset: int, to_offset: int) -> list[LogRecord]:
+        """Records in ``[from_offset, to_offset)`` that are in the log now (``fetch_min_bytes=1``:
+        records already there come back at once). Stops early if the broker has nothing more
+        within ``fetch_max_wait_ms`` (a short read: the tail brings the rest)."""
+        async with self._reading:
+            reader = await self._range_reader()
+            partition = self._partition
+            records: list[LogRecord] = []
+            reader.seek(partition, from_offset)
+            reader.resume(partition)
+            try:
+                while from_offset < to_offset:
+                    try:
+                        batches = await reader.getmany(
+                            partition, timeout_ms=2 * self._connection.settings.fetch_max_wait_ms
+                        )
+                    except KafkaError as exc:
+                        raise BrokerUnavailableError(
+                            self._connection.broker, f"reading the log failed: {type(exc).__name__}"
+                        ) from exc
+                    messages = batches.get(partition, ())
+                    if not messages:
+                        break
+                    for message in messages:
+                        if message.offset >= to_offset:
+                            break
+                        from_offset = message.offset + 1
+                        records.append(
+                            LogRecord(
+                                offset=message.offset,
+                                payload=message.value or b"",
+                                timestamp_ms=message.timestamp,
+                            )
+                        )
+            finally:
+                reader.pause(partition)
+            return records
+
+    async def _range_reader(self) -> AIOKafkaConsumer:
+        if self._reader is None:
+            connection = self._connection
+            reader = connection.new_consumer(fetch_min_bytes=1)
+            await connection.guard(reader.start(), "starting the log reader")
+            reader.assign([self._partition])
+            reader.pause(self._partition)
+            self._reader = reader
+        return self._reader
+
     async def barrier(self) -> int:
         return await self._connection.end_offset(self._topics.log)
 
     async def close(self) -> None:
         consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            await stop_quietly(consumer)
+        reader, self._reader = self._reader, None
+        await stop_quietly(consumer)
+        await stop_quietly(reader)
 
     async def _tailing_consumer(self) -> AIOKafkaConsumer:
         if self._consumer is None:

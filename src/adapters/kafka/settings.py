@@ -35,11 +35,12 @@ class KafkaSettings:
     # tailing consumers: a caught-up fetch returns after at most this long
     fetch_max_wait_ms: int = 10
     # the log's tailing consumer: a fetch returns once this much is there (or at fetch_max_wait_ms).
-    # 1: records already in the log come back at once, so a process catches up with other
-    # processes' records (and can apply its own records behind them) without waiting. Larger values
-    # save fetches on a busy log, but every catch-up then waits fetch_max_wait_ms: with 1 MiB on
-    # Tansu, a worker in another process than its producer fell behind (p50 144 ms; 9.5 ms with 1).
-    fetch_min_bytes: int = 1
+    # Large: a busy log is fetched about once per fetch_max_wait_ms instead of once per append (a
+    # process applies its own records from the append's offsets; when one lands behind other
+    # processes' records, those are read at once by a second consumer with fetch_min_bytes=1).
+    # 1: other processes' records as soon as the broker answers, for one more fetch per append
+    # (on Tansu each fetch costs time that grows with what it stores, which slows every append).
+    fetch_min_bytes: int = 1024 * 1024
     # topics created when missing
     replication_factor: int = 1
     min_insync_replicas: int | None = None

@@ -68,6 +68,11 @@ class MemoryLog(ReplicationLog):
             if offset >= len(self.storage.records):
                 await grown.wait()
 
+    async def read_range(self, from_offset: int, to_offset: int) -> list[LogRecord]:
+        self._check()
+        await asyncio.sleep(0)
+        return self.storage.records[from_offset:to_offset]
+
     async def barrier(self) -> int:
         self._check()
         await asyncio.sleep(0)

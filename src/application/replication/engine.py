@@ -78,6 +78,8 @@ class ReplicationEngine:
         self._users = 0
         self._deadlines: collections.deque[tuple[float, int, asyncio.Future[Any]]] = collections.deque()
         self.work_announced = 0  # adds of claimable jobs posted by this process (see announce_work)
+        self._catch_up_to = 0  # read the log up to here at once (see _apply_own)
+        self._catching_up: asyncio.Task[None] | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -121,7 +123,11 @@ class ReplicationEngine:
         if self._closed:
             return
         self._closed = True
-        tasks = [*self._tasks, *([self._flusher] if self._flusher else [])]
+        tasks = [
+            *self._tasks,
+            *([self._flusher] if self._flusher else []),
+            *([self._catching_up] if self._catching_up else []),
+        ]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -136,6 +142,10 @@ class ReplicationEngine:
     def is_leader(self) -> bool:
         """Whether this process currently does the maintenance duties."""
         return self._election.is_leader()
+
+    @property
+    def log(self) -> ReplicationLog:
+        return self._log
 
     @property
     def closed(self) -> bool:
@@ -240,9 +250,38 @@ class ReplicationEngine:
             if offset < replica.next_offset:
                 continue
             if not replica.apply_own(offset, record.entries):
+                self._catch_up(max(offsets) + 1)
                 break
             applied = True
         if applied:
+            self._schedule_notify()
+
+    def _catch_up(self, to_offset: int) -> None:
+        """Read the log up to ``to_offset`` at once: the other processes' records in front of our own,
+        then our own (their outcomes resolve as they apply). The tail would bring them too, but may
+        be holding a waiting fetch. One read at a time; a later request extends the target."""
+        self._catch_up_to = max(self._catch_up_to, to_offset)
+        if self._catching_up is None or self._catching_up.done():
+            self._catching_up = asyncio.create_task(self._read_gaps(), name=f"replica-catch-up-{self.queue}")
+
+    async def _read_gaps(self) -> None:
+        replica = self.replica
+        while replica.next_offset < self._catch_up_to and not self._closed:
+            try:
+                records = await self._guard(
+                    self._log.read_range(replica.next_offset, self._catch_up_to), "reading the log"
+                )
+            except BrokerUnavailableError as exc:
+                logger.warning("catching up failed queue=%s: %s; the tail brings it", self.queue, exc.reason)
+                return
+            if records is None:
+                return  # not supported: the tail brings the records
+            if not records:
+                return  # nothing there (yet): the tail brings it
+            for record in records:
+                if record.offset > replica.next_offset:
+                    break  # a hole in what was read: leave the rest to the tail
+                replica.apply(record)
             self._schedule_notify()
 
     def _records(self, batch: list[_Pending]) -> list[_Record]:

@@ -39,6 +39,15 @@ class ReplicationLog(ABC):
         await self.append(payloads)
         return None
 
+    async def read_range(self, from_offset: int, to_offset: int) -> Sequence[LogRecord] | None:
+        """The records in ``[from_offset, to_offset)``, read at once, in order (None: not supported).
+
+        Optional: when this process's own append landed behind records of other processes that
+        its replica has not applied yet, the engine reads that gap at once instead of waiting for
+        ``tail`` to bring it (a tail may hold a waiting fetch for a while, as Kafka's does).
+        """
+        return None
+
     @abstractmethod
     def tail(self, from_offset: int) -> AsyncIterator[LogRecord]:
         """Yield records from ``from_offset`` on, in order, forever (waiting for new ones)."""

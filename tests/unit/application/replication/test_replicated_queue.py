@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import pytest
 
+from adapters.memory_log import MemoryLeaderElection, MemoryLog
+from application.jobs.job_factory import JobFactory
 from application.queue_backend import ClaimRequest, FailureReport
 from application.replication.engine import ReplicationEngine
+from application.replication.log_port import LogRecord
 from application.replication.replicated_queue import ReplicatedQueue
 from application.replication.settings import ReplicationSettings
 from application.replication.snapshot_codec import canonical_state
@@ -306,3 +310,35 @@ async def test_a_delayed_add_does_not_make_a_waiting_claimer_append(cluster: Clu
 
     assert await waiting_claim == ()
     assert len(cluster.storage.records) == records_before + 1  # the Add alone
+
+
+class _StalledTailLog(MemoryLog):
+    """A log whose tail never brings anything new (as if its fetch were held): only reads help."""
+
+    async def tail(self, from_offset: int) -> AsyncIterator[LogRecord]:
+        await asyncio.Event().wait()
+        yield LogRecord(offset=from_offset, payload=b"", timestamp_ms=0)  # pragma: no cover
+
+
+async def test_an_own_append_behind_other_processes_records_is_applied_without_the_tail(
+    cluster: Cluster,
+) -> None:
+    other = await cluster.process()
+    stalled = ReplicationEngine(
+        "replicated-test",
+        _StalledTailLog(cluster.storage),
+        cluster.snapshots,
+        MemoryLeaderElection(False),
+        broker="memory-log://local",
+        settings=cluster.settings,
+    )
+    await stalled.start()
+    stalled.acquire()
+    handle = ReplicatedQueue(JobFactory("replicated-test", cluster.job_types()), stalled)
+    cluster.handles.append(handle)
+    first = await other.add(JOB_NAME, {"n": 1})  # in the log, never tailed by `stalled`
+
+    second = await handle.add(JOB_NAME, {"n": 2})  # its outcome needs the record in front of it
+
+    assert second.state is JobState.WAITING
+    assert stalled.machine.get(first.id) is not None
