@@ -24,7 +24,7 @@ from application.replication.event_codec import RECORD_OVERHEAD_BYTES, encode_en
 from application.replication.log_port import LeaderElection, ReplicationLog, SnapshotStore
 from application.replication.replica import Replica, wait_for_change
 from application.replication.settings import Clock, ReplicationSettings, wall_clock_ms
-from application.replication.snapshot_codec import decode_state, encode_state
+from application.replication.snapshot_codec import AppenderMarks, decode_snapshot, encode_state
 from application.replication.value_codec import CodecError
 from application.state_machine import events as ev
 from application.state_machine.machine import QueueStateMachine
@@ -87,10 +87,11 @@ class ReplicationEngine:
         """Connect, restore the newest snapshot, start tailing and maintenance, catch up."""
         await self._guard(self._log.open(), "opening the log")
         machine, next_offset = QueueStateMachine(queue=self.queue), 0
+        marks: AppenderMarks = {}
         loaded = await self._guard(self._snapshots.load_latest(), "loading the snapshot")
         if loaded is not None:
             try:
-                machine, next_offset = decode_state(loaded[1]), loaded[0]
+                (machine, marks), next_offset = decode_snapshot(loaded[1]), loaded[0]
             except CodecError as exc:
                 logger.warning(
                     "snapshot ignored queue=%s reason=%s: replaying the log", self.queue, exc.reason
@@ -98,7 +99,11 @@ class ReplicationEngine:
         self._snapshot_offset = next_offset
         self._snapshot_at = self.clock()
         self._replica = Replica(
-            machine, next_offset, self.appender_id, max_record_bytes=self.settings.max_record_bytes
+            machine,
+            next_offset,
+            self.appender_id,
+            max_record_bytes=self.settings.max_record_bytes,
+            marks=marks,
         )
         self._tasks.append(asyncio.create_task(self._tail_forever(), name=f"replica-tail-{self.queue}"))
         self._tasks.append(asyncio.create_task(self._expire_forever(), name=f"replica-expiry-{self.queue}"))
@@ -389,7 +394,7 @@ class ReplicationEngine:
     async def snapshot_now(self) -> int:
         """Save the replica's current state; returns the offset it covers."""
         replica = self.replica
-        offset, state = replica.next_offset, encode_state(replica.machine)  # one synchronous step
+        offset, state = replica.next_offset, encode_state(replica.machine, replica.marks)  # one step
         self._snapshot_at = self.clock()
         try:
             await self._guard(self._snapshots.save(offset, state), "saving a snapshot")

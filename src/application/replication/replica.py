@@ -19,6 +19,7 @@ from typing import Any
 
 from application.replication.event_codec import decode_record
 from application.replication.log_port import LogRecord
+from application.replication.snapshot_codec import AppenderMarks
 from application.replication.value_codec import CodecError
 from application.state_machine import events as ev
 from application.state_machine.machine import QueueStateMachine
@@ -27,6 +28,11 @@ from domain.queue.errors import InvalidJobError
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_RECORD_BYTES = 4 * 1024 * 1024
+# Appender marks are pruned at offsets that are multiples of PRUNE_EVERY: appenders whose last
+# record is more than PRUNE_AFTER records back are forgotten (a retried append lands right behind
+# its original). Both depend on offsets only, so every replica forgets the same marks.
+PRUNE_EVERY = 100_000
+PRUNE_AFTER = 1_000_000
 
 
 def malformed_job_id(offset: int) -> str:
@@ -50,8 +56,13 @@ class Replica:
         appender_id: str,
         *,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+        marks: AppenderMarks | None = None,
     ) -> None:
         self.machine = machine
+        # appender id -> (last nonce applied, offset of that record): an appender's nonces only
+        # grow, so an entry at or below its mark is a second copy of one already applied (a
+        # producer retry that landed twice). Part of the replicated state: snapshots carry it.
+        self.marks: AppenderMarks = dict(marks or {})
         self.next_offset = next_offset
         self.appender_id = appender_id
         self.max_record_bytes = max_record_bytes
@@ -79,7 +90,9 @@ class Replica:
         except CodecError as exc:
             self._apply_malformed(record, exc.reason)
             return
-        self._apply_entries(decoded.entries, own=decoded.appender == self.appender_id)
+        entries = self._fresh(decoded.appender, decoded.entries, record.offset)
+        self._apply_entries(entries, own=decoded.appender == self.appender_id)
+        self._maybe_prune(record.offset)
 
     def apply_own(self, offset: int, entries: Sequence[tuple[int, ev.QueueEvent]]) -> bool:
         """Apply this process's own record at ``offset`` from the events it was encoded from.
@@ -91,8 +104,33 @@ class Replica:
             return False
         self.next_offset = offset + 1
         self.records_applied += 1
-        self._apply_entries(entries, own=True)
+        self._apply_entries(self._fresh(self.appender_id, entries, offset), own=True)
+        self._maybe_prune(offset)
         return True
+
+    def _fresh(
+        self, appender: str, entries: Sequence[tuple[int, ev.QueueEvent]], offset: int
+    ) -> Sequence[tuple[int, ev.QueueEvent]]:
+        """The entries of a record not applied before (see ``marks``); updates the appender's mark."""
+        mark = self.marks.get(appender)
+        if mark is not None and entries and entries[0][0] <= mark[0]:
+            fresh = [entry for entry in entries if entry[0] > mark[0]]
+            logger.warning(
+                "duplicate events skipped queue=%s offset=%d appender=%s events=%d",
+                self.machine.queue,
+                offset,
+                appender,
+                len(entries) - len(fresh),
+            )
+            entries = fresh
+        if entries:
+            self.marks[appender] = (entries[-1][0], offset)
+        return entries
+
+    def _maybe_prune(self, offset: int) -> None:
+        if offset % PRUNE_EVERY == 0 and offset >= PRUNE_AFTER:
+            cutoff = offset - PRUNE_AFTER
+            self.marks = {appender: mark for appender, mark in self.marks.items() if mark[1] >= cutoff}
 
     def _apply_entries(self, entries: Sequence[tuple[int, ev.QueueEvent]], *, own: bool) -> None:
         machine = self.machine

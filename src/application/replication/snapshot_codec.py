@@ -81,7 +81,11 @@ def _decode_record(value: Any) -> JobRecord:
     )
 
 
-def encode_state(m: QueueStateMachine) -> bytes:
+AppenderMarks = dict[str, tuple[int, int]]  # appender id -> (last nonce applied, offset of its record)
+
+
+def encode_state(m: QueueStateMachine, marks: AppenderMarks | None = None) -> bytes:
+    """The state, plus the replica's per-appender marks (which duplicates it skips) when given."""
     live_keys = sorted([expires_at, key] for key, (_, expires_at) in m.idempotency.items())
     document = {
         "v": SNAPSHOT_VERSION,
@@ -97,19 +101,42 @@ def encode_state(m: QueueStateMachine) -> bytes:
         "idempotency_expiry": live_keys,
         "limiter": [m.limiter.window, m.limiter.started],
     }
+    if marks:
+        document["appenders"] = sorted(
+            [appender, nonce, offset] for appender, (nonce, offset) in marks.items()
+        )
     text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     return zlib.compress(text.encode("utf-8"), 6)
 
 
 def decode_state(blob: bytes) -> QueueStateMachine:
     """Rebuild a state machine; raises ``CodecError`` if the bytes are not a snapshot."""
+    return decode_snapshot(blob)[0]
+
+
+def decode_snapshot(blob: bytes) -> tuple[QueueStateMachine, AppenderMarks]:
+    """The state machine and the appender marks (empty in snapshots written before they existed)."""
     try:
         document = json.loads(zlib.decompress(blob))
-        return _decode_document(document)
+        return _decode_document(document), _decode_marks(document)
     except CodecError:
         raise
     except (zlib.error, UnicodeDecodeError, ValueError, TypeError, KeyError) as exc:
         raise CodecError(f"not a snapshot: {exc}") from exc
+
+
+def _decode_marks(document: Obj) -> AppenderMarks:
+    marks: AppenderMarks = {}
+    for entry in document.get("appenders", []):
+        if (
+            not isinstance(entry, list)
+            or len(entry) != 3
+            or not isinstance(entry[0], str)
+            or not all(isinstance(value, int) for value in entry[1:])
+        ):
+            fail("appenders entries must be [appender, nonce, offset]")
+        marks[entry[0]] = (entry[1], entry[2])
+    return marks
 
 
 def _decode_document(document: Any) -> QueueStateMachine:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+from application.jobs.job_factory import JobFactory
+from application.jobs.job_types import JobTypes
 from application.replication.event_codec import encode_events
 from application.replication.log_port import LogRecord
 from application.replication.replica import Replica, malformed_job_id
+from application.replication.snapshot_codec import canonical_state, decode_snapshot, encode_state
 from application.state_machine import events as ev
 from application.state_machine.machine import QueueStateMachine
+from domain.queue.job import JobState
 
 
 def _replica(appender: str = "me", max_record_bytes: int = 1024) -> Replica:
@@ -83,3 +87,43 @@ async def test_waiting_for_an_offset_returns_once_it_is_applied_or_false_on_time
     replica.applied_batch()
 
     assert await waiter is True
+
+
+def _add(nonce: int, now: int) -> tuple[int, ev.QueueEvent]:
+    draft = JobFactory("q", JobTypes(strict=False)).draft("test.run.v1", {"n": nonce}, None, None, now)
+    return nonce, ev.Add(drafts=(draft,), now=now)
+
+
+def _claim_one(now: int) -> tuple[int, ev.QueueEvent]:
+    return 1, ev.Claim(worker_id="w", max_jobs=1, lease_ms=60_000, now=now)
+
+
+def _two_jobs_and_a_claim(replica: Replica) -> bytes:
+    """Apply two adds and a claim of one job; returns the claim's record (to append it again)."""
+    replica.apply(_record(0, encode_events("producer", [_add(1, 10), _add(2, 10)])))
+    claim = encode_events("worker", [_claim_one(20)])
+    replica.apply(_record(1, claim))
+    return claim
+
+
+async def test_a_record_that_lands_twice_is_applied_once() -> None:
+    replica = _replica(max_record_bytes=1 << 20)
+    claim = _two_jobs_and_a_claim(replica)
+
+    replica.apply(_record(2, claim))  # a producer retry: the same record again
+
+    assert replica.machine.counts[JobState.ACTIVE] == 1
+    assert replica.machine.counts[JobState.WAITING] == 1
+
+
+async def test_a_replica_restored_from_a_snapshot_skips_the_same_duplicates() -> None:
+    original = _replica(max_record_bytes=1 << 20)
+    claim = _two_jobs_and_a_claim(original)
+    machine, marks = decode_snapshot(encode_state(original.machine, original.marks))
+    restored = Replica(machine, 2, "other", max_record_bytes=1 << 20, marks=marks)
+
+    for replica in (original, restored):
+        replica.apply(_record(2, claim))
+
+    assert restored.machine.counts[JobState.ACTIVE] == 1
+    assert canonical_state(restored.machine) == canonical_state(original.machine)

@@ -6,7 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from application.replication.snapshot_codec import canonical_state, decode_state, encode_state
+from application.replication.snapshot_codec import (
+    canonical_state,
+    decode_snapshot,
+    decode_state,
+    encode_state,
+)
 from application.replication.value_codec import CodecError
 from application.state_machine import events as ev
 from application.state_machine.machine import QueueStateMachine
@@ -172,3 +177,11 @@ def test_encoding_the_same_state_twice_gives_the_same_bytes() -> None:
 def test_bytes_that_are_not_a_snapshot_raise_codec_error() -> None:
     with pytest.raises(CodecError):
         decode_state(b"definitely not zlib")
+
+
+def test_appender_marks_travel_with_the_snapshot_and_old_snapshots_have_none() -> None:
+    machine = QueueStateMachine(queue="q")
+    marks = {"appender-a": (41, 1200), "appender-b": (7, 1300)}
+
+    assert decode_snapshot(encode_state(machine, marks))[1] == marks
+    assert decode_snapshot(encode_state(machine))[1] == {}
