@@ -217,7 +217,8 @@ class Worker:
             self.metrics.total_ms += (time.perf_counter() - started) * 1000
             current_job_id.reset(job_token)
             current_correlation_id.reset(correlation_token)
-            del self._active[job.id]
+            if self._active.get(job.id) is lease:  # not if the job was claimed again meanwhile
+                del self._active[job.id]
 
     async def _run_attempt(self, job: Job, lease: LeaseRef) -> None:
         try:
