@@ -52,6 +52,7 @@ class Worker:
         self._active: dict[str, LeaseRef] = {}  # job id -> lease of the jobs being run
         self._reserved: deque[ClaimedJob] = deque()  # claimed, not started yet
         self._slots: set[asyncio.Task[None]] = set()
+        self._finishing = 0  # active jobs whose handler is done and whose result is being stored
         self._stopping = False
         self._grace_ms = self.options.shutdown_grace_ms
         self._stop_requested = asyncio.Event()
@@ -132,7 +133,7 @@ class Worker:
         capacity = opts.concurrency + opts.prefetch
         top_up_at = max(1, (opts.prefetch + 1) // 2)  # claim for the reserve in batches, not job by job
         while not self._stopping:
-            held = len(self._active) + len(self._reserved)
+            held = len(self._active) - self._finishing + len(self._reserved)
             wanted = capacity - held
             if held < opts.concurrency:
                 await self._claim(wanted, opts.block_ms)  # wait for work: a slot has nothing to run
@@ -140,7 +141,8 @@ class Worker:
             if wanted >= top_up_at and await self._claim(wanted, 1):
                 continue  # every slot has work: topped up the reserve without waiting
             wakeup.clear()
-            if len(self._active) + len(self._reserved) >= opts.concurrency and not self._stopping:
+            held = len(self._active) - self._finishing + len(self._reserved)
+            if held >= opts.concurrency and not self._stopping:
                 await wakeup.wait()
 
     async def _claim(self, wanted: int, block_ms: int) -> int:
@@ -243,7 +245,16 @@ class Worker:
         except Exception as error:  # the one broad except: every handler failure becomes a decision
             await self._fail(job, lease, error)
             return
-        if await self._report_complete(job, lease, return_json):
+        # The handler is done: while its result is stored, the claimer may already claim for this
+        # slot, so the claim travels with the completion (one round trip / one record for both).
+        self._finishing += 1
+        if self._wakeup is not None and not self._reserved:
+            self._wakeup.set()
+        try:
+            accepted = await self._report_complete(job, lease, return_json)
+        finally:
+            self._finishing -= 1
+        if accepted:
             self.metrics.succeeded += 1
             logger.debug(
                 "job %s completed queue=%s attempt=%d correlation_id=%s",

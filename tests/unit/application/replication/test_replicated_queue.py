@@ -17,6 +17,7 @@ from application.replication.replicated_queue import ReplicatedQueue
 from application.replication.settings import ReplicationSettings
 from application.replication.snapshot_codec import canonical_state
 from application.state_machine.events import LeaseRef
+from application.worker import HandlerRegistry, Worker, WorkerOptions
 from domain.queue.errors import BrokerUnavailableError, InvalidJobError, PayloadTooLargeError
 from domain.queue.job import JobProgress, JobState, NewJob
 from domain.queue.options import JobOptions, RateLimit
@@ -342,3 +343,28 @@ async def test_an_own_append_behind_other_processes_records_is_applied_without_t
 
     assert second.state is JobState.WAITING
     assert stalled.machine.get(first.id) is not None
+
+
+async def test_a_workers_next_claim_travels_with_the_completion_of_its_last_job(cluster: Cluster) -> None:
+    handle = await cluster.process()
+    first, second = await handle.add_bulk([NewJob(JOB_NAME, {"n": 1}), NewJob(JOB_NAME, {"n": 2})])
+    records_before = len(cluster.storage.records)
+
+    async def handler(payload: object, ctx: object) -> None:
+        return None
+
+    registry = HandlerRegistry(cluster.job_types(), {JOB_NAME: handler})
+    worker = Worker(handle, registry, WorkerOptions(concurrency=1, block_ms=50))
+    running = asyncio.create_task(worker.run())
+    for job in (first, second):
+        await _until(lambda job=job: _is_completed(handle, job.id))
+    await worker.stop()
+    await running
+
+    # Claim; Complete of the first job with the Claim of the second; Complete of the second.
+    assert len(cluster.storage.records) == records_before + 3
+
+
+async def _is_completed(handle: ReplicatedQueue, job_id: str) -> bool:
+    job = await handle.get_job(job_id)
+    return job is not None and job.state is JobState.COMPLETED
