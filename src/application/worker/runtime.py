@@ -133,17 +133,16 @@ class Worker:
         capacity = opts.concurrency + opts.prefetch
         top_up_at = max(1, (opts.prefetch + 1) // 2)  # claim for the reserve in batches, not job by job
         while not self._stopping:
-            held = len(self._active) + len(self._reserved)
-            if held - self._finishing < opts.concurrency:
-                # Wait for work: a slot has nothing to run, or only stores its last result (then
-                # one more job may be held for it, so the claim travels with that completion).
-                await self._claim(max(1, capacity - held), opts.block_ms)
+            held = len(self._active) - self._finishing + len(self._reserved)
+            wanted = capacity - held
+            if held < opts.concurrency:
+                await self._claim(wanted, opts.block_ms)  # wait for work: a slot has nothing to run
                 continue
-            if capacity - held >= top_up_at and await self._claim(capacity - held, 1):
+            if wanted >= top_up_at and await self._claim(wanted, 1):
                 continue  # every slot has work: topped up the reserve without waiting
             wakeup.clear()
-            held = len(self._active) + len(self._reserved)
-            if held - self._finishing >= opts.concurrency and not self._stopping:
+            held = len(self._active) - self._finishing + len(self._reserved)
+            if held >= opts.concurrency and not self._stopping:
                 await wakeup.wait()
 
     async def _claim(self, wanted: int, block_ms: int) -> int:
