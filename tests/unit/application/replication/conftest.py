@@ -32,10 +32,11 @@ class Cluster:
         types.register(JOB_NAME)
         return types
 
-    async def process(self, *, leader: bool = False) -> ReplicatedQueue:
+    async def process(self, *, leader: bool = False, log: MemoryLog | None = None) -> ReplicatedQueue:
+        """``log``: this process's client of the shared storage (default: a plain ``MemoryLog``)."""
         engine = ReplicationEngine(
             QUEUE,
-            MemoryLog(self.storage),
+            log or MemoryLog(self.storage),
             self.snapshots,
             MemoryLeaderElection(leader),
             broker="memory-log://local",

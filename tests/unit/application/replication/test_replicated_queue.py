@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from adapters.memory_log import MemoryLeaderElection, MemoryLog
-from application.jobs.job_factory import JobFactory
+from adapters.memory_log import MemoryLog
 from application.queue_backend import ClaimRequest, FailureReport
 from application.replication.engine import ReplicationEngine
 from application.replication.log_port import LogRecord
@@ -325,24 +324,13 @@ async def test_an_own_append_behind_other_processes_records_is_applied_without_t
     cluster: Cluster,
 ) -> None:
     other = await cluster.process()
-    stalled = ReplicationEngine(
-        "replicated-test",
-        _StalledTailLog(cluster.storage),
-        cluster.snapshots,
-        MemoryLeaderElection(False),
-        broker="memory-log://local",
-        settings=cluster.settings,
-    )
-    await stalled.start()
-    stalled.acquire()
-    handle = ReplicatedQueue(JobFactory("replicated-test", cluster.job_types()), stalled)
-    cluster.handles.append(handle)
-    first = await other.add(JOB_NAME, {"n": 1})  # in the log, never tailed by `stalled`
+    handle = await cluster.process(log=_StalledTailLog(cluster.storage))
+    first = await other.add(JOB_NAME, {"n": 1})  # in the log, never tailed by `handle`
 
     second = await handle.add(JOB_NAME, {"n": 2})  # its outcome needs the record in front of it
 
     assert second.state is JobState.WAITING
-    assert stalled.machine.get(first.id) is not None
+    assert handle.engine.machine.get(first.id) is not None
 
 
 async def test_a_workers_next_claim_travels_with_the_completion_of_its_last_job(cluster: Cluster) -> None:
