@@ -17,7 +17,6 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -27,11 +26,13 @@ from application.jobs.job_types import JobType, JobTypes
 from application.queue_backend import QueueBackend
 from application.redaction import redact_url
 from application.worker import HandlerRegistry, Worker, WorkerOptions
+from bootstrap.settings import CONFIG_FILE_ENV
 from domain.queue.context import JobContext
 from domain.queue.job import NewJob
 from domain.queue.options import KeepJobs, QueueDefaults
 
 NOOP_JOB = "bench.noop.v1"
+WORKER_READY = "ready"  # the line the cross-process phase's worker prints once it waits for jobs
 MEMORY_TARGET_JOBS_PER_S = 20_000
 
 
@@ -86,16 +87,14 @@ def _rate(jobs: int, seconds: float) -> float:
 
 
 class Benchmark:
-    def __init__(
-        self, broker: Broker, params: BenchParameters, *, worker_env: Mapping[str, str] | None = None
-    ) -> None:
-        """``worker_env``: the environment of the cross-process phase's worker (default: this
-        process's environment with ``BACKBONE_BROKER__URL`` set to the broker's URL)."""
+    def __init__(self, broker: Broker, params: BenchParameters, *, config_file: str | None = None) -> None:
+        """``config_file``: the settings file the cross-process phase's worker reads too."""
         self.broker = broker
         self.params = params.validate()
-        self.worker_env = (
-            dict(worker_env) if worker_env is not None else {**os.environ, "BACKBONE_BROKER__URL": broker.url}
-        )
+        # The cross-process phase's worker: this environment, with the bench's broker (and file).
+        self.worker_env = {**os.environ, "BACKBONE_BROKER__URL": broker.url}
+        if config_file is not None:
+            self.worker_env[CONFIG_FILE_ENV] = config_file
         self.run_id = uuid.uuid4().hex[:8]
         # Keep nothing finished: retention work is part of the real cost, a growing table is not.
         self.defaults = QueueDefaults(attempts=1, timeout=None, remove_on_complete=KeepJobs(count=0))
@@ -251,7 +250,7 @@ class Benchmark:
         try:
             assert child.stdout is not None
             ready = await asyncio.wait_for(child.stdout.readline(), 60)
-            if ready.strip() != b"ready":
+            if ready.strip() != WORKER_READY.encode():
                 raise RuntimeError("the bench worker process did not start (see its stderr)")
             gap = self.params.latency_gap_ms / 1000
             for i in range(n):
@@ -306,9 +305,9 @@ async def _wait_drained(queue: QueueBackend, timeout_s: float) -> None:
 
 
 async def run_benchmark(
-    broker: Broker, params: BenchParameters, *, worker_env: Mapping[str, str] | None = None
+    broker: Broker, params: BenchParameters, *, config_file: str | None = None
 ) -> dict[str, Any]:
     try:
-        return await Benchmark(broker, params, worker_env=worker_env).run()
+        return await Benchmark(broker, params, config_file=config_file).run()
     finally:
         await broker.close()

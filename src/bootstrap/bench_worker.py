@@ -19,12 +19,10 @@ from typing import Any
 from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobType, JobTypes
 from application.worker import HandlerRegistry, Worker, WorkerOptions
+from bootstrap.bench import NOOP_JOB, WORKER_READY
 from bootstrap.brokers import create_broker
 from bootstrap.settings import load_settings
 from domain.queue.context import JobContext
-
-NOOP_JOB = "bench.noop.v1"
-READY = "ready"
 
 
 async def run(queue_name: str, jobs: int, timeout_s: float) -> list[float]:
@@ -46,7 +44,7 @@ async def run(queue_name: str, jobs: int, timeout_s: float) -> list[float]:
         )
         task = asyncio.create_task(worker.run())
         await worker.wait_started()
-        print(READY, flush=True)
+        print(WORKER_READY, flush=True)
         try:
             await asyncio.wait_for(all_started.wait(), timeout_s)
         finally:

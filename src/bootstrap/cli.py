@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -21,7 +20,7 @@ from bootstrap.bench import BenchParameters, run_benchmark
 from bootstrap.container import Container, build_container, shutdown
 from bootstrap.demo import DemoOptions, run_demo
 from bootstrap.logging_setup import configure_logging
-from bootstrap.settings import CONFIG_FILE_ENV, Settings, SettingsError, load_settings
+from bootstrap.settings import Settings, SettingsError, load_settings
 from domain.queue.errors import BrokerNotSupportedError, BrokerUnavailableError, InvalidJobError, QueueError
 from domain.queue.job import JobState
 
@@ -183,11 +182,8 @@ async def _cmd_bench(args: argparse.Namespace, container: Container) -> int:
         params.validate()
     except ValueError as exc:
         raise SettingsError("bench", str(exc)) from None
-    settings: Settings = container.settings()
-    worker_env = {**os.environ, "BACKBONE_BROKER__URL": settings.broker.url}
-    if args.config:
-        worker_env[CONFIG_FILE_ENV] = str(args.config)
-    result = await run_benchmark(container.broker(), params, worker_env=worker_env)
+    config_file = str(args.config) if args.config else None
+    result = await run_benchmark(container.broker(), params, config_file=config_file)
     text = json.dumps(result, indent=2)
     commands.out(text)
     if args.output:
