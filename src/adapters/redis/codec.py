@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
 from adapters.redis.value_codec import (
@@ -76,8 +75,10 @@ _OPTION_FIELDS: dict[int, tuple[ResolvedOptions, tuple[str, ...]]] = {}
 def _option_fields(options: ResolvedOptions) -> tuple[str, ...]:
     """The hash fields that follow from a job's options, cached by the options object itself.
 
-    Jobs of one queue mostly share one options object (the factory's defaults), so the lookup
-    is by identity: hashing the nested dataclass on every add would cost more than the fields.
+    Jobs of one queue mostly share one options object (the factory's defaults, or the resolver's
+    cached result for equal options), so the lookup is by identity: hashing the nested dataclass
+    on every add would cost more than the fields. Options naming a job id or idempotency key are
+    unique per job and miss either way.
     """
     cached = _OPTION_FIELDS.get(id(options))
     if cached is not None and cached[0] is options:
@@ -89,7 +90,6 @@ def _option_fields(options: ResolvedOptions) -> tuple[str, ...]:
     return fields
 
 
-@lru_cache(maxsize=256)
 def _build_option_fields(options: ResolvedOptions) -> tuple[str, ...]:
     """``opts``, ``prio``, ``attempts`` and the ``rc_*``/``rf_*`` retention bounds that are set
     (absent = unbounded)."""
