@@ -201,7 +201,7 @@ async def test_a_raw_record_is_dead_lettered_identically_by_every_process_with_a
     assert (await first.get_job(good.id)) is not None
 
 
-async def test_a_range_of_the_log_is_read_at_once_even_while_the_tail_waits(
+async def test_a_range_of_the_log_is_read_back_in_order_up_to_its_end(
     kafka: KafkaBrokerUnderTest,
 ) -> None:
     queue = unique_queue_name("kt")
