@@ -115,7 +115,7 @@ class RateLimitSettings(_Section):
 
 
 class QueueOverride(_Section):
-    """Per-queue topology overrides; every field left out keeps the seed table's value."""
+    """Per-queue topology overrides; every field left out keeps the module's ``QueueSpec`` value."""
 
     concurrency: Annotated[int, Field(ge=1, le=10_000)] | None = None
     attempts: Annotated[int, Field(ge=1, le=1000)] | None = None
