@@ -68,7 +68,14 @@ class Container(containers.DeclarativeContainer):
     topology = providers.Singleton(Topology.from_modules, catalog, settings.provided.queues)
     broker = providers.Singleton(create_broker, settings.provided.broker, clock)
     job_types = providers.Singleton(catalog_job_types, catalog)
-    queues = providers.Singleton(QueueHandles, broker, job_types, topology, config.payload_limit_bytes)
+    queues = providers.Singleton(
+        QueueHandles,
+        broker,
+        job_types,
+        topology,
+        config.payload_limit_bytes,
+        job_types_of=catalog.provided.job_types_for,
+    )
 
     # --- outbound ports: what the sample modules' handlers are built from ----------------------
     notification_sender = providers.Selector(

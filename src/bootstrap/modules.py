@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from application.clock import Clock
-from application.jobs.job_types import JobTypes
+from application.jobs.job_types import JobType, JobTypes
 from bootstrap.queues import QueueHandles
 from bootstrap.settings import SettingsError
 from domain.queue.context import Handler
+from domain.queue.errors import UnknownJobNameError
 from domain.queue.module import DomainModule, JobSpec, ModuleContext, QueueSpec
 from domain.queue.port import IGenericQueue
 
@@ -119,6 +120,31 @@ class ModuleCatalog:
         """The queue a job name goes to (``None``: no enabled module declares it)."""
         job = self.jobs.get(job_name)
         return job.queue if job is not None else None
+
+    def job_types_for(self, queue: str) -> JobTypes:
+        """The job types a job on ``queue`` may have: those the modules route to it."""
+        return QueueJobTypes(queue, self)
+
+
+class QueueJobTypes(JobTypes):
+    """One queue's job types. A name some module routes to another queue is refused naming that
+    queue: a job added where no handler runs it would only wait forever or be dead-lettered."""
+
+    def __init__(self, queue: str, catalog: ModuleCatalog) -> None:
+        super().__init__(JobType(job.name, job.model) for job in catalog.jobs.values() if job.queue == queue)
+        self.queue = queue
+        self._catalog = catalog
+
+    def lookup(self, name: str) -> JobType:
+        route = self._catalog.route(name)
+        if route is not None and route != self.queue:
+            mine = ", ".join(self.names()) or "none"
+            raise UnknownJobNameError(
+                "name",
+                f"must be a job of queue {self.queue!r}",
+                detail=f"{name!r} goes to {route!r}; jobs of {self.queue!r}: {mine}",
+            )
+        return super().lookup(name)
 
 
 def catalog_job_types(catalog: ModuleCatalog) -> JobTypes:

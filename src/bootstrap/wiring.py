@@ -37,7 +37,7 @@ class HandlerTable:
         """The handlers of the jobs routed to ``queue``; ``UnhandledQueueError`` when there are none."""
         self.check_handled(queue)
         routed = {name: h for name, h in self.handlers.items() if self.catalog.route(name) == queue}
-        return HandlerRegistry(self.job_types, routed)
+        return HandlerRegistry(self.catalog.job_types_for(queue), routed)
 
 
 class WorkerFactory:

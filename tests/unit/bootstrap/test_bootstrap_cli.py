@@ -335,3 +335,14 @@ def test_the_demo_without_the_payment_module_exits_2_naming_the_missing_service(
     code, _, err = run("--module", "domain.slack.module", "demo", "--payments", "1")
     assert code == 2
     assert "no enabled module offers the service PaymentCompletedHandler" in err
+
+
+def test_a_job_enqueued_on_another_queue_than_its_modules_exits_2_naming_its_queue(run: Run) -> None:
+    code, _, err = run("enqueue", "notification-email", "transaction.settlement.v1", "--data", SETTLE_DATA)
+    assert code == 2
+    assert err.strip().endswith(
+        "name: must be a job of queue 'notification-email' ('transaction.settlement.v1' goes to "
+        "'transaction-processing'; jobs of 'notification-email': notification.email.send.v1)"
+    )
+    _, out, _ = run("stats", "notification-email", "--json")
+    assert _json(out)["notification-email"]["waiting"] == 0
