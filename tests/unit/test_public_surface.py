@@ -15,6 +15,8 @@ import pytest
 from tests.harness.handle import BrokerHandle
 
 import backbone
+from domain.transactions.jobs import SettleTransaction
+from domain.transactions.service import TransactionQueueService
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
@@ -79,6 +81,19 @@ async def test_a_backbone_opened_in_process_gives_the_queue_its_module_defaults(
     async with backbone.Backbone.open("memory://", modules=[module]) as app:
         job = await app.queue("reports-export").add("reports.export.v1", {"month": "2026-11"})
         assert job.options.attempts == 7
+
+
+async def test_a_backbone_with_the_configured_modules_offers_their_services_and_runs_their_handlers() -> None:
+    async with backbone.Backbone.open("memory://") as app:
+        service = app.service(TransactionQueueService)
+        job = await service.enqueue_settlement(
+            SettleTransaction(tx_id="tx-1", amount_minor=1200, currency="EUR"), backbone.JobMetadata()
+        )
+        async with app.workers("transaction-processing", block_ms=20):
+            await app.wait_until_idle("transaction-processing", timeout_s=DEADLINE_S)
+        done = await app.queue("transaction-processing").get_job(job.id)
+        assert done is not None and done.state is backbone.JobState.COMPLETED
+        assert done.return_value == {"tx_id": "tx-1", "status": "settled", "recorded_by": job.id}
 
 
 async def test_in_process_workers_for_a_queue_no_module_handles_are_refused() -> None:
