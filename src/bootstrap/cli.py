@@ -43,6 +43,14 @@ def _common_options(defaults: Any) -> _Parser:
     common.add_argument("--broker", metavar="URL", default=defaults, help="broker URL (default memory://)")
     common.add_argument("--log-level", default=defaults, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     common.add_argument("--log-format", default=defaults, choices=["text", "json"])
+    common.add_argument(
+        "--module",
+        dest="modules",
+        action="append",
+        metavar="IMPORT_PATH",
+        default=defaults,
+        help="enable this module (package.module:ATTRIBUTE); repeatable; replaces [app] modules",
+    )
     return common
 
 
@@ -58,7 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help_text, parents=[common])
 
     p = command("worker", "run workers for queues until SIGTERM/SIGINT")
-    p.add_argument("queues", nargs="*", metavar="QUEUE", help="queues to work (default: every domain queue)")
+    p.add_argument(
+        "queues",
+        nargs="*",
+        metavar="QUEUE",
+        help="queues to work (default: every queue the enabled modules handle)",
+    )
     p.add_argument("--concurrency", type=int)
     p.add_argument("--prefetch", type=int)
     p.add_argument("--lease-ms", type=int)
@@ -145,6 +158,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     base = load_settings(args.config)
     if args.broker is not None:
         overrides["broker"] = {**base.broker.model_dump(), "url": args.broker}
+    if args.modules is not None:
+        overrides["app"] = {"modules": args.modules}
     quiet = (
         args.command in ("demo", "bench") and args.log_level is None and "log" not in base.model_fields_set
     )

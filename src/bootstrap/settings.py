@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from application.jobs.payload_codec import DEFAULT_MAX_PAYLOAD_BYTES
 from application.redaction import redact_url
@@ -114,7 +115,7 @@ class RateLimitSettings(_Section):
 
 
 class QueueOverride(_Section):
-    """Per-queue topology overrides; every field left out keeps the seed table's value."""
+    """Per-queue topology overrides; every field left out keeps the module's ``QueueSpec`` value."""
 
     concurrency: Annotated[int, Field(ge=1, le=10_000)] | None = None
     attempts: Annotated[int, Field(ge=1, le=1000)] | None = None
@@ -165,6 +166,44 @@ class DemoSettings(_Section):
     timeout_s: Annotated[float, Field(gt=0, le=3600)] = 50.0
 
 
+DEFAULT_MODULES = (
+    "domain.transactions.module:MODULE",
+    "domain.notifications.module:MODULE",
+    "domain.slack.module:MODULE",
+    "application.payments.module:MODULE",
+)
+MODULE_ENTRY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_]*)?$"
+
+
+class AppSettings(_Section):
+    """Which modules the composition root builds itself from (ADR 0014).
+
+    Each entry is an import path: ``package.module:ATTRIBUTE``, or ``package.module`` for its
+    ``MODULE``. The environment takes a comma-separated list (``BACKBONE_APP__MODULES=a:M,b``).
+    """
+
+    modules: Annotated[tuple[str, ...], NoDecode, Field(min_length=1)] = DEFAULT_MODULES
+
+    @field_validator("modules", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("modules")
+    @classmethod
+    def _import_paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            if not re.match(MODULE_ENTRY_PATTERN, entry):
+                raise ValueError(
+                    f"entries must look like 'package.module:ATTRIBUTE' or 'package.module' (got {entry!r})"
+                )
+        if len(set(value)) != len(value):
+            raise ValueError("must not name a module twice")
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BACKBONE_",
@@ -173,6 +212,7 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
+    app: AppSettings = Field(default_factory=AppSettings)
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
