@@ -28,8 +28,7 @@ from adapters.redis.connection import RedisConnection
 from adapters.redis.keys import QueueKeys
 from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
-from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
-from application.state_machine.events import LeaseRef
+from application.queue_backend import ClaimRequest, FailureReport, LeaseRef, QueueBackend
 from domain.queue.errors import BrokerUnavailableError
 from domain.queue.job import JobState, NewJob, QueueStats
 from domain.queue.options import JobOptions, QueueDefaults

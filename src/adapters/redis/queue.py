@@ -33,9 +33,14 @@ from adapters.redis.scripts import Arg, AutoPipeline, ScriptRunner
 from adapters.redis.value_codec import COMPACT_JSON, encode_progress
 from application.clock import Clock, system_clock
 from application.jobs.job_factory import JobFactory
-from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
-from application.state_machine.events import JobDraft, LeaseRef
-from application.state_machine.machine import ClaimedJob
+from application.queue_backend import (
+    ClaimedJob,
+    ClaimRequest,
+    FailureReport,
+    JobDraft,
+    LeaseRef,
+    QueueBackend,
+)
 from domain.queue.errors import InvalidOptionError
 from domain.queue.job import (
     DeadLetter,

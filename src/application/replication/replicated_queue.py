@@ -13,12 +13,18 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from application.jobs.job_factory import JobFactory
-from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
+from application.queue_backend import (
+    ClaimedJob,
+    ClaimRequest,
+    FailureReport,
+    JobDraft,
+    LeaseRef,
+    QueueBackend,
+)
 from application.replication.engine import ReplicationEngine
 from application.replication.replica import wait_for_change
 from application.state_machine import events as ev
-from application.state_machine.events import LeaseRef
-from application.state_machine.machine import ClaimedJob, ClaimOutcome, FailOutcome, QueueStateMachine
+from application.state_machine.machine import ClaimOutcome, FailOutcome, QueueStateMachine
 from domain.queue.errors import InvalidOptionError
 from domain.queue.job import (
     DeadLetter,
@@ -247,9 +253,9 @@ def _next_wake(machine: QueueStateMachine, now: int, limited_until: int) -> int 
     return None if wake is None else wake + 1  # leases expire strictly after lease_until
 
 
-def _chunks(drafts: Sequence[ev.JobDraft]) -> list[tuple[ev.JobDraft, ...]]:
-    chunks: list[tuple[ev.JobDraft, ...]] = []
-    chunk: list[ev.JobDraft] = []
+def _chunks(drafts: Sequence[JobDraft]) -> list[tuple[JobDraft, ...]]:
+    chunks: list[tuple[JobDraft, ...]] = []
+    chunk: list[JobDraft] = []
     size = 0
     for draft in drafts:
         cost = len(draft.data_json) + 512

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from application.queue_backend import ClaimedJob, JobDraft, LeaseRef
 from application.state_machine import events as ev
 from application.state_machine.records import (
     MALFORMED_JOB_NAME,
@@ -30,12 +31,6 @@ from domain.queue.metadata import JobMetadata
 from domain.queue.options import KeepJobs, RateLimit
 
 STALLED_REASON = "lease expired: the worker died or stalled"
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedJob:
-    job: Job
-    token: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,7 +343,7 @@ class QueueStateMachine:
             if entry is not None and entry[1] == expires_at:
                 del self.idempotency[key]
 
-    def _add_one(self, draft: ev.JobDraft) -> Job:
+    def _add_one(self, draft: JobDraft) -> Job:
         key = draft.options.idempotency_key
         if key is not None:
             entry = self.idempotency.get(key)
@@ -417,7 +412,7 @@ class QueueStateMachine:
         heapq.heappush(self.leases, (record.lease_until, self.lease_seq, record.id))
         return ClaimedJob(record.to_job(self.queue), token)
 
-    def _held(self, lease: ev.LeaseRef) -> JobRecord | None:
+    def _held(self, lease: LeaseRef) -> JobRecord | None:
         """The record if ``lease`` is still the current attempt (fencing), else None."""
         record = self.jobs.get(lease.job_id)
         if record is None or record.state is not JobState.ACTIVE or record.lease_token != lease.token:
@@ -524,7 +519,7 @@ class QueueStateMachine:
         return iter(self.jobs.values())
 
 
-def _removed_job(draft: ev.JobDraft, original_id: str, queue: str) -> Job:
+def _removed_job(draft: JobDraft, original_id: str, queue: str) -> Job:
     """What a deduplicated add returns when the original job no longer exists."""
     return Job(
         id=original_id,
