@@ -106,13 +106,9 @@ def _seed_001(name: str, concurrency: int, attempts: int, delay: int, timeout: i
 
 
 def _seed_002(name: str) -> QueueTopology:
-    # Seed 002: QUEUE_CONCURRENCY=10, QUEUE_RETRY_CONFIG (5 attempts, exp 2 s, cap 15 min, jitter),
-    # QUEUE_DEFAULT_TIMEOUT=30 s, removeOnComplete 50. Dead letters are kept 30 days (seed 001).
-    return _queue(
-        name, 10, 5, 2 * SECOND, 30 * SECOND,
-        source="seed 002", max_delay=15 * MINUTE, jitter=0.25,
-        keep_completed=50, keep_failed_ms=30 * DAY_MS,
-    )  # fmt: skip
+    # Seed 002: QUEUE_CONCURRENCY=10; its job defaults are QueueDefaults() itself (the one generic
+    # default a JobFactory without a table gets too).
+    return QueueTopology(name=name, concurrency=10, defaults=QueueDefaults(), source="seed 002")
 
 
 def _seed_003(

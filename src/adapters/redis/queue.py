@@ -76,7 +76,7 @@ class RedisQueue(QueueBackend):
         self._factory = factory
         self._clock = clock
         self._owns_connection = owns_connection
-        self.keys = QueueKeys(connection.settings.prefix, validate_queue_name(factory.queue))
+        self.keys = QueueKeys(connection.settings.key_prefix, validate_queue_name(factory.queue))
         self._scripts = ScriptRunner(self.keys.script_keys(), self.keys.base)
         self._pipeline = AutoPipeline(
             self._scripts, connection.commands, max_in_flight=connection.settings.pipelines_in_flight

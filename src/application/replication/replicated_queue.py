@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from application.jobs.job_factory import JobFactory
 from application.queue_backend import (
@@ -51,11 +51,6 @@ class ReplicatedQueue(QueueBackend):
         self._engine = engine
         self._clock = engine.clock
         self._closed = False
-        self._on_close: list[Callable[[], Awaitable[None]]] = []
-
-    def on_close(self, callback: Callable[[], Awaitable[None]]) -> None:
-        """Run ``callback`` after this handle closes (e.g. to close a connection the handle owns)."""
-        self._on_close.append(callback)
 
     @property
     def name(self) -> str:
@@ -229,11 +224,7 @@ class ReplicatedQueue(QueueBackend):
         if self._closed:
             return
         self._closed = True
-        try:
-            await self._engine.release()
-        finally:
-            for callback in self._on_close:
-                await callback()
+        await self._engine.release()
 
 
 def _claimable(machine: QueueStateMachine, now: int, limited_until: int) -> bool:

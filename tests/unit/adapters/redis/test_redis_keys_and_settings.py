@@ -57,8 +57,8 @@ def test_other_schemes_are_refused_naming_the_field() -> None:
 
 @pytest.mark.parametrize("prefix", ["", "a{b", "a:b", "a b"])
 def test_a_prefix_that_would_break_the_hash_tag_is_refused(prefix: str) -> None:
-    with pytest.raises(InvalidOptionError, match="prefix"):
-        RedisSettings(url="redis://localhost/0", prefix=prefix)
+    with pytest.raises(InvalidOptionError, match="key_prefix"):
+        RedisSettings(url="redis://localhost/0", key_prefix=prefix)
 
 
 def test_timeouts_must_be_positive() -> None:
