@@ -115,7 +115,7 @@ class MemoryQueue(QueueBackend):
 
     async def clean(self, grace_ms: int, state: JobState, limit: int = 1000) -> int:
         self._check_open()
-        return int(self._machine.on_clean(ev.Clean(grace_ms, JobState(state), limit, self._clock())))
+        return int(self._machine.on_clean(ev.Clean(grace_ms, state, limit, self._clock())))
 
     async def get_stats(self) -> QueueStats:
         self._tick()

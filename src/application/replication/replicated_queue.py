@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 
 from application.jobs.job_factory import JobFactory
+from application.queue_arguments import clean_arguments, page_arguments, purge_arguments
 from application.queue_backend import (
     ClaimedJob,
     ClaimRequest,
@@ -25,7 +26,6 @@ from application.replication.engine import ReplicationEngine
 from application.replication.replica import wait_for_change
 from application.state_machine import events as ev
 from application.state_machine.machine import ClaimOutcome, FailOutcome, QueueStateMachine
-from domain.queue.errors import InvalidOptionError
 from domain.queue.job import (
     DeadLetter,
     DeadLetterFilter,
@@ -106,10 +106,7 @@ class ReplicatedQueue(QueueBackend):
         return (await self._engine.sync()).paused
 
     async def clean(self, grace_ms: int, state: JobState, limit: int = 1000) -> int:
-        if state is not JobState.COMPLETED and state is not JobState.FAILED:
-            raise InvalidOptionError("state", "must be 'completed' or 'failed'", detail=f"got {state!r}")
-        if grace_ms < 0 or limit < 0:
-            raise InvalidOptionError("grace_ms/limit", "must be >= 0")
+        state = clean_arguments(grace_ms, state, limit)
         event = ev.Clean(grace_ms=grace_ms, state=state, limit=limit, now=self._clock())
         cleaned: int = await self._engine.submit(event)
         return cleaned
@@ -120,8 +117,7 @@ class ReplicatedQueue(QueueBackend):
     # --- dead letters ---------------------------------------------------------------------------
 
     async def list_dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
-        if limit < 0 or offset < 0:
-            raise InvalidOptionError("limit/offset", "must be >= 0")
+        page_arguments(limit, offset)
         return (await self._engine.sync()).dead_letters(limit, offset)
 
     async def reprocess_dead_letter(self, job_id: str) -> bool:
@@ -133,8 +129,7 @@ class ReplicatedQueue(QueueBackend):
         return revived
 
     async def purge_dead_letters(self, older_than_ms: int) -> int:
-        if older_than_ms < 0:
-            raise InvalidOptionError("older_than_ms", "must be >= 0")
+        purge_arguments(older_than_ms)
         purged: int = await self._engine.submit(
             ev.PurgeDeadLetters(older_than_ms=older_than_ms, now=self._clock())
         )
