@@ -6,8 +6,10 @@ import asyncio
 import json
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from dependency_injector import providers
 from pydantic import SecretStr
 from tests.harness.handle import BrokerHandle
 
@@ -22,7 +24,8 @@ from application.jobs.job_types import JobTypes
 from bootstrap.broker_table import BROKERS, SUPPORTED_SCHEMES
 from bootstrap.brokers import create_broker
 from bootstrap.cli import main
-from bootstrap.settings import BrokerSettings, SettingsError
+from bootstrap.container import Container
+from bootstrap.settings import BrokerSettings, Settings, SettingsError
 from bootstrap.topology import Topology
 from domain.queue.errors import BrokerNotSupportedError
 from domain.queue.options import QueueDefaults
@@ -201,3 +204,21 @@ async def _add_one_job_directly(url: str, queue_name: str) -> None:
         await queue.add("reports.export.v1", {"month": "2026-11"})
     finally:
         await broker.close()
+
+
+def test_the_broker_flag_replaces_only_the_url_of_the_config_files_broker_settings(tmp_path: Path) -> None:
+    config = tmp_path / "backbone.toml"
+    config.write_text('[broker]\nurl = "redis://127.0.0.1:6379/0"\nkey_prefix = "shop"\n', encoding="utf-8")
+    seen: list[Settings] = []
+
+    def hook(container: Container) -> None:
+        seen.append(container.settings())
+        container.broker.override(providers.Object(MemoryBroker()))
+
+    code = main(
+        ["stats", "reports-export", "--config", str(config), "--broker", "memory://"], container_hook=hook
+    )
+
+    assert code == 0
+    [settings] = seen
+    assert (settings.broker.url, settings.broker.key_prefix) == ("memory://", "shop")
