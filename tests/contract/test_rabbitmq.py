@@ -29,7 +29,7 @@ from application.replication.log_port import LogRecord
 from application.replication.replicated_queue import ReplicatedQueue
 from domain.queue.errors import BrokerUnavailableError
 from domain.queue.job import JobState
-from domain.queue.options import QueueDefaults
+from domain.queue.options import KeepJobs, QueueDefaults
 from tests.contract.helpers import eventually, unique_queue_name
 from tests.contract.process_worker import ProcessBrokerUnderTest
 from tests.contract.queue_contract import QueueContract
@@ -337,7 +337,8 @@ async def test_node_restart_mid_run_loses_no_acknowledged_job_and_everyone_recon
     under_test = RabbitMQBrokerUnderTest(rabbitmq_broker)
     name = unique_queue_name()
     try:
-        queue = await under_test.open_queue(name, JobTypes(strict=False), QueueDefaults(attempts=3))
+        keep_all = QueueDefaults(attempts=3, remove_on_complete=KeepJobs())  # every completed job is counted
+        queue = await under_test.open_queue(name, JobTypes(strict=False), keep_all)
         worker = await under_test.start_second_worker(name, ["contract.echo.v1"], "record", concurrency=4)
         await worker.wait_ready(30)
         acknowledged: list[str] = []
