@@ -154,23 +154,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    """Settings read once: the CLI flags are merged into the file's and environment's tables."""
     overrides: dict[str, Any] = {}
-    base = load_settings(args.config)
     if args.broker is not None:
-        overrides["broker"] = {**base.broker.model_dump(), "url": args.broker}
+        overrides["broker"] = {"url": args.broker}
     if args.modules is not None:
         overrides["app"] = {"modules": args.modules}
-    quiet = (
-        args.command in ("demo", "bench") and args.log_level is None and "log" not in base.model_fields_set
-    )
-    if args.log_level is not None or args.log_format is not None or quiet:
-        overrides["log"] = {
-            "level": args.log_level or ("WARNING" if quiet else base.log.level),
-            "format": args.log_format or base.log.format,
-        }
-    if not overrides:
-        return base
-    return load_settings(args.config, **overrides)
+    log = {key: value for key, value in (("level", args.log_level), ("format", args.log_format)) if value}
+    if log:
+        overrides["log"] = log
+    settings = load_settings(args.config, **overrides)
+    quiet = args.command in ("demo", "bench") and "level" not in settings.log.model_fields_set
+    if quiet:  # the demo and bench print their own summary; their logs stay at warnings unless asked
+        settings = settings.model_copy(update={"log": settings.log.model_copy(update={"level": "WARNING"})})
+    return settings
 
 
 async def _cmd_demo(args: argparse.Namespace, container: Container) -> int:

@@ -128,7 +128,6 @@ def config_values(settings: Settings) -> dict[str, Any]:
         "alerts_channel": settings.slack.alerts_channel,
         "timeout_ms": settings.slack.timeout_ms,
     }
-    values["broker"] = {"scheme": settings.broker.scheme}
     values["slack_client"] = (
         "webhook" if settings.slack.webhook_url is not None else settings.outbound.sender.value
     )

@@ -13,9 +13,7 @@ from collections.abc import Callable, Sequence
 from application.broker import Broker
 from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
-from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
-from application.state_machine.events import LeaseRef
-from application.state_machine.machine import ClaimedJob
+from application.queue_backend import ClaimedJob, ClaimRequest, FailureReport, LeaseRef, QueueBackend
 from bootstrap.topology import Topology
 from domain.queue.job import (
     DeadLetter,

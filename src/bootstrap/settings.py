@@ -23,12 +23,13 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from application.broker import DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_KEY_PREFIX, DEFAULT_OPERATION_TIMEOUT_MS
 from application.jobs.payload_codec import DEFAULT_MAX_PAYLOAD_BYTES
 from application.redaction import redact_url
+from bootstrap.broker_table import SUPPORTED_SCHEMES
 from domain.queue.naming import QUEUE_NAME_PATTERN, QUEUE_NAME_RULE
 
 CONFIG_FILE_ENV = "BACKBONE_CONFIG_FILE"
-SUPPORTED_SCHEMES = ("memory", "redis", "rediss", "amqp", "amqps", "kafka")
 
 PositiveMs = Annotated[int, Field(ge=1, le=24 * 3600 * 1000)]
 
@@ -47,12 +48,16 @@ class _Section(BaseModel):
 
 
 class BrokerSettings(_Section):
-    """Where the queues live, and the knobs passed through to the adapter."""
+    """Where the queues live, and the options given to the adapter (``bootstrap.brokers``).
+
+    The shared fields have the adapters' defaults (``application.broker``); ``options`` holds an
+    adapter's own knobs (e.g. ``max_connections``), and one it does not know is refused.
+    """
 
     url: str = "memory://"
-    connect_timeout_ms: PositiveMs = 5000
-    operation_timeout_ms: PositiveMs = 10_000
-    key_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,50}$")] = "backbone"
+    connect_timeout_ms: PositiveMs = DEFAULT_CONNECT_TIMEOUT_MS
+    operation_timeout_ms: PositiveMs = DEFAULT_OPERATION_TIMEOUT_MS
+    key_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,50}$")] = DEFAULT_KEY_PREFIX
     tls_ca_file: str | None = None
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
@@ -60,7 +65,7 @@ class BrokerSettings(_Section):
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
-    # Adapter-specific extras (e.g. ``stream_max_bytes``), passed through untouched.
+    # Adapter-specific options (e.g. ``max_connections``); an adapter refuses one it does not know.
     options: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
     @field_validator("url")

@@ -17,14 +17,10 @@ from typing import TYPE_CHECKING
 from bootstrap.settings import QueueOverride
 from domain.queue.module import DomainModule, QueueSpec
 from domain.queue.naming import validate_queue_name
-from domain.queue.options import DAY_MS, Backoff, BackoffType, KeepJobs, QueueDefaults, RateLimit
+from domain.queue.options import Backoff, BackoffType, KeepJobs, QueueDefaults, RateLimit
 
 if TYPE_CHECKING:
     from bootstrap.modules import ModuleCatalog
-
-SECOND = 1000
-MINUTE = 60 * SECOND
-
 
 @dataclass(frozen=True, slots=True)
 class QueueTopology:
@@ -73,25 +69,9 @@ class QueueTopology:
         )
 
 
-def _generic_default() -> QueueTopology:
-    # Seed 002: QUEUE_CONCURRENCY=10, QUEUE_RETRY_CONFIG (5 attempts, exp 2 s, cap 15 min, jitter),
-    # QUEUE_DEFAULT_TIMEOUT=30 s, removeOnComplete 50. Dead letters are kept 30 days (seed 001).
-    return QueueTopology(
-        name="generic-default",
-        concurrency=10,
-        defaults=QueueDefaults(
-            attempts=5,
-            backoff=Backoff(
-                type=BackoffType.EXPONENTIAL, delay=2 * SECOND, max_delay=15 * MINUTE, jitter=0.25
-            ),
-            timeout=30 * SECOND,
-            remove_on_complete=KeepJobs(count=50),
-            remove_on_fail=KeepJobs(age=30 * DAY_MS),
-        ),
-    )
-
-
-GENERIC_DEFAULT = _generic_default()
+# Seed 002: QUEUE_CONCURRENCY=10; its job defaults are QueueDefaults() itself (the one generic
+# default a JobFactory without a table gets too, ADR 0018).
+GENERIC_DEFAULT = QueueTopology(name="generic-default", concurrency=10, defaults=QueueDefaults())
 
 
 def from_spec(spec: QueueSpec, module: str) -> QueueTopology:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from application.queue_backend import LeaseRef
 from application.replication import value_codec as vc
 from application.replication.value_codec import CodecError, Obj, fail
 from application.state_machine import events as ev
@@ -151,7 +152,7 @@ def _now(d: Obj) -> int:
     return vc.get_int(d, "now")
 
 
-def _leases(d: Obj) -> tuple[ev.LeaseRef, ...]:
+def _leases(d: Obj) -> tuple[LeaseRef, ...]:
     return tuple(vc.decode_lease(item) for item in vc.get_list(d, "leases"))
 
 

@@ -12,7 +12,7 @@ import functools
 import json
 from typing import Any, NoReturn
 
-from application.state_machine.events import JobDraft, LeaseRef
+from application.queue_backend import JobDraft, LeaseRef
 from domain.queue.job import DeadLetterFilter, JobProgress, JobState, Progress
 from domain.queue.metadata import JobMetadata, UserRef
 from domain.queue.options import Backoff, BackoffType, KeepJobs, RateLimit, ResolvedOptions
