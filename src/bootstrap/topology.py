@@ -22,6 +22,7 @@ from domain.queue.options import Backoff, BackoffType, KeepJobs, QueueDefaults, 
 if TYPE_CHECKING:
     from bootstrap.modules import ModuleCatalog
 
+
 @dataclass(frozen=True, slots=True)
 class QueueTopology:
     """One queue's runtime shape: worker concurrency, job defaults, optional rate limit."""
