@@ -1,6 +1,6 @@
 """The ``Broker`` for the broker settings: one construction route for every adapter.
 
-``create_broker`` looks the URL's scheme up in ``BROKERS`` and calls that adapter's
+``create_broker`` looks the URL's scheme up in ``BROKERS``, imports that adapter, and calls its
 ``from_url(url, clock=clock, options=broker_options(settings))``. The options are the shared
 settings (timeouts, key prefix, TLS, SASL) that differ from their defaults, plus
 ``broker.options``; an option the chosen adapter does not use is a ``SettingsError`` naming it
@@ -55,12 +55,13 @@ def _setting_name(option: str) -> str:
 
 def create_broker(settings: BrokerSettings, clock: Clock = system_clock) -> Broker:
     """The ``Broker`` for ``settings.url``. Raises ``BrokerNotSupportedError`` or ``SettingsError``."""
-    broker_type = BROKERS.get(broker_scheme(settings.url))
-    if broker_type is None:
+    entry = BROKERS.get(broker_scheme(settings.url))
+    if entry is None:
         known = ", ".join(f"{name}://" for name in BROKERS)
         raise BrokerNotSupportedError(
             f"unknown broker URL scheme in {redact_url(settings.url)} (known: {known})"
         )
+    broker_type = entry.load()  # the adapter (and its client) is imported only now
     try:
         broker = broker_type.from_url(settings.url, clock=clock, options=broker_options(settings))
     except BrokerOptionError as exc:

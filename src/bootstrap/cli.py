@@ -12,11 +12,13 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
 
 from bootstrap import commands
 from bootstrap.bench import BenchParameters, run_benchmark
+from bootstrap.broker_table import DISTRIBUTION
 from bootstrap.container import Container, build_container, shutdown
 from bootstrap.demo import DemoOptions, run_demo
 from bootstrap.logging_setup import configure_logging
@@ -54,12 +56,20 @@ def _common_options(defaults: Any) -> _Parser:
     return common
 
 
+def _version() -> str:
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options(argparse.SUPPRESS)
     parser = _Parser(prog="backbone", description="Messaging backbone: queues, workers, demo, benchmark.")
     for action in _common_options(None)._actions:
         if action.option_strings:
             parser._add_action(action)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
