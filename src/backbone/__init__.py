@@ -16,6 +16,10 @@ Open queues by URL and run workers in this process::
 
     Backbone (``Backbone.open(url, modules=[...])``), Worker, WorkerOptions
 
+Enqueue from synchronous code (threads, WSGI views, scripts)::
+
+    SyncProducer (``SyncProducer(url, modules=[...]).enqueue(name, data)``)
+
 Errors a caller may catch: ``QueueError`` (every error below), ``InvalidJobError`` (bad input at
 ``add``: ``field`` and ``rule``), ``BrokerUnavailableError``, ``SettingsError`` (bad settings,
 a module that cannot be loaded, a worker for a queue no module handles).
@@ -29,6 +33,7 @@ from application.worker import Worker, WorkerOptions  # noqa: E402
 from bootstrap.app import Backbone  # noqa: E402
 from bootstrap.modules import ModuleError, UnhandledQueueError  # noqa: E402
 from bootstrap.settings import SettingsError  # noqa: E402
+from bootstrap.sync_producer import SyncProducer  # noqa: E402
 from domain.queue import (  # noqa: E402
     Backoff,
     BackoffType,
@@ -88,6 +93,7 @@ __all__ = [
     "RateLimit",
     "RetryableError",
     "SettingsError",
+    "SyncProducer",
     "UnhandledQueueError",
     "UserRef",
     "Worker",

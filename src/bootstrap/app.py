@@ -17,10 +17,11 @@ from typing import Any, TypeVar
 
 from application.worker import Worker
 from bootstrap.container import Container, build_container, shutdown
-from bootstrap.modules import ModuleRuntime
+from bootstrap.modules import ModuleCatalog, ModuleRuntime
 from bootstrap.queues import QueueHandles
 from bootstrap.settings import load_settings
 from bootstrap.wiring import WorkerFactory
+from domain.queue.errors import UnknownJobNameError
 from domain.queue.module import DomainModule
 from domain.queue.port import IGenericQueue
 
@@ -60,6 +61,16 @@ class Backbone:
     def queue(self, name: str) -> IGenericQueue:
         """The queue ``name`` with its module's defaults (connects on first use)."""
         return self._handles.handle(name)
+
+    def route(self, job_name: str) -> str:
+        """The queue the module declaring ``job_name`` routes it to (``UnknownJobNameError`` if none)."""
+        catalog: ModuleCatalog = self.container.catalog()
+        queue = catalog.route(job_name)
+        if queue is None:
+            known = ", ".join(sorted(catalog.jobs)) or "none"
+            rule = f"no enabled module declares the job {job_name!r} (known: {known})"
+            raise UnknownJobNameError("name", rule)
+        return queue
 
     def service(self, kind: type[T]) -> T:
         """A service an enabled module offers (``app.service(TransactionQueueService)``)."""
