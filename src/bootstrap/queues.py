@@ -132,6 +132,9 @@ class QueueHandle(QueueBackend):
     async def release(self, worker_id: str, leases: Sequence[LeaseRef]) -> None:
         await (await self.backend()).release(worker_id, leases)
 
+    async def hand_back(self, lease: LeaseRef, delay_ms: int) -> bool:
+        return await (await self.backend()).hand_back(lease, delay_ms)
+
 
 class QueueHandles:
     """Every queue of one broker by name: its ``JobFactory`` (topology defaults) and its handle."""

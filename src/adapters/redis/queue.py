@@ -328,6 +328,11 @@ class RedisQueue(QueueBackend):
             args.extend((lease.job_id, lease.token))
         await self._run("release", *args)
 
+    async def hand_back(self, lease: LeaseRef, delay_ms: int) -> bool:
+        if delay_ms < 0:
+            raise InvalidOptionError("delay_ms", "must be >= 0", detail=f"got {delay_ms}")
+        return bool(await self._run("hand_back", lease.job_id, lease.token, delay_ms))
+
 
 def _chunks(drafts: Sequence[JobDraft], max_jobs: int, max_chars: int) -> list[Sequence[JobDraft]]:
     """Consecutive runs of at most ``max_jobs`` drafts and (past the first) ``max_chars`` of payload."""

@@ -217,6 +217,14 @@ class ReplicatedQueue(QueueBackend):
                 ev.Release(worker_id=worker_id, leases=tuple(leases), now=self._clock())
             )
 
+    async def hand_back(self, lease: LeaseRef, delay_ms: int) -> bool:
+        if delay_ms < 0:  # refused before it reaches the log, as every replica would refuse it
+            raise InvalidOptionError("delay_ms", "must be >= 0", detail=f"got {delay_ms}")
+        outcome: FailOutcome = await self._engine.submit(
+            ev.HandBack(lease=lease, delay_ms=delay_ms, now=self._clock())
+        )
+        return outcome.accepted
+
     # --- lifecycle ------------------------------------------------------------------------------
 
     async def close(self) -> None:

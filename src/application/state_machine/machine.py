@@ -221,6 +221,26 @@ class QueueStateMachine:
             released += 1
         return released
 
+    def on_hand_back(self, event: ev.HandBack) -> FailOutcome:
+        """Give a claimed job back without counting its attempt: delayed by ``delay_ms`` (or
+        waiting at once for 0), one more hand-back on the job. Stale leases change nothing."""
+        self._advance(event.now)
+        if event.delay_ms < 0:
+            raise InvalidOptionError("delay_ms", "must be >= 0", detail=f"got {event.delay_ms}")
+        record = self._held(event.lease)
+        if record is None:
+            return FailOutcome(False)
+        self._clear_lease(record)
+        record.attempts_started -= 1
+        if record.attempts_started == 0:
+            record.processed_on = None
+        record.hand_backs += 1
+        if event.delay_ms:
+            self._make_delayed(record, self.now + event.delay_ms)
+        else:
+            self._make_waiting(record)
+        return FailOutcome(True, record.state)
+
     def on_remove(self, event: ev.Remove) -> bool:
         self._advance(event.now)
         record = self.jobs.get(event.job_id)
@@ -452,6 +472,7 @@ class QueueStateMachine:
         record.attempts_started = 0
         record.attempts_made = 0
         record.stalled_count = 0
+        record.hand_backs = 0
         record.failed_reason = None
         record.finished_on = None
         record.processed_on = None
@@ -547,6 +568,7 @@ _HANDLERS: dict[type, str] = {
     ev.Complete: "on_complete",
     ev.Fail: "on_fail",
     ev.Release: "on_release",
+    ev.HandBack: "on_hand_back",
     ev.Remove: "on_remove",
     ev.Pause: "on_pause",
     ev.Resume: "on_resume",

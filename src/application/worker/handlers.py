@@ -28,5 +28,12 @@ class HandlerRegistry:
             raise PermanentError(f"no handler registered for job name {name!r}")
         return self.job_types.lookup(name), handler
 
+    def find(self, name: str) -> tuple[JobType, Handler] | None:
+        """The job type and handler for ``name``, or None if this registry has no handler for it."""
+        handler = self._handlers.get(name)
+        if handler is None:
+            return None
+        return self.job_types.lookup(name), handler
+
     def names(self) -> list[str]:
         return sorted(self._handlers)

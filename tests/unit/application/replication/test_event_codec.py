@@ -61,6 +61,8 @@ EVERY_EVENT: list[ev.QueueEvent] = [
     ev.Fail(lease=LEASE, reason="boom", stacktrace="Traceback...", retry_delay_ms=1500, now=6),
     ev.Fail(lease=LEASE, reason="boom", stacktrace=None, retry_delay_ms=None, now=6),
     ev.Release(worker_id="w", leases=(LEASE,), now=7),
+    ev.HandBack(lease=LEASE, delay_ms=10_000, now=7),
+    ev.HandBack(lease=LEASE, delay_ms=0, now=7),
     ev.Remove(job_id="order-1", now=8),
     ev.Pause(now=9),
     ev.Resume(now=10),
