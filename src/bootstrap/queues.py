@@ -11,6 +11,8 @@ import asyncio
 from collections.abc import Sequence
 
 from application.broker import Broker
+from application.hooked_queue import with_hooks
+from application.hooks import NO_HOOKS, Hooks
 from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
 from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
@@ -37,9 +39,10 @@ SOURCE = "messaging-backbone"
 class QueueHandle(QueueBackend):
     """A queue of ``broker`` that connects on first use and delegates every call."""
 
-    def __init__(self, broker: Broker, factory: JobFactory) -> None:
+    def __init__(self, broker: Broker, factory: JobFactory, hooks: Hooks = NO_HOOKS) -> None:
         self._broker = broker
         self._factory = factory
+        self._hooks = hooks
         self._backend: QueueBackend | None = None
         self._lock = asyncio.Lock()
 
@@ -57,7 +60,8 @@ class QueueHandle(QueueBackend):
             return self._backend
         async with self._lock:
             if self._backend is None:
-                self._backend = await self._broker.open_queue(self._factory)
+                # the producer hooks, once for every adapter (ADR 0016); the backend itself if none
+                self._backend = with_hooks(await self._broker.open_queue(self._factory), self._hooks)
             return self._backend
 
     # --- producer side ------------------------------------------------------------------------
@@ -140,12 +144,18 @@ class QueueHandles:
     """Every queue of one broker by name: its ``JobFactory`` (topology defaults) and its handle."""
 
     def __init__(
-        self, broker: Broker, job_types: JobTypes, topology: Topology, max_payload_bytes: int
+        self,
+        broker: Broker,
+        job_types: JobTypes,
+        topology: Topology,
+        max_payload_bytes: int,
+        hooks: Hooks = NO_HOOKS,
     ) -> None:
         self.broker = broker
         self.job_types = job_types
         self.topology = topology
         self.max_payload_bytes = max_payload_bytes
+        self.hooks = hooks
         self._handles: dict[str, QueueHandle] = {}
 
     def factory(self, name: str) -> JobFactory:
@@ -162,7 +172,7 @@ class QueueHandles:
                 max_payload_bytes=self.max_payload_bytes,
                 source=SOURCE,
             )
-            handle = QueueHandle(self.broker, factory)
+            handle = QueueHandle(self.broker, factory, self.hooks)
             self._handles[name] = handle
         return handle
 
