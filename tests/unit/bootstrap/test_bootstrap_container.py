@@ -16,11 +16,11 @@ from adapters.outbound.ledgers import InMemoryLedger, JsonLinesLedger
 from adapters.outbound.notification_senders import InMemoryNotificationSender
 from adapters.outbound.slack_clients import InMemorySlackClient
 from adapters.outbound.slack_webhook import SlackWebhookClient
-from application.payments import EventMetadata, PaymentCompletedV1
 from application.hooks import Adding, Hook, Hooks
+from application.payments import EventMetadata, PaymentCompletedV1
 from application.worker import Worker
-from bootstrap.queues import QueueHandles
 from bootstrap.container import Container, build_container, shutdown
+from bootstrap.queues import QueueHandles
 from bootstrap.settings import load_settings
 from domain.queue.errors import BrokerUnavailableError
 from domain.queue.job import JobState
