@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
+
+import pytest
 
 from application.hooked_queue import with_hooks
 from application.hooks import Adding, Attempt, Hook, Hooks
 from application.state_machine.events import LeaseRef
 from application.state_machine.machine import ClaimedJob
-from domain.queue.errors import PermanentError
+from domain.queue.errors import InvalidOptionError, PermanentError
 from domain.queue.job import JobState, NewJob
+from domain.queue.metadata import JobMetadata
 from domain.queue.options import JobOptions
 from tests.contract.helpers import (
     ECHO,
@@ -143,19 +147,51 @@ class HookBehaviours:
         assert stored.metadata.business_context == {"stamped": True}
         assert hook.adds[0].bulk is True
 
+    async def test_headers_set_by_a_producer_hook_reach_the_worker_hooks_of_every_attempt(
+        self, queue: Any
+    ) -> None:
+        traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
-def _with_context(metadata: Any) -> Any:
-    from domain.queue.metadata import JobMetadata
+        class Injecting(Hook):
+            def before_add(self, adding: Adding) -> None:
+                adding.entries[:] = [
+                    NewJob(e.name, e.data, e.options, _with_headers(e.metadata, traceparent))
+                    for e in adding.entries
+                ]
 
+        class Extracting(Hook):
+            def __init__(self) -> None:
+                self.seen: list[dict[str, str]] = []
+
+            def on_started(self, attempt: Attempt) -> None:
+                self.seen.append(attempt.job.metadata.headers)
+
+        async def flaky(payload: Any, ctx: Any) -> None:
+            if ctx.job.attempts_started == 1:
+                raise RuntimeError("once")
+
+        extracting = Extracting()
+        job = await with_hooks(queue, Hooks([Injecting()])).add(FAIL, {}, JobOptions(attempts=2))
+        async with running_worker(queue, {FAIL: flaky}, hooks=(extracting,)):
+            done = await wait_for_state(queue, job.id, JobState.COMPLETED)
+        assert extracting.seen == [{"traceparent": traceparent}] * 2
+        assert done.metadata.headers == {"traceparent": traceparent}
+
+    async def test_metadata_headers_that_are_not_text_are_refused_at_add(self, queue: Any) -> None:
+        with pytest.raises(InvalidOptionError) as caught:
+            await queue.add(ECHO, {}, metadata=JobMetadata(headers={"traceparent": 1}))  # type: ignore[dict-item]
+        assert caught.value.field == "metadata.headers"
+        assert (await queue.get_stats()).total == 0
+
+
+def _with_headers(metadata: JobMetadata | None, traceparent: str) -> JobMetadata:
     base = metadata or JobMetadata()
-    return JobMetadata(
-        correlation_id=base.correlation_id,
-        tenant_id=base.tenant_id,
-        user=base.user,
-        source=base.source,
-        timestamp=base.timestamp,
-        business_context={**base.business_context, "stamped": True},
-    )
+    return replace(base, headers={**base.headers, "traceparent": traceparent})
+
+
+def _with_context(metadata: JobMetadata | None) -> JobMetadata:
+    base = metadata or JobMetadata()
+    return replace(base, business_context={**base.business_context, "stamped": True})
 
 
 async def _has(hook: RecordingHook, job_id: str, event: str) -> bool:
