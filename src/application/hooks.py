@@ -55,12 +55,14 @@ class Attempt:
 
     ``job`` is the claimed snapshot (``job.queue``, ``job.attempts_started`` is this attempt's
     number, ``job.created_at``/``job.processed_on`` for waiting time). ``duration_ms`` is the time
-    from start to outcome; ``error`` the handler's exception (if any), ``reason`` the text stored
+    from start until the outcome was decided (the handler's time; storing the outcome is not in
+    it); ``error`` the handler's exception (if any), ``reason`` the text stored
     with a failure or hand-back, ``retry_delay_ms`` the delay before the next attempt or hand-back.
     ``state`` is for a hook's own per-attempt values (e.g. a tracing span), made on first use.
     """
 
     __slots__ = (
+        "_finished",
         "_state",
         "duration_ms",
         "error",
@@ -82,8 +84,8 @@ class Attempt:
         self.error: BaseException | None = None
         self.reason: str | None = None
         self.retry_delay_ms: int | None = None
-        self.lease_lost = False
         self._state: dict[object, Any] | None = None
+        self.lease_lost = self._finished = False
 
     @property
     def queue(self) -> str:
@@ -101,7 +103,10 @@ class Attempt:
         return self._state
 
     def finish(self) -> None:
-        self.duration_ms = (time.perf_counter() - self.started_at) * 1000
+        """Stop the clock (the first call counts)."""
+        if not self._finished:
+            self._finished = True
+            self.duration_ms = (time.perf_counter() - self.started_at) * 1000
 
 
 class Hook:

@@ -250,6 +250,7 @@ class Worker:
                         raise JobTimeoutError(f"job exceeded its timeout of {timeout_ms} ms") from None
                     raise
             return_json = encode_json(result, "return value")
+            attempt.finish()
         except asyncio.CancelledError:
             raise
         except Exception as error:  # the one broad except: every handler failure becomes a decision
@@ -265,7 +266,6 @@ class Worker:
         finally:
             self._finishing -= 1
         if accepted:
-            attempt.finish()
             self.hooks.on_completed(attempt)
             logger.debug(
                 "job %s completed queue=%s attempt=%d correlation_id=%s",
@@ -430,9 +430,11 @@ class Worker:
                     "worker %s cannot renew leases queue=%s: %s", self.options.worker_id, self.queue, exc
                 )
                 continue
+            sent = {lease.job_id: lease for lease in leases}
             for job_id in lost:
                 attempt = self._active.get(job_id)
-                if attempt is not None:  # a job that finished while renewing is not lost
+                # not lost: a job that finished while renewing, or that was claimed again meanwhile
+                if attempt is not None and attempt.lease == sent.get(job_id):
                     logger.warning(
                         "job %s lease lost queue=%s: another worker may run it", job_id, self.queue
                     )

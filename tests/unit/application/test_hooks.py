@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from typing import Any
 
 import pytest
-from tests.contract.helpers import running_worker, wait_for_state
+from tests.contract.helpers import eventually, running_worker, wait_for_state
 
 from adapters.memory import MemoryBroker
 from application.hooked_queue import HookedQueue, with_hooks
 from application.hooks import Adding, Attempt, Hook, Hooks
 from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
+from application.queue_backend import ClaimRequest
 from application.state_machine.events import LeaseRef
 from application.worker import WorkerMetrics
 from domain.queue.errors import InvalidJobError
@@ -137,3 +140,36 @@ async def test_hooks_that_raise_everywhere_change_nothing_for_the_job(
         done = await wait_for_state(queue, job.id, JobState.COMPLETED)
     assert done.return_value == "done"
     assert (worker.metrics.claimed, worker.metrics.succeeded) == (1, 1)
+
+
+async def test_a_lost_lease_is_reported_once_though_renewal_and_completion_both_find_it(
+    queue: Any, job_types: JobTypes
+) -> None:
+    events: list[str] = []
+
+    class Outcomes(Hook):
+        def on_completed(self, attempt: Attempt) -> None:
+            events.append("completed")
+
+        def on_lease_lost(self, attempt: Attempt) -> None:
+            events.append("lease_lost")
+
+    async def stolen(payload: Any, ctx: Any) -> None:
+        time.sleep(0.3)  # blocks the loop past the 200 ms lease: nothing renews it
+        [thief] = await queue.claim(ClaimRequest("thief", 1, 60_000, block_ms=100))
+        assert thief.job.id == ctx.job.id
+        await asyncio.sleep(0.4)  # renewal runs meanwhile and finds the lease gone
+
+    job = await queue.add(NAME, {}, JobOptions(attempts=3))
+    async with running_worker(
+        queue, {NAME: stolen}, job_types, hooks=(Outcomes(),), lease_ms=200, lease_renew_ms=100
+    ) as worker:
+        await eventually(lambda: _settled(events), message="the lease-lost hook")
+        await asyncio.sleep(0.2)
+    assert events == ["lease_lost"]
+    assert worker.metrics.stale == 1
+    assert (await queue.get_job(job.id)).state is JobState.ACTIVE  # the thief holds it
+
+
+async def _settled(events: list[str]) -> bool:
+    return bool(events)
