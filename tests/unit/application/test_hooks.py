@@ -155,7 +155,7 @@ async def test_a_lost_lease_is_reported_once_though_renewal_and_completion_both_
             events.append("lease_lost")
 
     async def stolen(payload: Any, ctx: Any) -> None:
-        time.sleep(0.3)  # blocks the loop past the 200 ms lease: nothing renews it
+        time.sleep(0.3)  # noqa: ASYNC251 - blocks the loop past the 200 ms lease: nothing renews it
         [thief] = await queue.claim(ClaimRequest("thief", 1, 60_000, block_ms=100))
         assert thief.job.id == ctx.job.id
         await asyncio.sleep(0.4)  # renewal runs meanwhile and finds the lease gone
