@@ -106,6 +106,8 @@ def metadata_of(value: list[Any]) -> JobMetadata:
     headers = rest[0] if rest else {}
     if len(rest) > 1 or not isinstance(headers, dict):
         raise ValueError("metadata headers must be one object")
+    if headers and not all(isinstance(text, str) for text in headers.values()):
+        raise ValueError("metadata headers must map text to text")
     return JobMetadata(
         correlation_id,
         tenant_id,
