@@ -196,13 +196,6 @@ class Hooks:
         self._on_handed_back = _overriders(self.hooks, "on_handed_back")
         self._on_released = _overriders(self.hooks, "on_released")
 
-    def __bool__(self) -> bool:
-        return bool(self.hooks)
-
-    def plus(self, *hooks: Hook) -> Hooks:
-        """These hooks followed by ``hooks``."""
-        return Hooks((*self.hooks, *hooks))
-
     @property
     def observes_adds(self) -> bool:
         return bool(self._before_add or self._after_add)
