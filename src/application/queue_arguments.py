@@ -1,9 +1,9 @@
 """The argument rules of the operator calls, written once for every adapter.
 
-``clean``, ``list_dead_letters`` and ``purge_dead_letters`` refuse the same bad arguments on every
-broker, before anything is sent to it: the memory adapter through the reference state machine,
-the replicated queues before an event is appended to the log, the Redis adapter before a script
-runs. Each raises ``InvalidOptionError`` naming the argument and the rule.
+``clean``, ``list_dead_letters``, ``purge_dead_letters`` and ``hand_back`` refuse the same bad
+arguments on every broker, before anything is sent to it: the memory adapter through the reference
+state machine, the replicated queues before an event is appended to the log, the Redis adapter
+before a script runs. Each raises ``InvalidOptionError`` naming the argument and the rule.
 """
 
 from __future__ import annotations
@@ -36,6 +36,11 @@ def page_arguments(limit: int, offset: int) -> None:
 def purge_arguments(older_than_ms: int) -> None:
     """``purge_dead_letters(older_than_ms)``: a non-negative age."""
     _not_negative("older_than_ms", older_than_ms)
+
+
+def hand_back_arguments(delay_ms: int) -> None:
+    """``hand_back(lease, delay_ms)``: a non-negative delay."""
+    _not_negative("delay_ms", delay_ms)
 
 
 def _not_negative(name: str, value: int) -> None:

@@ -97,3 +97,13 @@ class QueueBackend(IGenericQueue):
     @abstractmethod
     async def release(self, worker_id: str, leases: Sequence[LeaseRef]) -> None:
         """Hand back reserved jobs that were never started: no attempt is counted."""
+
+    @abstractmethod
+    async def hand_back(self, lease: LeaseRef, delay_ms: int) -> bool:
+        """Give back a claimed job this worker cannot run (no handler for its name, ADR 0017).
+
+        The attempt is not counted, the job's ``hand_backs`` goes up by one, and it is ``delayed``
+        for ``delay_ms`` (``waiting`` at once for 0) so that another worker may claim it. False
+        (and nothing changed) if the lease is stale. Raises ``InvalidOptionError`` for a negative
+        delay.
+        """

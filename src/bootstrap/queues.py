@@ -11,6 +11,8 @@ import asyncio
 from collections.abc import Callable, Sequence
 
 from application.broker import Broker
+from application.hooked_queue import with_hooks
+from application.hooks import NO_HOOKS, Hooks
 from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
 from application.queue_backend import ClaimedJob, ClaimRequest, FailureReport, LeaseRef, QueueBackend
@@ -35,9 +37,10 @@ SOURCE = "messaging-backbone"
 class QueueHandle(QueueBackend):
     """A queue of ``broker`` that connects on first use and delegates every call."""
 
-    def __init__(self, broker: Broker, factory: JobFactory) -> None:
+    def __init__(self, broker: Broker, factory: JobFactory, hooks: Hooks = NO_HOOKS) -> None:
         self._broker = broker
         self._factory = factory
+        self._hooks = hooks
         self._backend: QueueBackend | None = None
         self._lock = asyncio.Lock()
 
@@ -55,7 +58,8 @@ class QueueHandle(QueueBackend):
             return self._backend
         async with self._lock:
             if self._backend is None:
-                self._backend = await self._broker.open_queue(self._factory)
+                # the producer hooks, once for every adapter (ADR 0016); the backend itself if none
+                self._backend = with_hooks(await self._broker.open_queue(self._factory), self._hooks)
             return self._backend
 
     # --- producer side ------------------------------------------------------------------------
@@ -130,6 +134,9 @@ class QueueHandle(QueueBackend):
     async def release(self, worker_id: str, leases: Sequence[LeaseRef]) -> None:
         await (await self.backend()).release(worker_id, leases)
 
+    async def hand_back(self, lease: LeaseRef, delay_ms: int) -> bool:
+        return await (await self.backend()).hand_back(lease, delay_ms)
+
 
 class QueueHandles:
     """Every queue of one broker by name: its ``JobFactory`` (topology defaults) and its handle."""
@@ -141,6 +148,7 @@ class QueueHandles:
         topology: Topology,
         max_payload_bytes: int,
         job_types_of: Callable[[str], JobTypes] | None = None,
+        hooks: Hooks = NO_HOOKS,
     ) -> None:
         """``job_types_of(queue)`` narrows a queue's accepted job types (default: ``job_types``)."""
         self.broker = broker
@@ -148,6 +156,7 @@ class QueueHandles:
         self._job_types_of = job_types_of
         self.topology = topology
         self.max_payload_bytes = max_payload_bytes
+        self.hooks = hooks
         self._handles: dict[str, QueueHandle] = {}
 
     def factory(self, name: str) -> JobFactory:
@@ -164,7 +173,7 @@ class QueueHandles:
                 max_payload_bytes=self.max_payload_bytes,
                 source=SOURCE,
             )
-            handle = QueueHandle(self.broker, factory)
+            handle = QueueHandle(self.broker, factory, self.hooks)
             self._handles[name] = handle
         return handle
 

@@ -105,6 +105,8 @@ class WorkerSettings(_Section):
     shutdown_grace_ms: Annotated[int, Field(ge=0, le=3600 * 1000)] = 10_000
     prefetch: Annotated[int, Field(ge=0, le=10_000)] = 0
     block_ms: Annotated[int, Field(ge=1, le=60_000)] = 1000
+    unknown_job_delay_ms: Annotated[int, Field(ge=0, le=24 * 3600 * 1000)] = 10_000  # ADR 0017
+    unknown_job_max_hand_backs: Annotated[int, Field(ge=0, le=1_000_000)] = 360
 
 
 class BackoffSettings(_Section):

@@ -9,6 +9,9 @@ only dead-letter.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from application.hooks import Hook
 from application.jobs.job_types import JobTypes
 from application.worker import HandlerRegistry, Worker, WorkerOptions
 from bootstrap.modules import ModuleCatalog, ModuleRuntime, UnhandledQueueError
@@ -44,10 +47,17 @@ class WorkerFactory:
     """Builds a ``Worker`` for a queue: concurrency and rate limit from the topology, the rest from
     the worker settings; keyword overrides (CLI flags, the demo) win."""
 
-    def __init__(self, queues: QueueHandles, handlers: HandlerTable, settings: WorkerSettings) -> None:
+    def __init__(
+        self,
+        queues: QueueHandles,
+        handlers: HandlerTable,
+        settings: WorkerSettings,
+        hooks: Sequence[Hook] = (),
+    ) -> None:
         self.queues = queues
         self.handlers = handlers
         self.settings = settings
+        self.hooks = tuple(hooks)  # every worker built here reports to these (ADR 0016)
 
     def options_for(self, queue: str, **overrides: object) -> WorkerOptions:
         topology = self.queues.topology.for_queue(queue)
@@ -58,6 +68,8 @@ class WorkerFactory:
             "shutdown_grace_ms": self.settings.shutdown_grace_ms,
             "prefetch": self.settings.prefetch,
             "block_ms": self.settings.block_ms,
+            "unknown_job_delay_ms": self.settings.unknown_job_delay_ms,
+            "unknown_job_max_hand_backs": self.settings.unknown_job_max_hand_backs,
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return WorkerOptions(**values)  # type: ignore[arg-type]
@@ -68,4 +80,4 @@ class WorkerFactory:
         registry = self.handlers.registry_for(queue)  # refused before any connection is made
         options = self.options_for(queue, **overrides)
         backend = await self.queues.open(queue)
-        return Worker(backend, registry, options)
+        return Worker(backend, registry, options, hooks=self.hooks)

@@ -206,13 +206,6 @@ class ConsumerBehaviours:
             await wait_for_state(queue, job.id, JobState.COMPLETED)
         assert 500 <= starts[1] - starts[0] <= 1500
 
-    async def test_job_without_a_handler_is_dead_lettered_at_once(self, queue: Any) -> None:
-        job = await queue.add(SLOW, {}, JobOptions(attempts=5))
-        async with running_worker(queue, {ECHO: recording_handler([])}):
-            failed = await wait_for_state(queue, job.id, JobState.FAILED)
-        assert failed.attempts_started == 1
-        assert "no handler registered" in (failed.failed_reason or "")
-
     # 18. timeout ------------------------------------------------------------------------------------------------
 
     async def test_handler_running_past_its_timeout_is_cancelled_and_retried(self, queue: Any) -> None:

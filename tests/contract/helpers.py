@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from application.hooks import Hook
 from application.jobs.job_types import JobTypes
 from application.queue_backend import QueueBackend
 from application.worker import HandlerRegistry, Worker, WorkerOptions
@@ -105,6 +106,7 @@ async def running_worker(
     queue: QueueBackend,
     handlers: Mapping[str, Handler],
     job_types: JobTypes | None = None,
+    hooks: tuple[Hook, ...] = (),
     **options: Any,
 ) -> AsyncIterator[Worker]:
     """An in-process worker for the duration of the block; stopped gracefully afterwards."""
@@ -112,7 +114,7 @@ async def running_worker(
     options.setdefault("block_ms", 100)
     options.setdefault("shutdown_grace_ms", 5000)
     registry = HandlerRegistry(job_types or contract_job_types(), handlers)
-    worker = Worker(queue, registry, WorkerOptions(**options))
+    worker = Worker(queue, registry, WorkerOptions(**options), hooks=hooks)
     task = asyncio.create_task(worker.run())
     await worker.wait_started()
     try:

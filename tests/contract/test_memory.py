@@ -104,6 +104,9 @@ class CrashableQueue(QueueBackend):
     async def release(self, worker_id: str, leases: Sequence[LeaseRef]) -> None:
         await self._alive().release(worker_id, leases)
 
+    async def hand_back(self, lease: LeaseRef, delay_ms: int) -> bool:
+        return await self._alive().hand_back(lease, delay_ms)
+
 
 class InProcessWorker(SecondWorker):
     def __init__(self, worker: Worker, handle: CrashableQueue) -> None:

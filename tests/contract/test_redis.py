@@ -505,6 +505,7 @@ _operations = st.lists(
         st.tuples(st.just("complete"), st.integers(0, 8)),
         st.tuples(st.just("fail"), st.tuples(st.integers(0, 8), st.sampled_from([None, 0, HOUR_MS]))),
         st.tuples(st.just("release"), st.integers(0, 8)),
+        st.tuples(st.just("hand_back"), st.tuples(st.integers(0, 8), st.sampled_from([0, HOUR_MS]))),
         st.tuples(st.just("progress"), st.integers(0, 8)),
         st.tuples(st.just("extend"), st.integers(0, 8)),
         st.tuples(st.just("remove"), st.integers(0, 11)),
@@ -553,8 +554,8 @@ async def _step(side: _Side, operation: str, argument: Any) -> Any:
         claimed = await queue.claim(ClaimRequest("w", argument, 60_000, block_ms=1))
         side.leases.extend(LeaseRef(c.job.id, c.token) for c in claimed)
         return [(c.job.id, c.job.attempts_started) for c in claimed]
-    if operation in ("complete", "fail", "release", "progress", "extend"):
-        index = argument[0] if operation == "fail" else argument
+    if operation in ("complete", "fail", "release", "hand_back", "progress", "extend"):
+        index = argument[0] if operation in ("fail", "hand_back") else argument
         lease = side.lease(index)
         if lease is None:
             return "no lease"
@@ -564,6 +565,8 @@ async def _step(side: _Side, operation: str, argument: Any) -> Any:
             return await queue.fail(lease, FailureReport(f"boom {index}", None, argument[1]))
         if operation == "release":
             return await queue.release("w", [lease])
+        if operation == "hand_back":
+            return await queue.hand_back(lease, argument[1])
         if operation == "progress":
             return await queue.update_progress(lease, index * 10)
         return await queue.extend_leases("w", [lease], 60_000)
@@ -590,6 +593,7 @@ async def _observe(side: _Side) -> Any:
             job = (
                 job.id, job.name, job.data, job.state, job.priority, job.progress, job.return_value,
                 job.failed_reason, job.stacktrace, job.attempts_started, job.attempts_made,
+                job.hand_backs,
             )  # fmt: skip
         jobs.append(job)
     letters = [

@@ -204,6 +204,13 @@ class MemoryQueue(QueueBackend):
         if self._machine.on_release(ev.Release(worker_id, tuple(leases), self._clock())):
             self._shared.wake()
 
+    async def hand_back(self, lease: LeaseRef, delay_ms: int) -> bool:
+        self._check_open()
+        outcome = self._machine.on_hand_back(ev.HandBack(lease, delay_ms, self._clock()))
+        if outcome.accepted:
+            self._shared.wake()  # waiting at once, or delayed: blocked claimers re-read when it falls due
+        return outcome.accepted
+
     # --- raw records (what a client bypassing the port could hand the broker) -------------------
 
     def accept_raw_record(self, raw: bytes) -> Job:

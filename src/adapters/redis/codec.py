@@ -4,7 +4,8 @@ Field names (short, they are stored once per job): ``name``, ``data`` (the draft
 ``opts`` and ``meta`` (JSON), ``created``, ``state``, ``prio``, ``seq``, ``due``, ``progress`` (JSON),
 ``ret`` (JSON), ``reason``, ``stack`` (JSON list), ``as``/``am`` (attempts started/made), ``stalled``,
 ``pon``/``fon`` (processed/finished on), ``tok``/``lnum`` (the lease; its expiry is the score in ``active``),
-``attempts`` and ``rc_*``/``rf_*`` (retention, read by the scripts), ``raw`` (bytes of a malformed record).
+``attempts`` and ``rc_*``/``rf_*`` (retention, read by the scripts), ``raw`` (bytes of a malformed record),
+``hb`` (hand-backs by workers without a handler for the name, ADR 0017; absent = 0).
 """
 
 from __future__ import annotations
@@ -186,6 +187,7 @@ def _decode(job_id: str, queue: str, fields: Fields, deduplicated: bool) -> Job:
         processed_on=_int(fields, "pon"),
         finished_on=_int(fields, "fon"),
         due_at=_int(fields, "due"),
+        hand_backs=_int(fields, "hb") or 0,
         deduplicated=deduplicated,
         raw_record=raw.encode("utf-8", "surrogateescape") if malformed and raw is not None else None,
     )
@@ -228,7 +230,9 @@ def decode_claimed(blob: bytes | list[Any], queue: str) -> tuple[str, Job]:
     """
     fields = json.loads(blob) if isinstance(blob, bytes) else blob
     token, job_id, name, data, opts, meta, created, started, made, progress, ret, reason, stack = fields[:13]
-    processed_on, finished_on = fields[13:]
+    processed_on, finished_on, hand_backs = fields[13:]
+    if type(hand_backs) is not int:
+        raise TypeError("claimed job has a hand-back count that is not an integer")
     if not (
         isinstance(job_id, str) and isinstance(name, str) and type(created) is int and isinstance(stack, list)
     ):
@@ -250,6 +254,7 @@ def decode_claimed(blob: bytes | list[Any], queue: str) -> tuple[str, Job]:
         attempts_made=int(made),
         processed_on=int(processed_on),
         finished_on=None if finished_on is None else int(finished_on),
+        hand_backs=hand_backs,
     )
 
 

@@ -33,7 +33,7 @@ from adapters.redis.scripts import Arg, AutoPipeline, ScriptRunner
 from adapters.redis.value_codec import COMPACT_JSON, encode_progress
 from application.clock import Clock, system_clock
 from application.jobs.job_factory import JobFactory
-from application.queue_arguments import clean_arguments, page_arguments, purge_arguments
+from application.queue_arguments import clean_arguments, hand_back_arguments, page_arguments, purge_arguments
 from application.queue_backend import (
     ClaimedJob,
     ClaimRequest,
@@ -326,6 +326,10 @@ class RedisQueue(QueueBackend):
         for lease in leases:
             args.extend((lease.job_id, lease.token))
         await self._run("release", *args)
+
+    async def hand_back(self, lease: LeaseRef, delay_ms: int) -> bool:
+        hand_back_arguments(delay_ms)
+        return bool(await self._run("hand_back", lease.job_id, lease.token, delay_ms))
 
 
 def _chunks(drafts: Sequence[JobDraft], max_jobs: int, max_chars: int) -> list[Sequence[JobDraft]]:

@@ -25,6 +25,7 @@ SCRIPT_NAMES = (
     "complete",
     "fail",
     "release",
+    "hand_back",
     "malformed",
     "remove",
     "pause",

@@ -41,20 +41,20 @@ COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def encode_metadata(metadata: JobMetadata) -> str:
-    """``[correlation_id, tenant_id, user, source, timestamp, business_context]`` (user as a list too)."""
+    """``[correlation_id, tenant_id, user, source, timestamp, business_context]`` (user as a list too),
+    plus ``headers`` as a 7th element when there are any (ADR 0016)."""
     user = metadata.user
-    return COMPACT_JSON.encode(
-        [
-            metadata.correlation_id,
-            metadata.tenant_id,
-            None
-            if user is None
-            else [user.sub, user.tenant, list(user.roles), user.display_name, user.email],
-            metadata.source,
-            metadata.timestamp,
-            metadata.business_context,
-        ]
-    )
+    fields: list[Any] = [
+        metadata.correlation_id,
+        metadata.tenant_id,
+        None if user is None else [user.sub, user.tenant, list(user.roles), user.display_name, user.email],
+        metadata.source,
+        metadata.timestamp,
+        metadata.business_context,
+    ]
+    if metadata.headers:
+        fields.append(metadata.headers)
+    return COMPACT_JSON.encode(fields)
 
 
 def encode_progress(progress: Progress) -> str:
@@ -102,7 +102,12 @@ def decode_metadata(text: str) -> JobMetadata:
 
 
 def metadata_of(value: list[Any]) -> JobMetadata:
-    correlation_id, tenant_id, user, source, timestamp, business_context = value
+    correlation_id, tenant_id, user, source, timestamp, business_context, *rest = value
+    headers = rest[0] if rest else {}
+    if len(rest) > 1 or not isinstance(headers, dict):
+        raise ValueError("metadata headers must be one object")
+    if headers and not all(isinstance(text, str) for text in headers.values()):
+        raise ValueError("metadata headers must map text to text")
     return JobMetadata(
         correlation_id,
         tenant_id,
@@ -110,6 +115,7 @@ def metadata_of(value: list[Any]) -> JobMetadata:
         source,
         timestamp,
         business_context,
+        headers,
     )
 
 

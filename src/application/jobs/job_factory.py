@@ -59,6 +59,8 @@ class JobFactory:
             raise InvalidOptionError("options", "must be a JobOptions instance")
         if metadata is not None and not isinstance(metadata, JobMetadata):
             raise InvalidOptionError("metadata", "must be a JobMetadata instance")
+        if metadata is not None and metadata.headers:
+            _check_headers(metadata.headers)
         resolved = self._plain_options if options is None else options.resolve(self.defaults)
         data_json = encode_payload(job_type, data, self.max_payload_bytes)
         job_id = resolved.job_id or self._new_id()
@@ -86,3 +88,11 @@ class JobFactory:
             except InvalidJobError as exc:
                 raise type(exc)(f"jobs[{index}].{exc.field}", exc.rule, detail=exc.detail) from exc
         return tuple(result)
+
+
+def _check_headers(headers: object) -> None:
+    """Propagation headers (ADR 0016) are text to text, so every adapter stores them alike."""
+    if not isinstance(headers, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in headers.items()
+    ):
+        raise InvalidOptionError("metadata.headers", "must map str to str")

@@ -85,6 +85,13 @@ def _encode_event(event: ev.QueueEvent) -> Obj:
                 "worker": event.worker_id,
                 "leases": [vc.encode_lease(lease) for lease in event.leases],
             }
+        case ev.HandBack():
+            return {
+                "t": "hand_back",
+                "now": event.now,
+                "lease": vc.encode_lease(event.lease),
+                "delay_ms": event.delay_ms,
+            }
         case ev.Remove():
             return {"t": "remove", "now": event.now, "id": event.job_id}
         case ev.Pause():
@@ -210,6 +217,14 @@ def _release(d: Obj) -> ev.Release:
     return ev.Release(worker_id=vc.get_str(d, "worker"), leases=_leases(d), now=_now(d))
 
 
+def _hand_back(d: Obj) -> ev.HandBack:
+    return ev.HandBack(
+        lease=vc.decode_lease(d.get("lease")),
+        delay_ms=_positive(vc.get_int(d, "delay_ms"), "delay_ms"),
+        now=_now(d),
+    )
+
+
 def _clean(d: Obj) -> ev.Clean:
     return ev.Clean(
         grace_ms=vc.get_int(d, "grace_ms"),
@@ -233,6 +248,7 @@ _DECODERS: dict[str, Callable[[Obj], ev.QueueEvent]] = {
     "complete": _complete,
     "fail": _fail,
     "release": _release,
+    "hand_back": _hand_back,
     "remove": lambda d: ev.Remove(job_id=vc.get_str(d, "id"), now=_now(d)),
     "pause": lambda d: ev.Pause(now=_now(d)),
     "resume": lambda d: ev.Resume(now=_now(d)),

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 
 from application.jobs.job_factory import JobFactory
-from application.queue_arguments import clean_arguments, page_arguments, purge_arguments
+from application.queue_arguments import clean_arguments, hand_back_arguments, page_arguments, purge_arguments
 from application.queue_backend import (
     ClaimedJob,
     ClaimRequest,
@@ -212,6 +212,13 @@ class ReplicatedQueue(QueueBackend):
             await self._engine.submit(
                 ev.Release(worker_id=worker_id, leases=tuple(leases), now=self._clock())
             )
+
+    async def hand_back(self, lease: LeaseRef, delay_ms: int) -> bool:
+        hand_back_arguments(delay_ms)
+        outcome: FailOutcome = await self._engine.submit(
+            ev.HandBack(lease=lease, delay_ms=delay_ms, now=self._clock())
+        )
+        return outcome.accepted
 
     # --- lifecycle ------------------------------------------------------------------------------
 

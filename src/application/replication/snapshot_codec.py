@@ -22,7 +22,7 @@ SNAPSHOT_VERSION = 1
 
 
 def _encode_record(r: JobRecord) -> Obj:
-    return {
+    encoded = {
         "id": r.id,
         "name": r.name,
         "data": r.data_json,
@@ -47,6 +47,9 @@ def _encode_record(r: JobRecord) -> Obj:
         "lease_until": r.lease_until,
         "raw": None if r.raw_record is None else vc.encode_bytes(r.raw_record),
     }
+    if r.hand_backs:  # written only when set: snapshots of queues that never handed back are unchanged
+        encoded["hand_backs"] = r.hand_backs
+    return encoded
 
 
 def _decode_record(value: Any) -> JobRecord:
@@ -78,7 +81,18 @@ def _decode_record(value: Any) -> JobRecord:
         lease_number=vc.get_int(d, "lease_number"),
         lease_until=vc.get_opt_int(d, "lease_until"),
         raw_record=vc.get_opt_bytes(d, "raw"),
+        hand_backs=_hand_backs(d),
     )
+
+
+def _hand_backs(d: Obj) -> int:
+    """Absent in snapshots written before hand-backs existed (ADR 0017): 0 then."""
+    count = vc.get_opt_int(d, "hand_backs")
+    if count is None:
+        return 0
+    if count < 0:
+        fail("field 'hand_backs' must be >= 0")
+    return count
 
 
 AppenderMarks = dict[str, tuple[int, int]]  # appender id -> (last nonce applied, offset of its record)

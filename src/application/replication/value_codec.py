@@ -204,7 +204,7 @@ def decode_user(value: Any) -> UserRef | None:
 
 
 def encode_metadata(m: JobMetadata) -> Obj:
-    return {
+    encoded: Obj = {
         "correlation_id": m.correlation_id,
         "tenant_id": m.tenant_id,
         "user": encode_user(m.user),
@@ -212,6 +212,9 @@ def encode_metadata(m: JobMetadata) -> Obj:
         "timestamp": m.timestamp,
         "context": m.business_context,
     }
+    if m.headers:  # only when set: records and snapshots without headers are unchanged (ADR 0016)
+        encoded["headers"] = m.headers
+    return encoded
 
 
 def decode_metadata(value: Any) -> JobMetadata:
@@ -223,7 +226,17 @@ def decode_metadata(value: Any) -> JobMetadata:
         source=get_opt_str(d, "source"),
         timestamp=get_opt_int(d, "timestamp"),
         business_context=obj(d.get("context"), "metadata context"),
+        headers=_headers(d.get("headers")),
     )
+
+
+def _headers(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    headers = obj(value, "metadata headers")
+    if not all(isinstance(text, str) for text in headers.values()):
+        fail("metadata headers must map text to text")
+    return headers
 
 
 @functools.lru_cache(maxsize=256)

@@ -73,6 +73,16 @@ class Release:
 
 
 @dataclass(frozen=True, slots=True)
+class HandBack:
+    """A worker claimed a job it cannot run (no handler for its name): back to the queue after
+    ``delay_ms``, the attempt not counted, ``hand_backs`` counted (ADR 0017)."""
+
+    lease: LeaseRef
+    delay_ms: int
+    now: int
+
+
+@dataclass(frozen=True, slots=True)
 class Remove:
     job_id: str
     now: int
@@ -139,6 +149,7 @@ QueueEvent = (
     | Complete
     | Fail
     | Release
+    | HandBack
     | Remove
     | Pause
     | Resume

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from application.queue_arguments import clean_arguments, page_arguments, purge_arguments
+from application.queue_arguments import clean_arguments, hand_back_arguments, page_arguments, purge_arguments
 from application.queue_backend import ClaimedJob, JobDraft, LeaseRef
 from application.state_machine import events as ev
 from application.state_machine.records import (
@@ -214,6 +214,25 @@ class QueueStateMachine:
             heapq.heappush(self.waiting, (record.options.priority, record.seq, record.id))
             released += 1
         return released
+
+    def on_hand_back(self, event: ev.HandBack) -> FailOutcome:
+        """Give a claimed job back without counting its attempt: delayed by ``delay_ms`` (or
+        waiting at once for 0), one more hand-back on the job. Stale leases change nothing."""
+        self._advance(event.now)
+        hand_back_arguments(event.delay_ms)
+        record = self._held(event.lease)
+        if record is None:
+            return FailOutcome(False)
+        self._clear_lease(record)
+        record.attempts_started -= 1
+        if record.attempts_started == 0:
+            record.processed_on = None
+        record.hand_backs += 1
+        if event.delay_ms:
+            self._make_delayed(record, self.now + event.delay_ms)
+        else:
+            self._make_waiting(record)
+        return FailOutcome(True, record.state)
 
     def on_remove(self, event: ev.Remove) -> bool:
         self._advance(event.now)
@@ -437,6 +456,7 @@ class QueueStateMachine:
         record.attempts_started = 0
         record.attempts_made = 0
         record.stalled_count = 0
+        record.hand_backs = 0
         record.failed_reason = None
         record.finished_on = None
         record.processed_on = None
@@ -532,6 +552,7 @@ _HANDLERS: dict[type, str] = {
     ev.Complete: "on_complete",
     ev.Fail: "on_fail",
     ev.Release: "on_release",
+    ev.HandBack: "on_hand_back",
     ev.Remove: "on_remove",
     ev.Pause: "on_pause",
     ev.Resume: "on_resume",

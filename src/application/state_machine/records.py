@@ -44,6 +44,7 @@ class JobRecord:
     attempts_started: int = 0
     attempts_made: int = 0
     stalled_count: int = 0
+    hand_backs: int = 0  # times a worker without a handler for the name gave it back (ADR 0017)
     processed_on: int | None = None
     finished_on: int | None = None
     lease_owner: str | None = None
@@ -71,6 +72,7 @@ class JobRecord:
             processed_on=self.processed_on,
             finished_on=self.finished_on,
             due_at=self.due_at,
+            hand_backs=self.hand_backs,
             deduplicated=deduplicated,
             raw_record=self.raw_record,
         )

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 
 from application.jobs.job_types import JobType, JobTypes
 from domain.queue.context import Handler
-from domain.queue.errors import PermanentError
 
 
 class HandlerRegistry:
@@ -22,10 +21,12 @@ class HandlerRegistry:
             raise ValueError(f"a handler for {name!r} is already registered")
         self._handlers[name] = handler
 
-    def resolve(self, name: str) -> tuple[JobType, Handler]:
+    def find(self, name: str) -> tuple[JobType, Handler] | None:
+        """The job type and handler for ``name``, or None if this registry has no handler for it
+        (the worker then hands the job back, ADR 0017)."""
         handler = self._handlers.get(name)
         if handler is None:
-            raise PermanentError(f"no handler registered for job name {name!r}")
+            return None
         return self.job_types.lookup(name), handler
 
     def names(self) -> list[str]:

@@ -26,6 +26,12 @@ class WorkerOptions:
     shutdown_grace_ms: int = 10_000
     worker_id: str = field(default_factory=default_worker_id)
     claim_error_backoff_ms: int = 500  # wait after a failed claim (broker down) before trying again
+    # A job whose name has no handler here goes back to the queue for this long, its attempt not
+    # counted, so a worker that knows it takes it (ADR 0017) ...
+    unknown_job_delay_ms: int = 10_000
+    # ... until it was handed back this many times: then it is dead-lettered with that reason. With
+    # the defaults a job waits at least 360 x 10 s = 1 hour for a worker that knows its name.
+    unknown_job_max_hand_backs: int = 360
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= 10_000:
@@ -40,6 +46,10 @@ class WorkerOptions:
             raise InvalidOptionError("block_ms", "must be in 1..60000")
         if self.shutdown_grace_ms < 0:
             raise InvalidOptionError("shutdown_grace_ms", "must be >= 0")
+        if not 0 <= self.unknown_job_delay_ms <= 24 * 3600 * 1000:
+            raise InvalidOptionError("unknown_job_delay_ms", "must be in 0..86400000")
+        if not 0 <= self.unknown_job_max_hand_backs <= 1_000_000:
+            raise InvalidOptionError("unknown_job_max_hand_backs", "must be in 0..1000000")
         if self.limiter is not None:
             self.limiter.validate()
 

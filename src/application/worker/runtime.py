@@ -2,7 +2,9 @@
 
 Policy lives here once, for every adapter: concurrency, payload decoding into the registered
 model, timeouts, failure categories and backoff, progress, lease renewal, graceful shutdown and
-correlation-id propagation (to logs and to jobs enqueued from a handler).
+correlation-id propagation (to logs and to jobs enqueued from a handler), and jobs whose name
+has no handler here handed back to the queue (ADR 0017). What happens is reported to the hooks
+(ADR 0016); the worker's own counters, ``metrics``, are the first of them.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
 import traceback
 from collections import deque
+from collections.abc import Iterable
 
+from application.hooks import Attempt, Hook, Hooks
 from application.jobs.payload_codec import decode_payload, encode_json
 from application.queue_backend import ClaimedJob, ClaimRequest, FailureReport, LeaseRef, QueueBackend
 from application.worker.context import RunningJobContext, current_job_id
@@ -22,8 +25,7 @@ from application.worker.handlers import HandlerRegistry
 from application.worker.metrics import WorkerMetrics
 from application.worker.options import WorkerOptions
 from application.worker.retry_policy import failure_category, retry_delay
-from domain.queue.errors import JobTimeoutError, QueueError
-from domain.queue.job import Job
+from domain.queue.errors import JobTimeoutError, PermanentError, QueueError
 from domain.queue.metadata import current_correlation_id
 
 logger = logging.getLogger(__name__)
@@ -41,13 +43,15 @@ class Worker:
         options: WorkerOptions | None = None,
         *,
         rng: random.Random | None = None,
+        hooks: Iterable[Hook] = (),
     ) -> None:
         self.backend = backend
         self.registry = registry
         self.options = options or WorkerOptions()
         self.metrics = WorkerMetrics()
+        self.hooks = Hooks((self.metrics, *hooks))
         self._rng = rng or random.Random()
-        self._active: dict[str, LeaseRef] = {}  # job id -> lease of the jobs being run
+        self._active: dict[str, Attempt] = {}  # job id -> attempt of the jobs being run
         self._reserved: deque[ClaimedJob] = deque()  # claimed, not started yet
         self._slots: set[asyncio.Task[None]] = set()
         self._finishing = 0  # active jobs whose handler is done and whose result is being stored
@@ -153,7 +157,8 @@ class Worker:
             logger.warning("worker %s cannot claim from queue=%s: %s", opts.worker_id, self.queue, exc)
             await self._pause_after_error()
             return 0
-        self.metrics.claimed += len(batch)
+        if batch:
+            self.hooks.on_claimed(self.queue, batch)
         self._reserved.extend(batch)
         self._start_slots()
         return len(batch)
@@ -202,27 +207,32 @@ class Worker:
 
     async def _execute(self, claimed: ClaimedJob) -> None:
         job = claimed.job
-        lease = LeaseRef(job.id, claimed.token)
-        self._active[job.id] = lease
+        attempt = Attempt(job, LeaseRef(job.id, claimed.token), self.options.worker_id)
+        self._active[job.id] = attempt
         correlation_token = current_correlation_id.set(job.metadata.correlation_id or job.id)
         job_token = current_job_id.set(job.id)
-        started = time.perf_counter()
         try:
-            await self._run_attempt(job, lease)
+            await self._run_attempt(attempt)
         except asyncio.CancelledError:
             # Cancelled at shutdown after the grace period: hand the attempt back at once.
-            await asyncio.shield(self._report(job, lease, FailureReport(SHUTDOWN_REASON, None, 0)))
+            await asyncio.shield(self._report_shutdown(attempt))
             raise
         finally:
-            self.metrics.total_ms += (time.perf_counter() - started) * 1000
             current_job_id.reset(job_token)
             current_correlation_id.reset(correlation_token)
-            if self._active.get(job.id) is lease:  # not if the job was claimed again meanwhile
+            if self._active.get(job.id) is attempt:  # not if the job was claimed again meanwhile
                 del self._active[job.id]
 
-    async def _run_attempt(self, job: Job, lease: LeaseRef) -> None:
+    async def _run_attempt(self, attempt: Attempt) -> None:
+        job = attempt.job
+        found = self.registry.find(job.name)
+        if found is None:
+            await self._hand_back(attempt)
+            return
+        job_type, handler = found
+        lease = attempt.lease
+        self.hooks.on_started(attempt)
         try:
-            job_type, handler = self.registry.resolve(job.name)
             payload = decode_payload(job_type, job.data)
             context = RunningJobContext(job, lease, self.backend, handler_logger)
             timeout_ms = job.options.timeout
@@ -238,10 +248,11 @@ class Worker:
                         raise JobTimeoutError(f"job exceeded its timeout of {timeout_ms} ms") from None
                     raise
             return_json = encode_json(result, "return value")
+            attempt.finish()
         except asyncio.CancelledError:
             raise
         except Exception as error:  # the one broad except: every handler failure becomes a decision
-            await self._fail(job, lease, error)
+            await self._fail(attempt, error)
             return
         # The handler is done: while its result is stored, the claimer may already claim for this
         # slot, so the claim travels with the completion (one round trip / one record for both).
@@ -249,11 +260,11 @@ class Worker:
         if self._wakeup is not None and not self._reserved:
             self._wakeup.set()
         try:
-            accepted = await self._report_complete(job, lease, return_json)
+            accepted = await self._report_complete(attempt, return_json)
         finally:
             self._finishing -= 1
         if accepted:
-            self.metrics.succeeded += 1
+            self.hooks.on_completed(attempt)
             logger.debug(
                 "job %s completed queue=%s attempt=%d correlation_id=%s",
                 job.id,
@@ -262,15 +273,17 @@ class Worker:
                 job.metadata.correlation_id,
             )
 
-    async def _fail(self, job: Job, lease: LeaseRef, error: Exception) -> None:
+    async def _fail(self, attempt: Attempt, error: Exception) -> None:
+        job = attempt.job
         delay = retry_delay(job, error, self._rng)
         reason = f"{type(error).__name__}: {error}"
         stack = "".join(traceback.format_exception(error))[-MAX_STACKTRACE_CHARS:]
-        self.metrics.failed += 1
-        if not await self._report(job, lease, FailureReport(reason, stack, delay)):
+        attempt.error = error
+        attempt.reason = reason
+        attempt.retry_delay_ms = delay
+        if not await self._report_failure(attempt, FailureReport(reason, stack, delay)):
             return
         if delay is None:
-            self.metrics.dead_lettered += 1
             logger.error(
                 "job %s dead-lettered queue=%s attempt=%d/%d correlation_id=%s category=%s reason=%s",
                 job.id,
@@ -281,6 +294,7 @@ class Worker:
                 failure_category(error),
                 reason,
             )
+            self.hooks.on_dead_lettered(attempt)
         else:
             logger.warning(
                 "job %s failed queue=%s attempt=%d/%d correlation_id=%s retry_in_ms=%d reason=%s",
@@ -292,38 +306,111 @@ class Worker:
                 delay,
                 reason,
             )
+            self.hooks.on_retry_scheduled(attempt)
 
-    async def _report_complete(self, job: Job, lease: LeaseRef, return_json: str) -> bool:
+    async def _report_shutdown(self, attempt: Attempt) -> None:
+        attempt.reason = SHUTDOWN_REASON
+        attempt.retry_delay_ms = 0
+        if await self._report_failure(attempt, FailureReport(SHUTDOWN_REASON, None, 0)):
+            self.hooks.on_retry_scheduled(attempt)
+
+    async def _hand_back(self, attempt: Attempt) -> None:
+        """No handler here for the job's name: back to the queue, the attempt not counted, so a
+        worker that knows the name takes it; dead-lettered at the hand-back limit (ADR 0017)."""
+        job = attempt.job
+        opts = self.options
+        known = ", ".join(self.registry.names()) or "none"
+        if job.hand_backs >= opts.unknown_job_max_hand_backs:
+            reason = (
+                f"no handler for job name {job.name!r}: handed back {job.hand_backs} times "
+                f"(unknown_job_max_hand_backs={opts.unknown_job_max_hand_backs}); "
+                f"worker {opts.worker_id} knows: {known}"
+            )
+            attempt.error = PermanentError(reason)
+            attempt.reason = reason
+            if await self._report_failure(attempt, FailureReport(reason, None, None)):
+                logger.error(
+                    "job %s dead-lettered queue=%s correlation_id=%s reason=%s",
+                    job.id,
+                    job.queue,
+                    job.metadata.correlation_id,
+                    reason,
+                )
+                self.hooks.on_dead_lettered(attempt)
+            return
+        delay = opts.unknown_job_delay_ms
+        attempt.reason = f"no handler for job name {job.name!r} in worker {opts.worker_id}"
+        attempt.retry_delay_ms = delay
         try:
-            accepted = await self.backend.complete(lease, return_json)
+            accepted = await self.backend.hand_back(attempt.lease, delay)
+        except QueueError as exc:
+            logger.error(
+                "job %s not handed back queue=%s (the lease will expire): %s", job.id, job.queue, exc
+            )
+            self._lost(attempt)
+            return
+        if not accepted:
+            self._lost(attempt)
+            return
+        attempt.finish()
+        logger.warning(
+            "job %s handed back queue=%s: no handler for job name %r in worker %s (it knows: %s); "
+            "claimable again in %d ms, hand-back %d of %d, correlation_id=%s",
+            job.id,
+            job.queue,
+            job.name,
+            opts.worker_id,
+            known,
+            delay,
+            job.hand_backs + 1,
+            opts.unknown_job_max_hand_backs,
+            job.metadata.correlation_id,
+        )
+        self.hooks.on_handed_back(attempt)
+
+    async def _report_complete(self, attempt: Attempt, return_json: str) -> bool:
+        job = attempt.job
+        try:
+            accepted = await self.backend.complete(attempt.lease, return_json)
         except QueueError as exc:
             logger.error(
                 "job %s result not stored queue=%s (the lease will expire): %s", job.id, job.queue, exc
             )
+            self._lost(attempt)
             return False
         if not accepted:
-            self.metrics.stale += 1
             logger.warning(
                 "job %s result refused queue=%s: the lease was lost to another worker", job.id, job.queue
             )
+            self._lost(attempt)
         return accepted
 
-    async def _report(self, job: Job, lease: LeaseRef, report: FailureReport) -> bool:
+    async def _report_failure(self, attempt: Attempt, report: FailureReport) -> bool:
+        job = attempt.job
+        attempt.finish()
         try:
-            accepted = await self.backend.fail(lease, report)
+            accepted = await self.backend.fail(attempt.lease, report)
         except QueueError as exc:
             logger.error(
                 "job %s failure not stored queue=%s (the lease will expire): %s", job.id, job.queue, exc
             )
+            self._lost(attempt)
             return False
         if not accepted:
-            self.metrics.stale += 1
+            self._lost(attempt)
         return accepted
+
+    def _lost(self, attempt: Attempt) -> None:
+        """The attempt's outcome will not be stored by this worker: reported once to the hooks."""
+        if not attempt.lease_lost:
+            attempt.lease_lost = True
+            attempt.finish()
+            self.hooks.on_lease_lost(attempt)
 
     # --- leases and shutdown --------------------------------------------------------------------
 
     def _held_leases(self) -> list[LeaseRef]:
-        leases = list(self._active.values())
+        leases = [attempt.lease for attempt in self._active.values()]
         leases.extend(LeaseRef(c.job.id, c.token) for c in self._reserved)
         return leases
 
@@ -341,11 +428,15 @@ class Worker:
                     "worker %s cannot renew leases queue=%s: %s", self.options.worker_id, self.queue, exc
                 )
                 continue
+            sent = {lease.job_id: lease for lease in leases}
             for job_id in lost:
-                if job_id in self._active:  # a job that finished while renewing is not lost
+                attempt = self._active.get(job_id)
+                # not lost: a job that finished while renewing, or that was claimed again meanwhile
+                if attempt is not None and attempt.lease == sent.get(job_id):
                     logger.warning(
                         "job %s lease lost queue=%s: another worker may run it", job_id, self.queue
                     )
+                    self._lost(attempt)
 
     async def _shutdown(self) -> None:
         await self._release_reserved()
@@ -383,7 +474,7 @@ class Worker:
         self._reserved.clear()
         try:
             await self.backend.release(self.options.worker_id, leases)
-            self.metrics.released += len(leases)
+            self.hooks.on_released(self.queue, leases)
         except QueueError as exc:
             logger.error(
                 "worker %s could not hand back %d jobs queue=%s: %s",

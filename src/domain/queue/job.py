@@ -56,6 +56,7 @@ class Job:
     processed_on: int | None = None
     finished_on: int | None = None
     due_at: int | None = None
+    hand_backs: int = 0  # times a worker without a handler for this name handed it back
     deduplicated: bool = False
     raw_record: bytes | None = None  # original bytes of a malformed record that was dead-lettered
 

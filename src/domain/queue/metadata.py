@@ -43,6 +43,9 @@ class JobMetadata:
     source: str | None = None
     timestamp: int | None = None  # epoch ms of creation; filled in at add when missing
     business_context: dict[str, Any] = field(default_factory=dict)
+    # Propagation headers for observers (e.g. W3C ``traceparent``/``tracestate`` set by a tracing
+    # hook at add and read at each attempt); text to text, carried unchanged by every adapter.
+    headers: dict[str, str] = field(default_factory=dict)
 
     def with_defaults(self, *, correlation_id: str, timestamp: int, source: str) -> JobMetadata:
         return JobMetadata(
@@ -54,4 +57,5 @@ class JobMetadata:
             source=self.source or source,
             timestamp=self.timestamp if self.timestamp is not None else timestamp,
             business_context=dict(self.business_context),
+            headers=dict(self.headers),
         )

@@ -16,14 +16,17 @@ from adapters.outbound.ledgers import InMemoryLedger, JsonLinesLedger
 from adapters.outbound.notification_senders import InMemoryNotificationSender
 from adapters.outbound.slack_clients import InMemorySlackClient
 from adapters.outbound.slack_webhook import SlackWebhookClient
+from application.hooks import Adding, Hook, Hooks
 from application.payments import EventMetadata, PaymentCompletedHandler, PaymentCompletedV1
 from application.worker import Worker
 from bootstrap.container import Container, build_container, shutdown
 from bootstrap.modules import UnhandledQueueError
+from bootstrap.queues import QueueHandles
 from bootstrap.settings import load_settings
 from domain.queue.errors import BrokerUnavailableError
 from domain.queue.job import JobState
 from domain.queue.metadata import JobMetadata
+from domain.slack.jobs import CHANNEL_MESSAGE_JOB
 from domain.transactions.jobs import SETTLEMENT_JOB, SettleTransaction
 from domain.transactions.service import TransactionQueueService
 
@@ -116,6 +119,30 @@ def test_workers_take_concurrency_from_the_topology_and_flags_win() -> None:
     assert factory.options_for("slack-alerts").concurrency == 3
     assert factory.options_for("slack-alerts", concurrency=7).concurrency == 7
     assert factory.options_for("batch-message-sending").concurrency == 2
+
+
+def test_workers_take_the_hand_back_settings_of_the_worker_section() -> None:
+    container = _container(worker={"unknown_job_delay_ms": 250, "unknown_job_max_hand_backs": 4})
+    options = container.workers().options_for("notification-email")
+    assert (options.unknown_job_delay_ms, options.unknown_job_max_hand_backs) == (250, 4)
+
+
+async def test_producer_hooks_given_to_the_queue_handles_see_every_add_through_them() -> None:
+    class Seen(Hook):
+        def __init__(self) -> None:
+            self.ids: list[str] = []
+
+        def after_add(self, adding: Adding) -> None:
+            self.ids.extend(job.id for job in adding.jobs or ())
+
+    shared = _container().queues()
+    seen = Seen()
+    handles = QueueHandles(
+        MemoryBroker(), shared.job_types, shared.topology, shared.max_payload_bytes, hooks=Hooks([seen])
+    )
+    job = await handles.handle("slack-messages").add(CHANNEL_MESSAGE_JOB, {"channel": "#ops", "text": "hi"})
+    await handles.close()
+    assert seen.ids == [job.id]
 
 
 def test_each_queue_registry_holds_the_handlers_of_the_jobs_routed_to_it() -> None:

@@ -4,12 +4,12 @@
 -- ARGV[2] worker id, ARGV[3] max jobs, ARGV[4] lease ms, ARGV[5] limiter max ("" none), ARGV[6] duration.
 -- Returns {wake_at ("" none), now, job, job, ...}: each job one JSON array, rendered here by
 -- concatenation (the stored JSON fields are spliced in as they are, nothing is re-encoded):
---   [token, id, name, data, opts (as a string), meta, created, as, am, progress, ret, reason, stack, pon, fon]
+--   [token, id, name, data, opts (as a string), meta, created, as, am, progress, ret, reason, stack, pon, fon, hb]
 -- A field that is not valid JSON makes that one element unparseable: the client then reads the hash
 -- field by field and dead-letters the job if it does not decode.
 local REQUIRED = {"name", "data", "opts", "meta", "created", "prio", "attempts"}
 local READ = {"name", "data", "opts", "meta", "created", "prio", "attempts", "as", "am", "progress", "ret", "reason",
-  "stack", "fon", "malformed"}
+  "stack", "fon", "malformed", "hb"}
 local now = tick()
 local worker, max_jobs, lease_ms = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local claimed = {}
@@ -91,7 +91,7 @@ while started < budget do
       claimed[#claimed + 1] = table.concat({"[", cjson.encode(token), ",", cjson.encode(id), ",", cjson.encode(v[1]),
         ",", v[2], ",", cjson.encode(v[3]), ",", v[4], ",", v[5], ",", attempts_started, ",", v[9] or "0", ",",
         v[10] or "0", ",", json_or_null(v[11]), ",", string_or_null(v[12]), ",", v[13] or "[]", ",", started_at, ",",
-        json_or_null(v[14]), "]"})
+        json_or_null(v[14]), ",", v[16] or "0", "]"})
       started = started + 1
     end
   end

@@ -13,6 +13,7 @@ for _, id in ipairs(ids) do
   if redis.call("ZSCORE", K_FAILED, id) and redis.call("TYPE", k)["ok"] == "hash" then
     redis.call("ZREM", K_FAILED, id)
     redis.call("HSET", k, "as", "0", "am", "0", "stalled", "0")
+    redis.call("HDEL", k, "hb")
     redis.call("HDEL", k, "reason", "fon", "pon")
     make_waiting(id, k)
     revived = revived + 1

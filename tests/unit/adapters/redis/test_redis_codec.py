@@ -92,3 +92,20 @@ def test_a_hash_missing_fields_is_malformed() -> None:
 )
 def test_progress_round_trips(progress: float | JobProgress) -> None:
     assert decode_progress(encode_progress(progress)) == progress
+
+
+def test_metadata_headers_and_hand_backs_round_trip_through_the_hash() -> None:
+    factory = JobFactory("codec-q", JobTypes(strict=False))
+    draft = factory.draft(
+        "codec.check.v1", {}, None, JobMetadata(headers={"traceparent": "00-ab-cd-01"}), 1_700_000_000_000
+    )
+    job = decode_job(draft.id, "codec-q", _stored_fields(draft, hb="3"))
+    assert (job.metadata.headers, job.hand_backs) == ({"traceparent": "00-ab-cd-01"}, 3)
+
+
+def test_metadata_headers_that_are_not_text_make_the_hash_malformed() -> None:
+    fields = _stored_fields(_draft())
+    meta = json.loads(fields["meta"])
+    fields["meta"] = json.dumps([*meta, {"traceparent": 1}])
+    with pytest.raises(MalformedJobHashError, match="headers must map text to text"):
+        decode_job("j1", "codec-q", fields)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 
 import pytest
 from hypothesis import given
@@ -44,10 +45,19 @@ DRAFT = JobDraft(
     metadata=METADATA,
     created_at=5,
 )
+TRACED_DRAFT = JobDraft(
+    id="order-2",
+    name="orders.place.v1",
+    data_json="{}",
+    options=OPTIONS,
+    metadata=JobMetadata(correlation_id="corr", headers={"traceparent": "00-ab-cd-01", "tracestate": ""}),
+    created_at=5,
+)
 LEASE = LeaseRef(job_id="order-1", token="w#7")
 
 EVERY_EVENT: list[ev.QueueEvent] = [
     ev.Add(drafts=(DRAFT, DRAFT), now=1),
+    ev.Add(drafts=(TRACED_DRAFT,), now=1),
     ev.Claim(worker_id="w", max_jobs=8, lease_ms=30_000, now=2, limiter=RateLimit(max=5, duration=1000)),
     ev.Claim(worker_id="w", max_jobs=1, lease_ms=10, now=2),
     ev.Extend(worker_id="w", leases=(LEASE, LeaseRef("b", "w#8")), lease_ms=30_000, now=3),
@@ -62,6 +72,8 @@ EVERY_EVENT: list[ev.QueueEvent] = [
     ev.Fail(lease=LEASE, reason="boom", stacktrace="Traceback...", retry_delay_ms=1500, now=6),
     ev.Fail(lease=LEASE, reason="boom", stacktrace=None, retry_delay_ms=None, now=6),
     ev.Release(worker_id="w", leases=(LEASE,), now=7),
+    ev.HandBack(lease=LEASE, delay_ms=10_000, now=7),
+    ev.HandBack(lease=LEASE, delay_ms=0, now=7),
     ev.Remove(job_id="order-1", now=8),
     ev.Pause(now=9),
     ev.Resume(now=10),
@@ -117,6 +129,10 @@ def test_random_bytes_decode_or_raise_codec_error_and_nothing_else(raw: bytes) -
             "limiter",
         ),
         (b'{"v":99,"a":"p","b":[]}', "unsupported record version"),
+        (
+            b'{"v":1,"a":"p","b":[[1,{"t":"hand_back","now":1,"lease":["a","w#1"],"delay_ms":-5}]]}',
+            "'delay_ms' must be >= 0",
+        ),
         (b'{"v":1,"a":"p","b":[{"t":"tick","now":1}]}', "[nonce, event]"),
     ],
 )
@@ -125,3 +141,11 @@ def test_undecodable_records_raise_codec_error_with_a_reason(raw: bytes, reason:
         decode_record(raw)
 
     assert reason in caught.value.reason
+
+
+def test_metadata_headers_that_are_not_text_are_refused_with_a_reason() -> None:
+    document = json.loads(encode_events("p", [(1, ev.Add(drafts=(TRACED_DRAFT,), now=1))]))
+    document["b"][0][1]["drafts"][0]["metadata"]["headers"] = {"traceparent": 1}
+    with pytest.raises(CodecError) as caught:
+        decode_record(json.dumps(document).encode())
+    assert "metadata headers must map text to text" in caught.value.reason

@@ -75,6 +75,13 @@ operations = st.lists(
         ),
         st.builds(lambda j, n, t: ("extend", j, n, t), st.sampled_from(JOB_IDS), st.integers(1, 12), steps),
         st.builds(lambda j, n, t: ("release", j, n, t), st.sampled_from(JOB_IDS), st.integers(1, 12), steps),
+        st.builds(
+            lambda j, n, d, t: ("hand_back", j, n, d, t),
+            st.sampled_from(JOB_IDS),
+            st.integers(1, 12),
+            st.sampled_from([0, 100]),
+            steps,
+        ),
         st.builds(lambda j, n, t: ("progress", j, n, t), st.sampled_from(JOB_IDS), st.integers(1, 12), steps),
         st.builds(lambda j, t: ("remove", j, t), st.sampled_from(JOB_IDS), steps),
         st.builds(lambda j, t: ("reprocess", j, t), st.sampled_from(JOB_IDS), steps),
@@ -120,6 +127,8 @@ def _events(ops: list[tuple[object, ...]]) -> list[ev.QueueEvent]:
                 )
             case "release":
                 result.append(ev.Release(worker_id="w", leases=(_lease(args[0], args[1]),), now=now))
+            case "hand_back":
+                result.append(ev.HandBack(lease=_lease(args[0], args[1]), delay_ms=args[2], now=now))
             case "progress":
                 progress = JobProgress(percentage=10.0, step="s")
                 result.append(ev.UpdateProgress(lease=_lease(args[0], args[1]), progress=progress, now=now))

@@ -149,6 +149,54 @@ def test_release_hands_the_job_back_with_its_place_and_without_the_attempt(
     assert [job_id for job_id, _ in claim(machine, 2)] == ["a", "b"]
 
 
+def test_hand_back_delays_the_job_without_counting_the_attempt_and_counts_the_hand_back(
+    machine: QueueStateMachine,
+) -> None:
+    add(machine, "a")
+    [(_, token)] = claim(machine)
+    outcome = machine.apply(ev.HandBack(ev.LeaseRef("a", token), 500, T0 + 10))
+    job = machine.get("a")
+    assert (outcome.accepted, outcome.state) == (True, JobState.DELAYED)
+    assert (job.state, job.due_at, job.attempts_started, job.hand_backs) == (JobState.DELAYED, T0 + 510, 0, 1)
+    assert job.processed_on is None
+    assert claim(machine, now=T0 + 509) == []
+    [(job_id, _)] = claim(machine, now=T0 + 510)
+    assert (job_id, machine.get("a").attempts_started) == ("a", 1)
+
+
+def test_hand_back_with_no_delay_makes_the_job_waiting_at_once(machine: QueueStateMachine) -> None:
+    add(machine, "a")
+    [(_, token)] = claim(machine)
+    assert machine.apply(ev.HandBack(ev.LeaseRef("a", token), 0, T0)).state is JobState.WAITING
+    assert [job_id for job_id, _ in claim(machine)] == ["a"]
+
+
+def test_hand_back_with_a_stale_token_changes_nothing(machine: QueueStateMachine) -> None:
+    add(machine, "a")
+    [(_, token)] = claim(machine)
+    assert machine.apply(ev.HandBack(ev.LeaseRef("a", token + "x"), 0, T0)).accepted is False
+    job = machine.get("a")
+    assert (job.state, job.attempts_started, job.hand_backs) == (JobState.ACTIVE, 1, 0)
+
+
+def test_hand_back_refuses_a_negative_delay(machine: QueueStateMachine) -> None:
+    add(machine, "a")
+    [(_, token)] = claim(machine)
+    with pytest.raises(InvalidOptionError, match="delay_ms"):
+        machine.apply(ev.HandBack(ev.LeaseRef("a", token), -1, T0))
+
+
+def test_reprocessing_a_dead_letter_forgets_its_hand_backs(machine: QueueStateMachine) -> None:
+    add(machine, "a")
+    [(_, token)] = claim(machine)
+    machine.apply(ev.HandBack(ev.LeaseRef("a", token), 0, T0))
+    [(_, token)] = claim(machine)
+    machine.apply(ev.Fail(ev.LeaseRef("a", token), "no handler", None, None, T0))
+    assert machine.get("a").hand_backs == 1
+    machine.apply(ev.Reprocess("a", T0))
+    assert machine.get("a").hand_backs == 0
+
+
 def test_paused_queue_hands_out_nothing_until_resumed(machine: QueueStateMachine) -> None:
     add(machine, "a")
     machine.apply(ev.Pause(T0))

@@ -145,3 +145,30 @@ async def test_reserve_is_topped_up_while_every_slot_is_busy(queue: Any, job_typ
 
 async def _reserved(worker: Any, count: int) -> bool:
     return bool(worker.reserved_count >= count)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("unknown_job_delay_ms", -1), ("unknown_job_max_hand_backs", -1)]
+)
+def test_hand_back_options_out_of_range_are_refused_naming_the_option(field: str, value: int) -> None:
+    from application.worker import WorkerOptions
+
+    with pytest.raises(InvalidOptionError) as caught:
+        WorkerOptions(**{field: value})  # type: ignore[arg-type]
+    assert caught.value.field == field
+
+
+async def test_worker_metrics_count_hand_backs_and_not_as_failures(queue: Any, job_types: JobTypes) -> None:
+    job = await queue.add(CHILD, {})
+
+    async def parent(payload: Any, ctx: JobContext) -> None:
+        return None
+
+    async with running_worker(queue, {PARENT: parent}, job_types, unknown_job_delay_ms=3_600_000) as worker:
+        await eventually(lambda: _hand_backs(queue, job.id), message="a hand-back")
+    assert (worker.metrics.handed_back, worker.metrics.failed, worker.metrics.claimed) == (1, 0, 1)
+
+
+async def _hand_backs(queue: Any, job_id: str) -> int:
+    job = await queue.get_job(job_id)
+    return 0 if job is None else int(job.hand_backs)
