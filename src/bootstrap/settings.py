@@ -187,7 +187,7 @@ class Settings(BaseSettings):
     @classmethod
     def _queue_names(cls, value: dict[str, QueueOverride]) -> dict[str, QueueOverride]:
         for name in value:
-            if not QUEUE_NAME_PATTERN.match(name):
+            if not QUEUE_NAME_PATTERN.fullmatch(name):
                 raise ValueError(f"queue name {name!r} {QUEUE_NAME_RULE}")
         return value
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from domain.queue.job import JobProgress, Progress
 from domain.queue.metadata import JobMetadata, UserRef
-from domain.queue.options import Backoff, BackoffType, KeepJobs, ResolvedOptions
+from domain.queue.options import Backoff, BackoffType, KeepJobs, ResolvedOptions, check_resolved
 
 
 @lru_cache(maxsize=256)
@@ -83,7 +83,7 @@ def decode_options(text: str) -> ResolvedOptions:
     kind, delay, max_delay, jitter = value["backoff"]
     rc_count, rc_age = value["rc"]
     rf_count, rf_age = value["rf"]
-    return ResolvedOptions(
+    options = ResolvedOptions(
         delay=value["delay"],
         attempts=value["attempts"],
         priority=value["priority"],
@@ -95,6 +95,7 @@ def decode_options(text: str) -> ResolvedOptions:
         idempotency_key=value["idem"],
         idempotency_ttl=value["idem_ttl"],
     )
+    return check_resolved(options)  # a raw write may hold any types: refused here, not in a worker slot
 
 
 def decode_metadata(text: str) -> JobMetadata:
@@ -102,15 +103,14 @@ def decode_metadata(text: str) -> JobMetadata:
 
 
 def metadata_of(value: list[Any]) -> JobMetadata:
+    """The metadata of a stored job, with every type checked (``InvalidMetadataError`` otherwise)."""
     correlation_id, tenant_id, user, source, timestamp, business_context = value
-    return JobMetadata(
-        correlation_id,
-        tenant_id,
-        None if user is None else UserRef(user[0], user[1], tuple(user[2]), user[3], user[4]),
-        source,
-        timestamp,
-        business_context,
-    )
+    if user is not None:
+        sub, tenant, roles, display_name, email = user
+        if not isinstance(roles, list):
+            raise TypeError("user roles must be a list")
+        user = UserRef(sub, tenant, tuple(roles), display_name, email)
+    return JobMetadata(correlation_id, tenant_id, user, source, timestamp, business_context).validate()
 
 
 def decode_progress(text: str | None) -> Progress:

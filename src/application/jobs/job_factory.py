@@ -1,7 +1,10 @@
 """``JobFactory``: turns ``add`` arguments into a validated, encoded ``JobDraft``.
 
 Every adapter calls it first, so bad input is refused the same way everywhere and nothing is
-stored: name rule, registered type, model validation, JSON encoding, size limit, option ranges.
+stored: name rule, registered type, model validation, JSON encoding, size limit, nesting depth,
+option ranges, metadata types. Everything a draft holds is then known to encode on every broker
+(valid Unicode, no NaN/Infinity, only JSON types), so one caller's draft can never make a batch
+that carries other callers' drafts fail.
 """
 
 from __future__ import annotations
@@ -11,12 +14,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from application.jobs.job_types import JobTypes
-from application.jobs.payload_codec import DEFAULT_MAX_PAYLOAD_BYTES, encode_payload
+from application.jobs.payload_codec import (
+    DEFAULT_MAX_JSON_DEPTH,
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    check_json_value,
+    encode_payload,
+)
 from application.state_machine.events import JobDraft
-from domain.queue.errors import InvalidJobError, InvalidOptionError
+from domain.queue.errors import InvalidJobError, InvalidMetadataError, InvalidOptionError, InvalidPayloadError
 from domain.queue.job import NewJob
-from domain.queue.metadata import JobMetadata, current_correlation_id
-from domain.queue.naming import validate_job_name
+from domain.queue.metadata import JobMetadata, check_text, current_correlation_id
+from domain.queue.naming import validate_job_name, validate_queue_name
 from domain.queue.options import JobOptions, QueueDefaults
 
 
@@ -33,14 +41,16 @@ class JobFactory:
         defaults: QueueDefaults | None = None,
         *,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
         source: str = "messaging-backbone",
         id_factory: Callable[[], str] = new_job_id,
     ) -> None:
-        self.queue = queue
+        self.queue = validate_queue_name(queue)  # every broker opens a queue through its factory
         self.job_types = job_types
         self.defaults = defaults or QueueDefaults()
         self.max_payload_bytes = max_payload_bytes
-        self.source = source
+        self.max_json_depth = max_json_depth
+        self.source = check_text("source", source)
         self._new_id = id_factory
         self._plain_options = JobOptions().resolve(self.defaults)  # most jobs set no options
 
@@ -52,20 +62,25 @@ class JobFactory:
         metadata: JobMetadata | None,
         now: int,
     ) -> JobDraft:
-        if name not in self.job_types:
+        if not isinstance(name, str) or name not in self.job_types:
             validate_job_name(name)
         job_type = self.job_types.lookup(name)
         if options is not None and not isinstance(options, JobOptions):
             raise InvalidOptionError("options", "must be a JobOptions instance")
         if metadata is not None and not isinstance(metadata, JobMetadata):
-            raise InvalidOptionError("metadata", "must be a JobMetadata instance")
+            raise InvalidMetadataError("metadata", "must be a JobMetadata instance")
         resolved = self._plain_options if options is None else options.resolve(self.defaults)
-        data_json = encode_payload(job_type, data, self.max_payload_bytes)
+        data_json = encode_payload(job_type, data, self.max_payload_bytes, self.max_json_depth)
         job_id = resolved.job_id or self._new_id()
         correlation = current_correlation_id.get() or job_id
-        full_metadata = (metadata or JobMetadata()).with_defaults(
-            correlation_id=correlation, timestamp=now, source=self.source
-        )
+        if metadata is None:
+            check_text("metadata.correlation_id", correlation)  # inherited: may come from a stored job
+            full_metadata = JobMetadata(correlation_id=correlation, timestamp=now, source=self.source)
+        else:
+            full_metadata = self._checked(metadata).with_defaults(
+                correlation_id=correlation, timestamp=now, source=self.source
+            )
+            check_text("metadata.correlation_id", full_metadata.correlation_id)
         return JobDraft(
             id=job_id,
             name=name,
@@ -74,6 +89,20 @@ class JobFactory:
             metadata=full_metadata,
             created_at=now,
         )
+
+    def _checked(self, metadata: JobMetadata) -> JobMetadata:
+        checked = metadata.validate()
+        if checked.business_context:
+            try:
+                check_json_value(
+                    checked.business_context,
+                    "metadata.business_context",
+                    self.max_payload_bytes,
+                    self.max_json_depth,
+                )
+            except InvalidPayloadError as exc:
+                raise InvalidMetadataError(exc.field, exc.rule, detail=exc.detail) from None
+        return checked
 
     def drafts(self, jobs: Sequence[NewJob], now: int) -> tuple[JobDraft, ...]:
         """Validate every entry before any is stored; the error names the entry's index."""
