@@ -127,6 +127,7 @@ def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
         ({"neg": float("-inf")}, "NaN/Infinity"),
         ({"set": {1, 2}}, "JSON-encodable"),
         ({"bytes": b"x"}, "JSON-encodable"),
+        ({"huge": 10**5000}, "JSON-encodable"),  # past Python's int-to-text digit limit
     ],
 )
 def test_data_that_cannot_be_stored_as_json_text_is_refused_naming_data(data: object, rule_part: str) -> None:
