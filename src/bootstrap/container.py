@@ -84,7 +84,9 @@ class Container(containers.DeclarativeContainer):
     topology = providers.Singleton(Topology.from_overrides, settings.provided.queues)
     broker = providers.Singleton(create_broker, settings.provided.broker, clock)
     job_types = providers.Singleton(all_job_types)
-    queues = providers.Singleton(QueueHandles, broker, job_types, topology, config.payload_limit_bytes)
+    queues = providers.Singleton(
+        QueueHandles, broker, job_types, topology, config.payload_limit_bytes, config.json_depth_limit
+    )
 
     transaction_queue = providers.Factory(_queue, queues, TRANSACTION_PROCESSING_QUEUE)
     email_queue = providers.Factory(_queue, queues, EMAIL_QUEUE)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from application.broker import Broker
 from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
+from application.jobs.payload_codec import DEFAULT_MAX_JSON_DEPTH
 from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
 from application.state_machine.events import LeaseRef
 from application.state_machine.machine import ClaimedJob
@@ -137,12 +138,18 @@ class QueueHandles:
     """Every queue of one broker by name: its ``JobFactory`` (topology defaults) and its handle."""
 
     def __init__(
-        self, broker: Broker, job_types: JobTypes, topology: Topology, max_payload_bytes: int
+        self,
+        broker: Broker,
+        job_types: JobTypes,
+        topology: Topology,
+        max_payload_bytes: int,
+        max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
     ) -> None:
         self.broker = broker
         self.job_types = job_types
         self.topology = topology
         self.max_payload_bytes = max_payload_bytes
+        self.max_json_depth = max_json_depth
         self._handles: dict[str, QueueHandle] = {}
 
     def factory(self, name: str) -> JobFactory:
@@ -157,6 +164,7 @@ class QueueHandles:
                 self.job_types,
                 self.topology.for_queue(name).defaults,
                 max_payload_bytes=self.max_payload_bytes,
+                max_json_depth=self.max_json_depth,
                 source=SOURCE,
             )
             handle = QueueHandle(self.broker, factory)

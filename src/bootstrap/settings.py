@@ -22,7 +22,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from application.jobs.payload_codec import DEFAULT_MAX_PAYLOAD_BYTES
+from application.jobs.payload_codec import (
+    DEFAULT_MAX_JSON_DEPTH,
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    MAX_JSON_DEPTH_SETTING,
+)
 from application.redaction import redact_url
 from domain.queue.naming import QUEUE_NAME_PATTERN, QUEUE_NAME_RULE
 
@@ -177,6 +181,7 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     payload_limit_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = DEFAULT_MAX_PAYLOAD_BYTES
+    json_depth_limit: Annotated[int, Field(ge=1, le=MAX_JSON_DEPTH_SETTING)] = DEFAULT_MAX_JSON_DEPTH
     queues: dict[str, QueueOverride] = Field(default_factory=dict)
     outbound: OutboundSettings = Field(default_factory=OutboundSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)

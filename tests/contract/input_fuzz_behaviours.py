@@ -190,7 +190,9 @@ def _add_checker(queue: Any) -> Callable[[str, Any, Any, Any], Awaitable[None]]:
 
 def _mostly(good: st.SearchStrategy[Any], bad: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     """``good`` four times out of five: most examples then carry one or two hostile values."""
-    return st.sampled_from([True, True, True, True, False]).flatmap(lambda plausible: good if plausible else bad)
+    return st.sampled_from([True, True, True, True, False]).flatmap(
+        lambda plausible: good if plausible else bad
+    )
 
 
 _bad_text = st.sampled_from(["\ud800", "tail \udcff", "new\nline", "", " ", "x" * 1001])

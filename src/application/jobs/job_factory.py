@@ -17,6 +17,7 @@ from application.jobs.job_types import JobTypes
 from application.jobs.payload_codec import (
     DEFAULT_MAX_JSON_DEPTH,
     DEFAULT_MAX_PAYLOAD_BYTES,
+    MAX_JSON_DEPTH_SETTING,
     check_json_value,
     encode_payload,
 )
@@ -49,6 +50,8 @@ class JobFactory:
         self.job_types = job_types
         self.defaults = defaults or QueueDefaults()
         self.max_payload_bytes = max_payload_bytes
+        if not 1 <= max_json_depth <= MAX_JSON_DEPTH_SETTING:
+            raise ValueError(f"max_json_depth must be in 1..{MAX_JSON_DEPTH_SETTING}, got {max_json_depth}")
         self.max_json_depth = max_json_depth
         self.source = check_text("source", source)
         self._new_id = id_factory

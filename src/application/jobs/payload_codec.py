@@ -15,6 +15,7 @@ DEFAULT_MAX_PAYLOAD_BYTES = 512 * 1024
 # chain handles (Python's json ~990 with the default recursion limit, Redis' Lua cjson 1000), so the
 # few levels a broker wraps around a payload (a claim reply, a replicated event) never reach them.
 DEFAULT_MAX_JSON_DEPTH = 64
+MAX_JSON_DEPTH_SETTING = 200  # the most the setting allows: still far from any decoder's limit
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
