@@ -192,6 +192,18 @@ async def test_get_job_of_a_waiting_job_that_does_not_decode_returns_it_as_a_mal
     assert letter.job_id == poisoned
 
 
+async def test_adding_the_id_of_a_poisoned_job_alongside_other_adds_fails_none_of_them(
+    redis_broker: BrokerHandle, queue: RedisQueue
+) -> None:
+    poisoned = await _poisoned(redis_broker, queue, "data", DEEP)
+    adds = [queue.add(ECHO, {"i": i}) for i in range(10)]
+    again = queue.add(ECHO, {}, JobOptions(job_id=poisoned))
+    *good, duplicate = await asyncio.gather(*adds, again)
+    assert sorted(job.data["i"] for job in good) == list(range(10))
+    assert (duplicate.id, duplicate.deduplicated, duplicate.name) == (poisoned, True, MALFORMED_JOB_NAME)
+    assert duplicate.raw_record == DEEP
+
+
 # --- fuzz: random poison in random fields, mixed with good jobs ------------------------------------
 
 _FIELDS = ["name", "data", "opts", "meta", "created", "progress", "stack", "as", "am", "prio", "attempts"]

@@ -322,6 +322,24 @@ def new_job(draft: JobDraft, data: Any, queue: str, state: str, due: str) -> Job
     )
 
 
+def malformed_job(job_id: str, queue: str, error: MalformedJobHashError, *, deduplicated: bool) -> Job:
+    """A stored job whose hash does not decode, as a snapshot: the malformed-record kind, with its
+    raw bytes (a worker claiming it dead-letters it so)."""
+    return Job(
+        id=job_id,
+        queue=queue,
+        name=MALFORMED_JOB_NAME,
+        data=None,
+        options=MALFORMED_OPTIONS,
+        metadata=JobMetadata(correlation_id=safe_text(job_id), source="malformed-record"),
+        state=JobState.FAILED,
+        created_at=0,
+        failed_reason=str(error),
+        deduplicated=deduplicated,
+        raw_record=error.raw,
+    )
+
+
 def malformed_dead_letter(job_id: str, queue: str, error: MalformedJobHashError) -> DeadLetter:
     """How a dead letter whose stored hash does not decode is listed: its raw bytes and the reason."""
     return DeadLetter(

@@ -22,6 +22,7 @@ from adapters.redis.codec import (
     decode_job,
     fields_from_mapping,
     malformed_dead_letter,
+    malformed_job,
     new_job,
     pairs_to_dict,
     payloads_of,
@@ -145,7 +146,10 @@ class RedisQueue(QueueBackend):
         if kind == "n":
             return new_job(draft, data, self.name, entry[1], entry[2])
         if kind == "d":
-            return decode_job(entry[1], self.name, entry[2], deduplicated=True)
+            try:
+                return decode_job(entry[1], self.name, entry[2], deduplicated=True)
+            except MalformedJobHashError as exc:  # the existing job's hash was broken by someone else:
+                return malformed_job(entry[1], self.name, exc, deduplicated=True)  # never fail the batch
         return removed_job(draft, entry[1], self.name)
 
     async def get_job(self, job_id: str) -> Job | None:
