@@ -156,6 +156,27 @@ async def test_a_dead_letter_whose_id_is_not_utf8_is_listed_with_the_others_and_
     assert await queue.reprocess_dead_letter(odd.job_id)
 
 
+async def test_a_waiting_job_whose_id_is_not_utf8_is_dead_lettered_and_the_other_jobs_complete(
+    redis_broker: BrokerHandle, queue: RedisQueue
+) -> None:
+    template = await queue.add(ECHO, {"copied": True}, JobOptions(delay=3_600_000))
+    bad_id = b"raw-\xff\xfe"
+    async with raw_client(redis_broker) as client:
+        stored = await client.hgetall(queue.keys.job(template.id))
+        stored[b"state"] = b"waiting"
+        await client.hset(queue.keys.job(template.id).encode()[: -len(template.id)] + bad_id, mapping=stored)
+        await client.zadd(queue.keys.wait, {bad_id: 0})
+    good = [await queue.add(ECHO, {"i": i}) for i in range(3)]
+    calls: list[tuple[str, Any]] = []
+    async with running_worker(queue, {ECHO: recording_handler(calls)}, concurrency=4):
+        for job in good:
+            await wait_for_state(queue, job.id, JobState.COMPLETED)
+        [letter] = await eventually(queue.list_dead_letters, timeout_s=10, message="the dead letter")
+    assert (letter.job_id, letter.name) == (bad_id.decode("utf-8", "surrogateescape"), MALFORMED_JOB_NAME)
+    assert "not UTF-8" in letter.reason
+    assert sorted(job_id for job_id, _ in calls) == sorted(job.id for job in good)
+
+
 async def _always_fails(payload: Any, ctx: Any) -> None:
     raise RuntimeError("no")
 

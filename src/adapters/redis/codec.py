@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from adapters.redis.value_codec import (
@@ -151,6 +152,16 @@ def decode_job(job_id: str, queue: str, fields: Fields, *, deduplicated: bool = 
     except Exception as exc:  # any reason at all (bad JSON, wrong types, RecursionError): malformed
         reason = safe_text(f"job hash does not decode: {type(exc).__name__}: {exc}")
         raise MalformedJobHashError(reason, _raw_of(fields)) from exc
+
+
+def decode_claimable(job_id: str, queue: str, fields: Fields) -> Job:
+    """``decode_job`` for a job a worker just claimed (state ``active``); its id must also be UTF-8
+    text, as the worker names it in every later call (complete, fail, extend)."""
+    try:
+        job_id.encode("utf-8")
+    except UnicodeEncodeError:
+        raise MalformedJobHashError("job id is not UTF-8 text", _raw_of(fields)) from None
+    return replace(decode_job(job_id, queue, fields), state=JobState.ACTIVE)
 
 
 def safe_text(text: str) -> str:

@@ -10,13 +10,13 @@ import asyncio
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from adapters.redis.batching import Coalescer
 from adapters.redis.codec import (
     MalformedJobHashError,
     add_argument,
+    decode_claimable,
     decode_claimed,
     decode_claimed_batch,
     decode_job,
@@ -306,9 +306,7 @@ class RedisQueue(QueueBackend):
         async with self._conn.guard("read job"):
             stored = await self._conn.commands.hgetall(self.keys.base.encode() + b"job:" + key)
         try:
-            return token, replace(
-                decode_job(job_id, self.name, fields_from_mapping(stored)), state=JobState.ACTIVE
-            )
+            return token, decode_claimable(job_id, self.name, fields_from_mapping(stored))
         except MalformedJobHashError as exc:
             logger.warning("job %s queue=%s is malformed, dead-lettered: %s", job_id, self.name, exc)
             await self._run("malformed", key, token, str(exc), exc.raw)
