@@ -74,6 +74,7 @@ class Container(containers.DeclarativeContainer):
         job_types,
         topology,
         config.payload_limit_bytes,
+        max_json_depth=config.json_depth_limit,
         job_types_of=catalog.provided.job_types_for,
     )
 

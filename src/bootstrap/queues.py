@@ -15,6 +15,7 @@ from application.hooked_queue import with_hooks
 from application.hooks import NO_HOOKS, Hooks
 from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
+from application.jobs.payload_codec import DEFAULT_MAX_JSON_DEPTH
 from application.queue_backend import ClaimedJob, ClaimRequest, FailureReport, LeaseRef, QueueBackend
 from bootstrap.topology import Topology
 from domain.queue.job import (
@@ -149,6 +150,7 @@ class QueueHandles:
         max_payload_bytes: int,
         job_types_of: Callable[[str], JobTypes] | None = None,
         hooks: Hooks = NO_HOOKS,
+        max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
     ) -> None:
         """``job_types_of(queue)`` narrows a queue's accepted job types (default: ``job_types``)."""
         self.broker = broker
@@ -157,6 +159,7 @@ class QueueHandles:
         self.topology = topology
         self.max_payload_bytes = max_payload_bytes
         self.hooks = hooks
+        self.max_json_depth = max_json_depth
         self._handles: dict[str, QueueHandle] = {}
 
     def factory(self, name: str) -> JobFactory:
@@ -171,6 +174,7 @@ class QueueHandles:
                 self._job_types_of(name) if self._job_types_of is not None else self.job_types,
                 self.topology.for_queue(name).defaults,
                 max_payload_bytes=self.max_payload_bytes,
+                max_json_depth=self.max_json_depth,
                 source=SOURCE,
             )
             handle = QueueHandle(self.broker, factory, self.hooks)

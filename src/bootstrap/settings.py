@@ -24,7 +24,11 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from application.broker import DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_KEY_PREFIX, DEFAULT_OPERATION_TIMEOUT_MS
-from application.jobs.payload_codec import DEFAULT_MAX_PAYLOAD_BYTES
+from application.jobs.payload_codec import (
+    DEFAULT_MAX_JSON_DEPTH,
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    MAX_JSON_DEPTH_SETTING,
+)
 from application.redaction import redact_url
 from bootstrap.broker_table import SUPPORTED_SCHEMES
 from domain.queue.naming import QUEUE_NAME_PATTERN, QUEUE_NAME_RULE
@@ -224,6 +228,7 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     payload_limit_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = DEFAULT_MAX_PAYLOAD_BYTES
+    json_depth_limit: Annotated[int, Field(ge=1, le=MAX_JSON_DEPTH_SETTING)] = DEFAULT_MAX_JSON_DEPTH
     queues: dict[str, QueueOverride] = Field(default_factory=dict)
     outbound: OutboundSettings = Field(default_factory=OutboundSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
@@ -234,7 +239,7 @@ class Settings(BaseSettings):
     @classmethod
     def _queue_names(cls, value: dict[str, QueueOverride]) -> dict[str, QueueOverride]:
         for name in value:
-            if not QUEUE_NAME_PATTERN.match(name):
+            if not QUEUE_NAME_PATTERN.fullmatch(name):
                 raise ValueError(f"queue name {name!r} {QUEUE_NAME_RULE}")
         return value
 

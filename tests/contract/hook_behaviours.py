@@ -11,7 +11,7 @@ import pytest
 from application.hooked_queue import with_hooks
 from application.hooks import Adding, Attempt, Hook, Hooks
 from application.queue_backend import ClaimedJob, LeaseRef
-from domain.queue.errors import InvalidOptionError, PermanentError
+from domain.queue.errors import InvalidMetadataError, PermanentError
 from domain.queue.job import JobState, NewJob
 from domain.queue.metadata import JobMetadata
 from domain.queue.options import JobOptions
@@ -177,7 +177,7 @@ class HookBehaviours:
         assert done.metadata.headers == {"traceparent": traceparent}
 
     async def test_metadata_headers_that_are_not_text_are_refused_at_add(self, queue: Any) -> None:
-        with pytest.raises(InvalidOptionError) as caught:
+        with pytest.raises(InvalidMetadataError) as caught:
             await queue.add(ECHO, {}, metadata=JobMetadata(headers={"traceparent": 1}))  # type: ignore[dict-item]
         assert caught.value.field == "metadata.headers"
         assert (await queue.get_stats()).total == 0

@@ -1,7 +1,8 @@
 """The shared queue contract: ``docs/queue-contract.md`` as tests, written once.
 
 Each adapter's test module subclasses ``QueueContract`` and provides one async ``broker`` fixture
-yielding a ``BrokerUnderTest``. The behaviours live in mixins, by side of the port and by feature.
+yielding a ``BrokerUnderTest``. The behaviours live in mixins, by side of the port and by feature
+(one for hostile input at ``add``).
 """
 
 from __future__ import annotations
@@ -15,13 +16,19 @@ from tests.contract.consumer_behaviours import ConsumerBehaviours
 from tests.contract.handback_behaviours import HandBackBehaviours
 from tests.contract.helpers import contract_job_types, fast_defaults, unique_queue_name
 from tests.contract.hook_behaviours import HookBehaviours
+from tests.contract.input_fuzz_behaviours import InputFuzzBehaviours
 from tests.contract.producer_behaviours import ProducerBehaviours
 from tests.contract.reliability_behaviours import ReliabilityBehaviours
 from tests.contract.support import BrokerUnderTest
 
 
 class QueueContract(
-    ProducerBehaviours, ConsumerBehaviours, ReliabilityBehaviours, HandBackBehaviours, HookBehaviours
+    ProducerBehaviours,
+    ConsumerBehaviours,
+    ReliabilityBehaviours,
+    HandBackBehaviours,
+    HookBehaviours,
+    InputFuzzBehaviours,
 ):
     """Every behaviour of the contract; subclasses only build the broker."""
 

@@ -18,6 +18,7 @@ from application.jobs.job_factory import JobFactory
 from application.replication.engine import ReplicationEngine
 from application.replication.replicated_queue import ReplicatedQueue
 from application.replication.shared_engines import SharedEngines
+from domain.queue.naming import validate_queue_name
 
 
 class KafkaBroker(Broker):
@@ -43,6 +44,7 @@ class KafkaBroker(Broker):
         return self.settings.redacted_url
 
     async def open_queue(self, factory: JobFactory) -> ReplicatedQueue:
+        validate_queue_name(factory.queue)  # as every broker does: the name becomes topic names
         return await self._engines.open_queue(factory)
 
     async def close(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from adapters.redis.value_codec import (
@@ -149,9 +150,33 @@ def decode_job(job_id: str, queue: str, fields: Fields, *, deduplicated: bool = 
     """The domain snapshot of a stored job hash; raises ``MalformedJobHashError`` if it does not decode."""
     try:
         return _decode(job_id, queue, fields, deduplicated)
-    except (KeyError, ValueError, TypeError, IndexError) as exc:
-        reason = f"job hash does not decode: {type(exc).__name__}: {exc}"
+    except Exception as exc:  # any reason at all (bad JSON, wrong types, RecursionError): malformed
+        reason = safe_text(f"job hash does not decode: {type(exc).__name__}: {exc}")
         raise MalformedJobHashError(reason, _raw_of(fields)) from exc
+
+
+def decode_claimable(job_id: str, queue: str, fields: Fields) -> Job:
+    """``decode_job`` for a job a worker just claimed (state ``active``); its id must also be UTF-8
+    text, as the worker names it in every later call (complete, fail, extend)."""
+    try:
+        job_id.encode("utf-8")
+    except UnicodeEncodeError:
+        raise MalformedJobHashError("job id is not UTF-8 text", _raw_of(fields)) from None
+    return replace(decode_job(job_id, queue, fields), state=JobState.ACTIVE)
+
+
+def safe_text(text: str) -> str:
+    """``text`` with anything that is not valid Unicode escaped: safe to store, log and encode."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def wire_text(text: str) -> bytes | None:
+    """Text as the bytes Redis holds: escapes made by ``surrogateescape`` (bytes read back that
+    were not UTF-8) become those bytes again. None for text no stored key can hold."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return None
 
 
 def _decode(job_id: str, queue: str, fields: Fields, deduplicated: bool) -> Job:
@@ -165,6 +190,8 @@ def _decode(job_id: str, queue: str, fields: Fields, deduplicated: bool) -> Job:
         options = decode_options(fields["opts"])
         metadata = decode_metadata(fields["meta"])
         text = fields["data"]
+        if not isinstance(text, str):
+            raise TypeError("data must be text")
         text.encode("utf-8")  # strict: bytes that were not UTF-8 make the payload undecodable
         data = json.loads(text)
     ret = fields.get("ret")
@@ -200,7 +227,7 @@ def _raw_of(fields: Fields) -> bytes:
         raw = data.encode("utf-8", "surrogateescape")
         try:
             json.loads(raw)
-        except ValueError:
+        except Exception:  # any failure (RecursionError too) means the payload broke
             return raw
     parts = {
         key: value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
@@ -217,14 +244,14 @@ def decode_claimed_batch(entries: Sequence[bytes]) -> list[Any] | None:
     """
     try:
         decoded = json.loads(b"[" + b",".join(entries) + b"]")
-    except ValueError:
+    except Exception:  # any failure (RecursionError too): decode one by one
         return None
     return decoded if isinstance(decoded, list) and len(decoded) == len(entries) else None
 
 
 def decode_claimed(blob: bytes | list[Any], queue: str) -> tuple[str, Job]:
     """(token, job) from one job of ``claim.lua``'s reply (its bytes, or already parsed);
-    ValueError/TypeError/... if anything is off.
+    any exception if anything is off.
 
     The caller then falls back to ``decode_job`` on the stored hash, which decides field by field.
     """
@@ -308,6 +335,41 @@ def new_job(draft: JobDraft, data: Any, queue: str, state: str, due: str) -> Job
         state=JobState.WAITING if state == "waiting" else JobState(state),
         created_at=draft.created_at,
         due_at=int(due) if due else None,
+    )
+
+
+def malformed_job(job_id: str, queue: str, error: MalformedJobHashError, *, deduplicated: bool) -> Job:
+    """A stored job whose hash does not decode, as a snapshot: the malformed-record kind, with its
+    raw bytes (a worker claiming it dead-letters it so)."""
+    return Job(
+        id=job_id,
+        queue=queue,
+        name=MALFORMED_JOB_NAME,
+        data=None,
+        options=MALFORMED_OPTIONS,
+        metadata=JobMetadata(correlation_id=safe_text(job_id), source="malformed-record"),
+        state=JobState.FAILED,
+        created_at=0,
+        failed_reason=str(error),
+        deduplicated=deduplicated,
+        raw_record=error.raw,
+    )
+
+
+def malformed_dead_letter(job_id: str, queue: str, error: MalformedJobHashError) -> DeadLetter:
+    """How a dead letter whose stored hash does not decode is listed: its raw bytes and the reason."""
+    return DeadLetter(
+        job_id=job_id,
+        queue=queue,
+        name=MALFORMED_JOB_NAME,
+        reason=str(error),
+        attempts_made=0,
+        attempts_started=0,
+        failed_at=0,
+        last_error=str(error),
+        correlation_id=safe_text(job_id),
+        data=None,
+        raw_record=error.raw,
     )
 
 

@@ -10,22 +10,25 @@ import asyncio
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from adapters.redis.batching import Coalescer
 from adapters.redis.codec import (
     MalformedJobHashError,
     add_argument,
+    decode_claimable,
     decode_claimed,
     decode_claimed_batch,
     decode_job,
     fields_from_mapping,
+    malformed_dead_letter,
+    malformed_job,
     new_job,
     pairs_to_dict,
     payloads_of,
     removed_job,
     to_dead_letter,
+    wire_text,
 )
 from adapters.redis.connection import RedisConnection
 from adapters.redis.keys import QueueKeys
@@ -148,21 +151,35 @@ class RedisQueue(QueueBackend):
         if kind == "n":
             return new_job(draft, data, self.name, entry[1], entry[2])
         if kind == "d":
-            return decode_job(entry[1], self.name, entry[2], deduplicated=True)
+            try:
+                return decode_job(entry[1], self.name, entry[2], deduplicated=True)
+            except MalformedJobHashError as exc:  # the existing job's hash was broken by someone else:
+                return malformed_job(entry[1], self.name, exc, deduplicated=True)  # never fail the batch
         return removed_job(draft, entry[1], self.name)
 
     async def get_job(self, job_id: str) -> Job | None:
-        reply = await self._run("read", "job", job_id)
+        """The job, or None. A stored hash that does not decode is dead-lettered as a malformed
+        record first (unless a worker holds it), and that dead letter is returned."""
+        key = wire_text(job_id) if isinstance(job_id, str) else None
+        if key is None:
+            return None  # no id add accepts looks like this: nothing can be stored under it
+        reply = await self._run("read", "job", key)
         if not reply:
             return None
         try:
             return decode_job(job_id, self.name, pairs_to_dict(reply))
         except MalformedJobHashError as exc:
-            logger.warning("job %s queue=%s cannot be read: %s", job_id, self.name, exc)
-            return None
+            logger.warning("job %s queue=%s is malformed, dead-lettered: %s", job_id, self.name, exc)
+            await self._run("malformed", key, "", str(exc), exc.raw)
+        reply = await self._run("read", "job", key)
+        try:
+            return decode_job(job_id, self.name, pairs_to_dict(reply)) if reply else None
+        except MalformedJobHashError:
+            return None  # a worker holds it: it is dead-lettered when its lease ends or it fails
 
     async def remove_job(self, job_id: str) -> bool:
-        return bool(await self._run("remove", job_id))
+        key = wire_text(job_id) if isinstance(job_id, str) else None
+        return key is not None and bool(await self._run("remove", key))
 
     # --- queue operations ---------------------------------------------------------------------
 
@@ -201,21 +218,25 @@ class RedisQueue(QueueBackend):
         reply = await self._run("read", "dead", offset, limit)
         letters = []
         for index in range(0, len(reply), 2):
-            job_id = reply[index].decode("utf-8")
+            job_id = reply[index].decode("utf-8", "surrogateescape")  # an id that is not UTF-8 survives
             try:
                 letters.append(to_dead_letter(decode_job(job_id, self.name, pairs_to_dict(reply[index + 1]))))
             except MalformedJobHashError as exc:
-                logger.warning("dead letter %s queue=%s cannot be read: %s", job_id, self.name, exc)
+                logger.warning("dead letter %s queue=%s does not decode: %s", job_id, self.name, exc)
+                letters.append(malformed_dead_letter(job_id, self.name, exc))
         return letters
 
     async def reprocess_dead_letter(self, job_id: str) -> bool:
-        return bool(await self._run("reprocess", job_id))
+        key = wire_text(job_id) if isinstance(job_id, str) else None
+        return key is not None and bool(await self._run("reprocess", key))
 
     async def reprocess_dead_letters(self, selection: DeadLetterFilter | None = None) -> int:
         if selection is None:
             return int(await self._run("reprocess", "*"))
-        chosen = [
-            letter.job_id for letter in reversed(await self._dead_letters(0, -1)) if selection.matches(letter)
+        chosen: list[Arg] = [
+            key
+            for letter in reversed(await self._dead_letters(0, -1))
+            if selection.matches(letter) and (key := wire_text(letter.job_id)) is not None
         ]
         if not chosen:
             return 0
@@ -267,7 +288,7 @@ class RedisQueue(QueueBackend):
         for index, blob in enumerate(entries):
             try:
                 token, job = decode_claimed(blob if parsed is None else parsed[index], self.name)
-            except (ValueError, TypeError, KeyError, IndexError):
+            except Exception:  # whatever breaks (RecursionError too): judged field by field
                 claimed = await self._decode_stored(blob)  # some field is not what add.lua wrote
                 if claimed is None:
                     continue
@@ -280,15 +301,14 @@ class RedisQueue(QueueBackend):
         text = blob.decode("utf-8", "surrogateescape")  # starts [token,id, (both encoded by the script)
         token, end = _JSON.raw_decode(text, 1)
         job_id, _ = _JSON.raw_decode(text, end + 1)
+        key = job_id.encode("utf-8", "surrogateescape")  # the script's bytes, even if not UTF-8
         async with self._conn.guard("read job"):
-            stored = await self._conn.commands.hgetall(self.keys.job(job_id))
+            stored = await self._conn.commands.hgetall(self.keys.base.encode() + b"job:" + key)
         try:
-            return token, replace(
-                decode_job(job_id, self.name, fields_from_mapping(stored)), state=JobState.ACTIVE
-            )
+            return token, decode_claimable(job_id, self.name, fields_from_mapping(stored))
         except MalformedJobHashError as exc:
             logger.warning("job %s queue=%s is malformed, dead-lettered: %s", job_id, self.name, exc)
-            await self._run("malformed", job_id, token, str(exc), exc.raw)
+            await self._run("malformed", key, token, str(exc), exc.raw)
             return None
 
     async def extend_leases(self, worker_id: str, leases: Sequence[LeaseRef], lease_ms: int) -> list[str]:

@@ -11,8 +11,8 @@ from functools import lru_cache
 from typing import Any
 
 from domain.queue.job import JobProgress, Progress
-from domain.queue.metadata import JobMetadata, UserRef
-from domain.queue.options import Backoff, BackoffType, KeepJobs, ResolvedOptions
+from domain.queue.metadata import MAX_TIMESTAMP_MS, JobMetadata, UserRef
+from domain.queue.options import Backoff, BackoffType, KeepJobs, ResolvedOptions, check_resolved
 
 
 @lru_cache(maxsize=256)
@@ -83,7 +83,7 @@ def decode_options(text: str) -> ResolvedOptions:
     kind, delay, max_delay, jitter = value["backoff"]
     rc_count, rc_age = value["rc"]
     rf_count, rf_age = value["rf"]
-    return ResolvedOptions(
+    options = ResolvedOptions(
         delay=value["delay"],
         attempts=value["attempts"],
         priority=value["priority"],
@@ -95,6 +95,7 @@ def decode_options(text: str) -> ResolvedOptions:
         idempotency_key=value["idem"],
         idempotency_ttl=value["idem_ttl"],
     )
+    return check_resolved(options)  # a raw write may hold any types: refused here, not in a worker slot
 
 
 def decode_metadata(text: str) -> JobMetadata:
@@ -102,21 +103,35 @@ def decode_metadata(text: str) -> JobMetadata:
 
 
 def metadata_of(value: list[Any]) -> JobMetadata:
+    """The metadata of a stored job, with every type checked (``InvalidMetadataError`` otherwise)."""
     correlation_id, tenant_id, user, source, timestamp, business_context, *rest = value
     headers = rest[0] if rest else {}
     if len(rest) > 1 or not isinstance(headers, dict):
         raise ValueError("metadata headers must be one object")
-    if headers and not all(isinstance(text, str) for text in headers.values()):
+    if headers and not all(isinstance(key, str) and isinstance(text, str) for key, text in headers.items()):
         raise ValueError("metadata headers must map text to text")
-    return JobMetadata(
-        correlation_id,
-        tenant_id,
-        None if user is None else UserRef(user[0], user[1], tuple(user[2]), user[3], user[4]),
-        source,
-        timestamp,
-        business_context,
-        headers,
+    if user is not None:
+        sub, tenant, roles, display_name, email = user
+        if not isinstance(roles, list):
+            raise TypeError("user roles must be a list")
+        user = UserRef(sub, tenant, tuple(roles), display_name, email)
+    metadata = JobMetadata(correlation_id, tenant_id, user, source, timestamp, business_context, headers)
+    plain = (
+        user is None
+        and type(business_context) is dict
+        and not business_context
+        and type(timestamp) is int
+        and 0 <= timestamp <= MAX_TIMESTAMP_MS
+        and _short_ascii(correlation_id)
+        and _short_ascii(source)
+        and _short_ascii(tenant_id)
     )
+    return metadata if plain else metadata.validate()  # plain: what most jobs carry, valid by inspection
+
+
+def _short_ascii(text: object) -> bool:
+    """None, or ASCII text well within the metadata length limit (so certainly valid)."""
+    return text is None or (type(text) is str and len(text) <= 200 and text.isascii())
 
 
 def decode_progress(text: str | None) -> Progress:

@@ -1,7 +1,10 @@
 """``JobFactory``: turns ``add`` arguments into a validated, encoded ``JobDraft``.
 
 Every adapter calls it first, so bad input is refused the same way everywhere and nothing is
-stored: name rule, registered type, model validation, JSON encoding, size limit, option ranges.
+stored: name rule, registered type, model validation, JSON encoding, size limit, nesting depth,
+option ranges, metadata types. Everything a draft holds is then known to encode on every broker
+(valid Unicode, no NaN/Infinity, only JSON types), so one caller's draft can never make a batch
+that carries other callers' drafts fail.
 """
 
 from __future__ import annotations
@@ -11,12 +14,18 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from application.jobs.job_types import JobTypes
-from application.jobs.payload_codec import DEFAULT_MAX_PAYLOAD_BYTES, encode_payload
+from application.jobs.payload_codec import (
+    DEFAULT_MAX_JSON_DEPTH,
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    MAX_JSON_DEPTH_SETTING,
+    check_json_value,
+    encode_payload,
+)
 from application.queue_backend import JobDraft
-from domain.queue.errors import InvalidJobError, InvalidOptionError
+from domain.queue.errors import InvalidJobError, InvalidMetadataError, InvalidOptionError, InvalidPayloadError
 from domain.queue.job import NewJob
-from domain.queue.metadata import JobMetadata, current_correlation_id
-from domain.queue.naming import validate_job_name
+from domain.queue.metadata import JobMetadata, check_text, current_correlation_id
+from domain.queue.naming import validate_job_name, validate_queue_name
 from domain.queue.options import JobOptions, QueueDefaults
 
 
@@ -33,14 +42,18 @@ class JobFactory:
         defaults: QueueDefaults | None = None,
         *,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
         source: str = "messaging-backbone",
         id_factory: Callable[[], str] = new_job_id,
     ) -> None:
-        self.queue = queue
+        self.queue = validate_queue_name(queue)  # every broker opens a queue through its factory
         self.job_types = job_types
         self.defaults = defaults or QueueDefaults()
         self.max_payload_bytes = max_payload_bytes
-        self.source = source
+        if not 1 <= max_json_depth <= MAX_JSON_DEPTH_SETTING:
+            raise ValueError(f"max_json_depth must be in 1..{MAX_JSON_DEPTH_SETTING}, got {max_json_depth}")
+        self.max_json_depth = max_json_depth
+        self.source = check_text("source", source)
         self._new_id = id_factory
         self._plain_options = JobOptions().resolve(self.defaults)  # most jobs set no options
 
@@ -52,22 +65,25 @@ class JobFactory:
         metadata: JobMetadata | None,
         now: int,
     ) -> JobDraft:
-        if name not in self.job_types:
+        if not isinstance(name, str) or name not in self.job_types:
             validate_job_name(name)
         job_type = self.job_types.lookup(name)
         if options is not None and not isinstance(options, JobOptions):
             raise InvalidOptionError("options", "must be a JobOptions instance")
         if metadata is not None and not isinstance(metadata, JobMetadata):
-            raise InvalidOptionError("metadata", "must be a JobMetadata instance")
-        if metadata is not None and metadata.headers:
-            _check_headers(metadata.headers)
+            raise InvalidMetadataError("metadata", "must be a JobMetadata instance")
         resolved = self._plain_options if options is None else options.resolve(self.defaults)
-        data_json = encode_payload(job_type, data, self.max_payload_bytes)
+        data_json = encode_payload(job_type, data, self.max_payload_bytes, self.max_json_depth)
         job_id = resolved.job_id or self._new_id()
         correlation = current_correlation_id.get() or job_id
-        full_metadata = (metadata or JobMetadata()).with_defaults(
-            correlation_id=correlation, timestamp=now, source=self.source
-        )
+        if metadata is None:
+            check_text("metadata.correlation_id", correlation)  # inherited: may come from a stored job
+            full_metadata = JobMetadata(correlation_id=correlation, timestamp=now, source=self.source)
+        else:
+            full_metadata = self._checked(metadata).with_defaults(
+                correlation_id=correlation, timestamp=now, source=self.source
+            )
+            check_text("metadata.correlation_id", full_metadata.correlation_id)
         return JobDraft(
             id=job_id,
             name=name,
@@ -76,6 +92,20 @@ class JobFactory:
             metadata=full_metadata,
             created_at=now,
         )
+
+    def _checked(self, metadata: JobMetadata) -> JobMetadata:
+        checked = metadata.validate()
+        if checked.business_context:
+            try:
+                check_json_value(
+                    checked.business_context,
+                    "metadata.business_context",
+                    self.max_payload_bytes,
+                    self.max_json_depth,
+                )
+            except InvalidPayloadError as exc:
+                raise InvalidMetadataError(exc.field, exc.rule, detail=exc.detail) from None
+        return checked
 
     def drafts(self, jobs: Sequence[NewJob], now: int) -> tuple[JobDraft, ...]:
         """Validate every entry before any is stored; the error names the entry's index."""
@@ -88,11 +118,3 @@ class JobFactory:
             except InvalidJobError as exc:
                 raise type(exc)(f"jobs[{index}].{exc.field}", exc.rule, detail=exc.detail) from exc
         return tuple(result)
-
-
-def _check_headers(headers: object) -> None:
-    """Propagation headers (ADR 0016) are text to text, so every adapter stores them alike."""
-    if not isinstance(headers, dict) or not all(
-        isinstance(key, str) and isinstance(value, str) for key, value in headers.items()
-    ):
-        raise InvalidOptionError("metadata.headers", "must map str to str")

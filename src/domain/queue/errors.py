@@ -48,6 +48,10 @@ class InvalidOptionError(InvalidJobError):
     """A job option is out of range (priority, delay, attempts, backoff, ...)."""
 
 
+class InvalidMetadataError(InvalidJobError):
+    """A metadata field has the wrong type or a value that cannot be stored (``metadata.tenant_id``, ...)."""
+
+
 class BrokerUnavailableError(QueueError, ConnectionError):
     """The broker could not be reached within the configured timeout.
 

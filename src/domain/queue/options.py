@@ -41,7 +41,7 @@ class Backoff:
     def validate(self, prefix: str = "options.backoff") -> Backoff:
         try:
             kind = BackoffType(self.type)
-        except ValueError:
+        except (ValueError, TypeError):
             raise InvalidOptionError(f"{prefix}.type", "must be 'fixed' or 'exponential'") from None
         _check_int(f"{prefix}.delay", self.delay, 0, MAX_DELAY_MS)
         if self.max_delay is not None:
@@ -189,7 +189,12 @@ def _resolve_shared(
     attempts = defaults.attempts if attempts is None else attempts
     _check_int("options.attempts", attempts, 1, MAX_ATTEMPTS)
     _check_int("options.priority", priority, HIGHEST_PRIORITY, LOWEST_PRIORITY)
-    resolved_backoff = (defaults.backoff if backoff is None else backoff).validate()
+    chosen_backoff = defaults.backoff if backoff is None else backoff
+    if not isinstance(chosen_backoff, Backoff):
+        raise InvalidOptionError(
+            "options.backoff", "must be a Backoff or None", detail=f"got {type(chosen_backoff).__name__}"
+        )
+    resolved_backoff = chosen_backoff.validate()
     timeout = defaults.timeout if timeout is None else timeout
     if timeout is not None:
         _check_int("options.timeout", timeout, 1, MAX_DELAY_MS)
@@ -229,6 +234,40 @@ def _check_key(field_name: str, value: object) -> None:
         )
     if any(ch.isspace() or ord(ch) < 32 for ch in value):
         raise InvalidOptionError(field_name, "must not contain whitespace or control characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidOptionError(field_name, "must be valid Unicode text (no lone surrogates)") from None
+
+
+def check_resolved(options: ResolvedOptions) -> ResolvedOptions:
+    """Every rule ``JobOptions.resolve`` applies, on options read back from storage.
+
+    A stored record written by a raw client may hold anything: this refuses (``InvalidOptionError``)
+    what ``add`` could never have stored, so the reader treats the record as malformed.
+    """
+    _check_int("options.attempts", options.attempts, 1, MAX_ATTEMPTS)  # None would take a default
+    if not isinstance(options.backoff, Backoff):
+        raise InvalidOptionError("options.backoff", "must be a Backoff")
+    for name in ("remove_on_complete", "remove_on_fail"):
+        if not isinstance(getattr(options, name), KeepJobs):
+            raise InvalidOptionError(f"options.{name}", "must be KeepJobs(count, age)")
+    resolved = _resolve_shared.__wrapped__(
+        options.delay,
+        options.attempts,
+        options.priority,
+        options.backoff,
+        options.timeout,
+        options.remove_on_complete,
+        options.remove_on_fail,
+        options.idempotency_ttl,
+        QueueDefaults(timeout=None),  # a stored timeout of None means none, not the default
+    )
+    if options.job_id is not None:
+        _check_key("options.job_id", options.job_id)
+    if options.idempotency_key is not None:
+        _check_key("options.idempotency_key", options.idempotency_key)
+    return replace(resolved, job_id=options.job_id, idempotency_key=options.idempotency_key)
 
 
 __all__ = [
@@ -240,4 +279,5 @@ __all__ = [
     "QueueDefaults",
     "RateLimit",
     "ResolvedOptions",
+    "check_resolved",
 ]

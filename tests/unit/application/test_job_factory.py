@@ -10,14 +10,16 @@ from pydantic import BaseModel
 from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
 from domain.queue.errors import (
+    InvalidJobNameError,
+    InvalidMetadataError,
     InvalidOptionError,
     InvalidPayloadError,
     PayloadTooLargeError,
     UnknownJobNameError,
 )
 from domain.queue.job import NewJob
-from domain.queue.metadata import JobMetadata, current_correlation_id
-from domain.queue.options import JobOptions, QueueDefaults
+from domain.queue.metadata import JobMetadata, UserRef, current_correlation_id
+from domain.queue.options import Backoff, JobOptions, QueueDefaults
 
 
 class Refund(BaseModel):
@@ -82,3 +84,136 @@ def test_correlation_id_of_the_running_job_is_inherited() -> None:
         return factory().draft("plain.job.v1", {}, None, None, 0).metadata.correlation_id
 
     assert asyncio.run(inside_a_handler()) == "corr-parent"
+
+
+# --- everything stored is checked at add (issue 14) -------------------------------------------------
+
+
+def nested(depth: int) -> object:
+    """A list ``depth`` containers deep (``[]`` is 1)."""
+    value: list[object] = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+def test_data_nested_as_deep_as_the_limit_is_accepted_and_one_level_more_is_not() -> None:
+    limited = factory(max_json_depth=10)
+    draft = limited.draft("plain.job.v1", {"a": nested(9)}, None, None, 0)
+    assert draft.data_json.count("[") == 9
+    with pytest.raises(InvalidPayloadError):
+        limited.draft("plain.job.v1", {"a": nested(10)}, None, None, 0)
+
+
+@pytest.mark.parametrize("depth", [65, 977, 5000, 100_000])
+def test_data_nested_deeper_than_the_default_limit_is_refused_naming_data(depth: int) -> None:
+    with pytest.raises(InvalidPayloadError) as raised:
+        factory().draft("plain.job.v1", nested(depth), None, None, 0)
+    assert raised.value.field == "data"
+    assert "64" in raised.value.rule
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    draft = factory(max_json_depth=3).draft("plain.job.v1", {"text": "[[[[{{{{"}, None, None, 0)
+    assert draft.data_json == '{"text":"[[[[{{{{"}'
+
+
+@pytest.mark.parametrize(
+    ("data", "rule_part"),
+    [
+        ({"text": "bad \ud800 half"}, "lone surrogates"),
+        ({"bad \udcff key": 1}, "lone surrogates"),
+        ({"inf": float("inf")}, "NaN/Infinity"),
+        ({"neg": float("-inf")}, "NaN/Infinity"),
+        ({"set": {1, 2}}, "JSON-encodable"),
+        ({"bytes": b"x"}, "JSON-encodable"),
+        ({"huge": 10**5000}, "JSON-encodable"),  # past Python's int-to-text digit limit
+    ],
+)
+def test_data_that_cannot_be_stored_as_json_text_is_refused_naming_data(data: object, rule_part: str) -> None:
+    with pytest.raises(InvalidPayloadError) as raised:
+        factory().draft("plain.job.v1", data, None, None, 0)
+    assert raised.value.field == "data"
+    assert rule_part in raised.value.rule
+
+
+@pytest.mark.parametrize(
+    ("metadata", "field"),
+    [
+        (JobMetadata(tenant_id=42), "metadata.tenant_id"),  # type: ignore[arg-type]
+        (JobMetadata(correlation_id=b"c"), "metadata.correlation_id"),  # type: ignore[arg-type]
+        (JobMetadata(correlation_id="x\ud800"), "metadata.correlation_id"),
+        (JobMetadata(source=["s"]), "metadata.source"),  # type: ignore[arg-type]
+        (JobMetadata(timestamp="now"), "metadata.timestamp"),  # type: ignore[arg-type]
+        (JobMetadata(timestamp=-1), "metadata.timestamp"),
+        (JobMetadata(timestamp=True), "metadata.timestamp"),
+        (JobMetadata(user="bob"), "metadata.user"),  # type: ignore[arg-type]
+        (JobMetadata(user=UserRef(sub=7)), "metadata.user.sub"),  # type: ignore[arg-type]
+        (JobMetadata(user=UserRef(sub="u", roles="admin")), "metadata.user.roles"),  # type: ignore[arg-type]
+        (JobMetadata(user=UserRef(sub="u", roles=("a", 1))), "metadata.user.roles[1]"),  # type: ignore[arg-type]
+        (JobMetadata(user=UserRef(sub="u", email="\udc80")), "metadata.user.email"),
+        (JobMetadata(business_context=[1]), "metadata.business_context"),  # type: ignore[arg-type]
+        (JobMetadata(business_context={1: "a"}), "metadata.business_context"),  # type: ignore[dict-item]
+        (JobMetadata(business_context={"o": object()}), "metadata.business_context"),
+        (JobMetadata(business_context={"n": float("nan")}), "metadata.business_context"),
+        (JobMetadata(business_context={"s": "\ud800"}), "metadata.business_context"),
+        (JobMetadata(business_context={"d": nested(100)}), "metadata.business_context"),
+        (JobMetadata(tenant_id="t" * 1001), "metadata.tenant_id"),
+    ],
+)
+def test_metadata_of_the_wrong_type_or_unstorable_is_refused_naming_the_field(
+    metadata: JobMetadata, field: str
+) -> None:
+    with pytest.raises(InvalidMetadataError) as raised:
+        factory().draft("plain.job.v1", {}, None, metadata, 0)
+    assert raised.value.field == field
+
+
+def test_user_roles_given_as_a_list_are_stored_as_a_tuple() -> None:
+    user = UserRef(sub="u", roles=["a", "b"])  # type: ignore[arg-type]
+    draft = factory().draft("plain.job.v1", {}, None, JobMetadata(user=user), 0)
+    assert draft.metadata.user == UserRef(sub="u", roles=("a", "b"))
+
+
+def test_an_inherited_correlation_id_that_is_not_valid_unicode_is_refused() -> None:
+    async def inside_a_handler() -> None:
+        current_correlation_id.set("from-\udcff-storage")
+        with pytest.raises(InvalidMetadataError) as raised:
+            factory().draft("plain.job.v1", {}, None, None, 0)
+        assert raised.value.field == "metadata.correlation_id"
+
+    asyncio.run(inside_a_handler())
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        (JobOptions(backoff={"delay": 5}), "options.backoff"),  # type: ignore[arg-type]
+        (JobOptions(backoff=Backoff(type=["x"])), "options.backoff.type"),  # type: ignore[arg-type]
+        (JobOptions(backoff=Backoff(jitter=float("nan"))), "options.backoff.jitter"),
+        (JobOptions(job_id="id-\ud800"), "options.job_id"),
+        (JobOptions(idempotency_key="k-\udcff"), "options.idempotency_key"),
+        (JobOptions(delay=1.5), "options.delay"),  # type: ignore[arg-type]
+        (JobOptions(timeout="soon"), "options.timeout"),  # type: ignore[arg-type]
+    ],
+)
+def test_options_of_the_wrong_type_are_refused_naming_the_field(options: JobOptions, field: str) -> None:
+    with pytest.raises(InvalidOptionError) as raised:
+        factory().draft("plain.job.v1", {}, options, None, 0)
+    assert raised.value.field == field
+
+
+@pytest.mark.parametrize("name", ["plain.job.v1\n", ["plain.job.v1"], None])
+def test_a_job_name_that_is_not_wholly_well_formed_is_refused_even_when_types_are_not_strict(
+    name: object,
+) -> None:
+    with pytest.raises(InvalidJobNameError) as raised:
+        JobFactory("q", JobTypes(strict=False)).draft(name, {}, None, None, 0)  # type: ignore[arg-type]
+    assert raised.value.field == "name"
+
+
+@pytest.mark.parametrize("queue", ["storm-q\n", "Storm_Q", "storm q", "", "-" * 101])
+def test_a_factory_for_a_queue_name_that_is_not_kebab_case_cannot_be_made(queue: str) -> None:
+    with pytest.raises(InvalidOptionError) as raised:
+        JobFactory(queue, JobTypes())
+    assert raised.value.field == "queue"

@@ -209,3 +209,9 @@ async def test_building_services_connects_nothing_until_the_first_queue_call() -
         await service.enqueue_settlement(
             SettleTransaction(tx_id="tx-3", amount_minor=1, currency="EUR"), JobMetadata()
         )
+
+
+async def test_every_queue_factory_takes_the_configured_json_depth_limit() -> None:
+    container = _container(json_depth_limit=12)
+    assert container.queues().factory("notification-email").max_json_depth == 12
+    await shutdown(container)

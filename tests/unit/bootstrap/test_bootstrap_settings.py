@@ -97,3 +97,18 @@ def test_secrets_never_appear_in_repr_or_the_printable_summary() -> None:
         assert secret not in shown
     assert settings.slack.webhook_url is not None
     assert settings.slack.webhook_url.get_secret_value().endswith("token-xyz")
+
+
+def test_the_json_depth_limit_defaults_to_64_and_is_set_by_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().json_depth_limit == 64
+    monkeypatch.setenv("BACKBONE_JSON_DEPTH_LIMIT", "20")
+    assert load_settings().json_depth_limit == 20
+
+
+def test_a_json_depth_limit_near_what_decoders_handle_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BACKBONE_JSON_DEPTH_LIMIT", "900")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert caught.value.field == "json_depth_limit"

@@ -6,7 +6,13 @@ import json
 
 import pytest
 
-from adapters.redis.codec import MalformedJobHashError, add_argument, decode_job, fields_from_mapping
+from adapters.redis.codec import (
+    MalformedJobHashError,
+    add_argument,
+    decode_claimed_batch,
+    decode_job,
+    fields_from_mapping,
+)
 from adapters.redis.value_codec import decode_progress, encode_progress
 from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
@@ -79,6 +85,61 @@ def test_payload_bytes_that_are_not_utf8_are_malformed_and_kept_exactly() -> Non
     with pytest.raises(MalformedJobHashError) as raised:
         decode_job("j1", "codec-q", fields_from_mapping(stored))
     assert raised.value.raw == b'"\xff\xfe"'
+
+
+def _with_option(name: str, value: object) -> str:
+    options = json.loads(_stored_fields(_draft())["opts"])
+    options[name] = value
+    return json.dumps(options)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("timeout", "soon"),
+        ("attempts", None),
+        ("attempts", 0),
+        ("delay", 1.5),
+        ("priority", True),
+        ("backoff", ["fixed", "10", None, 0.0]),
+        ("backoff", ["sometimes", 10, None, 0.0]),
+        ("rc", [-1, None]),
+        ("job_id", ["x"]),
+        ("idem_ttl", "day"),
+    ],
+)
+def test_stored_options_of_the_wrong_type_make_the_hash_malformed(name: str, value: object) -> None:
+    fields = _stored_fields(_draft(), opts=_with_option(name, value))
+    with pytest.raises(MalformedJobHashError, match="does not decode"):
+        decode_job("j1", "codec-q", fields)
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        '["c", 42, null, "s", 1, {}]',
+        '["c", "t", "admin", "s", 1, {}]',
+        '["c", "t", ["u", null, "admin", null, null], "s", 1, {}]',
+        '["c", "t", null, "s", "yesterday", {}]',
+        '["c", "t", null, "s", 1, [1]]',
+        '["c", "t", null]',
+        '{"correlation_id": "c"}',
+    ],
+)
+def test_stored_metadata_of_the_wrong_shape_or_types_makes_the_hash_malformed(meta: str) -> None:
+    with pytest.raises(MalformedJobHashError):
+        decode_job("j1", "codec-q", _stored_fields(_draft(), meta=meta))
+
+
+def test_a_payload_nested_far_deeper_than_any_decoder_allows_is_malformed_and_keeps_its_bytes() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(MalformedJobHashError) as raised:
+        decode_job("j1", "codec-q", _stored_fields(_draft(), data=deep))
+    assert raised.value.raw == deep.encode()
+
+
+def test_a_claim_batch_holding_a_payload_nested_too_deep_is_decoded_one_by_one() -> None:
+    assert decode_claimed_batch([b"[1]", b"[" * 100_000 + b"]" * 100_000]) is None
 
 
 def test_a_hash_missing_fields_is_malformed() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from domain.queue.errors import InvalidJobNameError
+from domain.queue.errors import InvalidJobNameError, InvalidOptionError
 from domain.queue.idempotency import idempotency_key
-from domain.queue.naming import dead_letter_queue_name, validate_job_name
+from domain.queue.naming import dead_letter_queue_name, validate_job_name, validate_queue_name
 
 
 @pytest.mark.parametrize(
@@ -23,12 +23,30 @@ def test_semantic_versioned_names_are_accepted(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["process-data", "handle-event", "notification", "a.b", "A.b.v1", "a.b.v0", ""]
+    "name",
+    [
+        "process-data",
+        "handle-event",
+        "notification",
+        "a.b",
+        "A.b.v1",
+        "a.b.v0",
+        "",
+        "storm.job.v1\n",
+        "\na.b.v1",
+    ],
 )
 def test_generic_or_unversioned_names_are_refused(name: str) -> None:
     with pytest.raises(InvalidJobNameError) as raised:
         validate_job_name(name)
     assert raised.value.field == "name"
+
+
+@pytest.mark.parametrize("name", ["storm-q\n", "Storm_Q", "storm q", "", "-" * 101, "q" * 101, 7, None])
+def test_queue_names_that_are_not_wholly_kebab_case_are_refused(name: object) -> None:
+    with pytest.raises(InvalidOptionError) as raised:
+        validate_queue_name(name)
+    assert raised.value.field == "queue"
 
 
 def test_idempotency_key_has_the_seed_format() -> None:
