@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from domain.queue.job import DeadLetter, Job, JobState, Progress
 from domain.queue.metadata import JobMetadata
@@ -24,6 +25,9 @@ MALFORMED_OPTIONS = ResolvedOptions(
     idempotency_key=None,
     idempotency_ttl=1,
 )
+
+
+_DECODE: Any = object()  # "decode data_json" (None is a valid decoded value)
 
 
 @dataclass(slots=True)
@@ -52,12 +56,18 @@ class JobRecord:
     lease_until: int | None = None
     raw_record: bytes | None = None
 
-    def to_job(self, queue: str, *, deduplicated: bool = False) -> Job:
+    def to_job(self, queue: str, *, deduplicated: bool = False, data: Any = _DECODE) -> Job:
+        """The domain snapshot. ``data``: the already decoded data, when the caller has it.
+
+        Decoding cannot fail: the state machine only stores JSON that passed ``decode_stored_json``.
+        """
+        if data is _DECODE:
+            data = None if self.data_json is None else json.loads(self.data_json)
         return Job(
             id=self.id,
             queue=queue,
             name=self.name,
-            data=None if self.data_json is None else json.loads(self.data_json),
+            data=data,
             options=self.options,
             metadata=self.metadata,
             state=self.state,
