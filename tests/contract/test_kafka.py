@@ -34,6 +34,7 @@ from tests.contract.helpers import (
     unique_queue_name,
     wait_for_state,
 )
+from tests.contract.poison_behaviours import log_add_record
 from tests.contract.process_worker import ProcessBrokerUnderTest, ProcessWorker
 from tests.contract.queue_contract import QueueContract
 from tests.contract.support import CONTRACT_SECRET, BrokerUnderTest
@@ -121,6 +122,9 @@ class KafkaBrokerUnderTest(ProcessBrokerUnderTest):
             await producer.send_and_wait(QueueTopics.of(PREFIX, queue).log, raw, key=key, partition=0)
         finally:
             await producer.stop()
+
+    async def write_raw_job(self, queue: str, job_id: str, name: str, data: bytes) -> None:
+        await self.write_raw_record(queue, log_add_record(queue, job_id, name, data))
 
     @property
     def worker_url(self) -> str:

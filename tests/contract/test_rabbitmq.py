@@ -31,6 +31,7 @@ from domain.queue.errors import BrokerUnavailableError
 from domain.queue.job import JobState
 from domain.queue.options import QueueDefaults
 from tests.contract.helpers import eventually, unique_queue_name
+from tests.contract.poison_behaviours import log_add_record
 from tests.contract.process_worker import ProcessBrokerUnderTest
 from tests.contract.queue_contract import QueueContract
 from tests.contract.support import CONTRACT_SECRET, BrokerUnderTest
@@ -67,6 +68,9 @@ class RabbitMQBrokerUnderTest(ProcessBrokerUnderTest):
     async def write_raw_record(self, queue: str, raw: bytes) -> None:
         stream = QueueTopology.of(TEST_SETTINGS.prefix, queue).log_stream
         await asyncio.to_thread(publish_raw, self.node.url, stream, raw)
+
+    async def write_raw_job(self, queue: str, job_id: str, name: str, data: bytes) -> None:
+        await self.write_raw_record(queue, log_add_record(queue, job_id, name, data))
 
     @property
     def worker_url(self) -> str:
