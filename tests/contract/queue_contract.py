@@ -1,8 +1,7 @@
 """The shared queue contract: ``docs/queue-contract.md`` as tests, written once.
 
 Each adapter's test module subclasses ``QueueContract`` and provides one async ``broker`` fixture
-yielding a ``BrokerUnderTest``. The behaviours live in mixins, by side of the port, plus the
-poison records of ``poison_behaviours.py``.
+yielding a ``BrokerUnderTest``. The behaviours live in three mixins, by side of the port.
 """
 
 from __future__ import annotations
@@ -14,13 +13,12 @@ import pytest
 from application.jobs.job_types import JobTypes
 from tests.contract.consumer_behaviours import ConsumerBehaviours
 from tests.contract.helpers import contract_job_types, fast_defaults, unique_queue_name
-from tests.contract.poison_behaviours import PoisonBehaviours
 from tests.contract.producer_behaviours import ProducerBehaviours
 from tests.contract.reliability_behaviours import ReliabilityBehaviours
 from tests.contract.support import BrokerUnderTest
 
 
-class QueueContract(ProducerBehaviours, ConsumerBehaviours, ReliabilityBehaviours, PoisonBehaviours):
+class QueueContract(ProducerBehaviours, ConsumerBehaviours, ReliabilityBehaviours):
     """Every behaviour of the contract; subclasses only build the broker."""
 
     @pytest.fixture

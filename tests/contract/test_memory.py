@@ -26,7 +26,7 @@ from domain.queue.context import JobContext
 from domain.queue.errors import BrokerUnavailableError
 from domain.queue.job import Progress
 from domain.queue.options import QueueDefaults
-from tests.contract.poison_behaviours import memory_job_record
+from tests.contract.poison_behaviours import PoisonBehaviours, memory_job_record
 from tests.contract.queue_contract import QueueContract
 from tests.contract.support import BrokerUnderTest, SecondWorker
 
@@ -208,7 +208,7 @@ def _contract_types() -> JobTypes:
     return contract_job_types()
 
 
-class TestMemoryContract(QueueContract):
+class TestMemoryContract(QueueContract, PoisonBehaviours):
     @pytest.fixture
     async def broker(self) -> AsyncIterator[BrokerUnderTest]:
         under_test = MemoryBrokerUnderTest()
