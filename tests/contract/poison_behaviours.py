@@ -85,7 +85,15 @@ def log_add_record(queue: str, job_id: str, name: str, data: bytes) -> bytes:
 def memory_job_record(job_id: str, name: str, data: bytes) -> bytes:
     """For the memory broker: its ``{"data", "name", "id"}`` record with ``data`` spliced in first
     (later keys win, so spliced bytes cannot change the name or id)."""
-    return b'{"data":' + data + b',"name":' + json.dumps(name).encode() + b',"id":' + json.dumps(job_id).encode() + b"}"
+    return (
+        b'{"data":'
+        + data
+        + b',"name":'
+        + json.dumps(name).encode()
+        + b',"id":'
+        + json.dumps(job_id).encode()
+        + b"}"
+    )
 
 
 @dataclass(frozen=True)
@@ -115,7 +123,9 @@ _named = st.sampled_from([param.values[0] for param in POISON_DATA])
 _large_good = st.integers(1, 300_000).map(lambda n: json.dumps({"blob": "x" * n}).encode())
 _good_json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3)
+    ),
     max_leaves=6,
 ).map(lambda value: json.dumps(value, ensure_ascii=False).encode())
 _raw_job = st.one_of(
@@ -195,4 +205,3 @@ class PoisonBehaviours:
             assert (await fresh.get_stats()).waiting == 0
         finally:
             await fresh.close()
-

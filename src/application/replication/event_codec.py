@@ -284,7 +284,7 @@ def decode_record(payload: bytes | None) -> DecodedRecord:
         fail("empty or null record")
     try:
         document = json.loads(payload)
-    except Exception:  # noqa: BLE001 - any failure of the decoder (incl. RecursionError): not JSON
+    except Exception:
         fail("record is not UTF-8 JSON")
     if _SURROGATE_ESCAPE.search(payload) and has_lone_surrogate(document):
         fail("record holds an unpaired UTF-16 surrogate")

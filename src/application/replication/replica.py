@@ -147,7 +147,9 @@ class Replica:
                 continue
             except Exception as exc:  # a bug: same state, same code, same error in every replica
                 logger.exception(
-                    "event refused by the state machine queue=%s event=%s", self.machine.queue, type(event).__name__
+                    "event refused by the state machine queue=%s event=%s",
+                    self.machine.queue,
+                    type(event).__name__,
                 )
                 if own:
                     self._resolve_error(nonce, exc)
@@ -178,7 +180,7 @@ class Replica:
             if not isinstance(envelope, dict) or envelope.get("a") != self.appender_id:
                 return
             nonces = [item[0] for item in envelope.get("b", ()) if isinstance(item, list) and item]
-        except Exception:  # noqa: BLE001 - not even an envelope: nobody here is waiting for it
+        except Exception:
             return
         for nonce in nonces:
             if isinstance(nonce, int):

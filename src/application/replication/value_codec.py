@@ -258,7 +258,9 @@ def options_text(options: ResolvedOptions) -> str:
     try:
         decoded = options_from_text(text)
     except CodecError as exc:
-        raise InvalidOptionError("options", "must be resolved options every process decodes", detail=exc.reason)
+        raise InvalidOptionError(
+            "options", "must be resolved options every process decodes", detail=exc.reason
+        ) from None
     if decoded != options:
         raise InvalidOptionError("options", "must be resolved options every process decodes", detail=text)
     return text
@@ -274,7 +276,7 @@ def check_options(options: Any) -> None:
 def options_from_text(text: str) -> ResolvedOptions:
     try:
         value = json.loads(text)
-    except Exception:  # noqa: BLE001 - any decoder failure (incl. RecursionError) is the same verdict
+    except Exception:
         fail("options must be JSON text")
     return decode_options(value)
 

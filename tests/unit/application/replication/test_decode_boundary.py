@@ -38,7 +38,9 @@ UNDECODABLE_DATA = [
 
 def _draft(job_id: str, data_json: str) -> ev.JobDraft:
     metadata = JobMetadata(correlation_id=job_id, source="raw-client", timestamp=1)
-    return ev.JobDraft(id=job_id, name="test.run.v1", data_json=data_json, options=OPTIONS, metadata=metadata, created_at=1)
+    return ev.JobDraft(
+        id=job_id, name="test.run.v1", data_json=data_json, options=OPTIONS, metadata=metadata, created_at=1
+    )
 
 
 def _record(offset: int, payload: bytes) -> LogRecord:
@@ -52,9 +54,13 @@ def _replicas() -> tuple[Replica, Replica]:
 
 
 @pytest.mark.parametrize("data_json", UNDECODABLE_DATA)
-async def test_an_add_whose_data_does_not_decode_is_the_same_dead_letter_in_every_replica(data_json: str) -> None:
+async def test_an_add_whose_data_does_not_decode_is_the_same_dead_letter_in_every_replica(
+    data_json: str,
+) -> None:
     log = [
-        encode_events("raw-client", [(1, ev.Add(drafts=(_draft("bad", data_json), _draft("good", "{}")), now=10))]),
+        encode_events(
+            "raw-client", [(1, ev.Add(drafts=(_draft("bad", data_json), _draft("good", "{}")), now=10))]
+        ),
         encode_events("worker", [(1, ev.Claim(worker_id="w", max_jobs=5, lease_ms=1000, now=11))]),
     ]
     replicas = _replicas()
@@ -83,7 +89,9 @@ async def test_data_at_the_depth_limit_decodes_and_runs() -> None:
     assert outcome.jobs[0].job.data == json.loads(deep)
 
 
-async def test_a_completion_whose_return_value_does_not_decode_dead_letters_the_job_and_reads_still_work() -> None:
+async def test_a_completion_whose_return_value_does_not_decode_dead_letters_the_job_and_reads_still_work() -> (
+    None
+):
     machine = QueueStateMachine(queue="q")
     machine.apply(ev.Add(drafts=(_draft("j", "{}"),), now=1))
     claimed: ClaimOutcome = machine.apply(ev.Claim(worker_id="w", max_jobs=1, lease_ms=1000, now=2))
@@ -100,9 +108,12 @@ async def test_a_completion_whose_return_value_does_not_decode_dead_letters_the_
 
 def _raw_add(context: str) -> bytes:
     draft = (
-        '{"id":"x","name":"test.run.v1","data":"{}","options":' + json.dumps(_options_text())
+        '{"id":"x","name":"test.run.v1","data":"{}","options":'
+        + json.dumps(_options_text())
         + ',"metadata":{"correlation_id":null,"tenant_id":null,"user":null,"source":null,'
-        + '"timestamp":null,"context":' + context + '},"created_at":1}'
+        + '"timestamp":null,"context":'
+        + context
+        + '},"created_at":1}'
     )
     return ('{"v":1,"a":"raw","b":[[1,{"t":"add","now":1,"drafts":[' + draft + "]}]]}").encode()
 
@@ -158,8 +169,14 @@ def _machine_with(record: JobRecord) -> QueueStateMachine:
 
 def test_a_snapshot_holding_data_that_does_not_decode_is_refused_so_the_log_is_replayed() -> None:
     bad = JobRecord(
-        id="old", name="test.run.v1", data_json="{not json", options=OPTIONS,
-        metadata=JobMetadata(), created_at=1, state=JobState.WAITING, seq=1,
+        id="old",
+        name="test.run.v1",
+        data_json="{not json",
+        options=OPTIONS,
+        metadata=JobMetadata(),
+        created_at=1,
+        state=JobState.WAITING,
+        seq=1,
     )
     blob = encode_state(_machine_with(bad))
 

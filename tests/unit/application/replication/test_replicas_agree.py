@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.unit.application.replication.conftest import JOB_NAME, Cluster
 
 from application.queue_backend import ClaimRequest
 from application.replication.event_codec import decode_record, encode_events
@@ -22,7 +23,6 @@ from domain.queue.errors import InvalidJobError
 from domain.queue.job import JobProgress, JobState
 from domain.queue.metadata import JobMetadata, UserRef
 from domain.queue.options import JobOptions, QueueDefaults, RateLimit
-from tests.unit.application.replication.conftest import JOB_NAME, Cluster
 
 if TYPE_CHECKING:
     from application.replication.replicated_queue import ReplicatedQueue
@@ -82,7 +82,9 @@ async def test_the_queue_keeps_working_and_a_new_process_opens_it_after_undecoda
 _json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=3))
 _loose_json = st.recursive(
     _json_leaf | st.tuples(st.integers(0, 2)),  # tuples come back as lists: must be refused
-    lambda children: st.lists(children, max_size=2) | st.dictionaries(st.text(max_size=2), children, max_size=2),
+    lambda children: (
+        st.lists(children, max_size=2) | st.dictionaries(st.text(max_size=2), children, max_size=2)
+    ),
     max_leaves=4,
 )
 _context = st.one_of(
@@ -155,7 +157,9 @@ async def _apply_op(
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_op, min_size=1, max_size=10))
-def test_replicas_fed_the_same_log_from_different_appenders_hold_the_same_state(ops: list[tuple[Any, ...]]) -> None:
+def test_replicas_fed_the_same_log_from_different_appenders_hold_the_same_state(
+    ops: list[tuple[Any, ...]],
+) -> None:
     asyncio.run(asyncio.wait_for(_run(ops), 20))
 
 
@@ -202,14 +206,22 @@ _event = st.one_of(
         retry_delay_ms=st.one_of(st.none(), _int_or_not),
         now=st.just(1),
     ),
-    st.builds(ev.Clean, grace_ms=_int_or_not, state=st.sampled_from([JobState.FAILED, "failed"]), limit=st.just(1), now=st.just(1)),
+    st.builds(
+        ev.Clean,
+        grace_ms=_int_or_not,
+        state=st.sampled_from([JobState.FAILED, "failed"]),
+        limit=st.just(1),
+        now=st.just(1),
+    ),
     st.builds(ev.Remove, job_id=st.sampled_from(["a", 1, None]), now=st.just(1)),
 )
 
 
 @settings(max_examples=300, deadline=None)
 @given(_event)
-def test_every_event_the_encoder_accepts_decodes_back_equal_and_the_rest_is_refused(event: ev.QueueEvent) -> None:
+def test_every_event_the_encoder_accepts_decodes_back_equal_and_the_rest_is_refused(
+    event: ev.QueueEvent,
+) -> None:
     try:
         payload = encode_events("me", [(1, event)])
     except InvalidJobError:
