@@ -485,6 +485,8 @@ class QueueStateMachine:
 
     def _revive(self, record: JobRecord) -> None:
         del self.failed[record.id]
+        if record.data_json is not None:  # a runnable job: bytes kept from a bad return value go
+            record.raw_record = None
         record.attempts_started = 0
         record.attempts_made = 0
         record.stalled_count = 0
