@@ -192,3 +192,22 @@ def test_a_state_holding_lone_surrogates_snapshots_and_restores_equal() -> None:
 
     assert canonical_state(restored) == canonical_state(machine)
     assert restored.dead_letters(1, 0)[0].reason == "bad \ud800 bytes"
+
+
+async def test_a_job_dead_lettered_for_its_return_value_runs_again_when_reprocessed() -> None:
+    machine = QueueStateMachine(queue="q")
+    machine.apply(ev.Add(drafts=(_draft("j", '{"n": 1}'),), now=1))
+    first: ClaimOutcome = machine.apply(ev.Claim(worker_id="w", max_jobs=1, lease_ms=1000, now=2))
+    machine.apply(ev.Complete(lease=ev.LeaseRef("j", first.jobs[0].token), return_json="{bad", now=3))
+
+    assert machine.apply(ev.Reprocess(job_id="j", now=4)) is True
+    again: ClaimOutcome = machine.apply(ev.Claim(worker_id="w", max_jobs=1, lease_ms=1000, now=5))
+    machine.apply(ev.Complete(lease=ev.LeaseRef("j", again.jobs[0].token), return_json='"ok"', now=6))
+
+    done = machine.get("j")
+    assert again.jobs[0].job.data == {"n": 1}
+    assert done is not None and (done.state, done.return_value, done.raw_record) == (
+        JobState.COMPLETED,
+        "ok",
+        None,
+    )
