@@ -3,6 +3,10 @@
 Every adapter implements ``IGenericQueue`` (producer side, owned by the domain) and this class
 (consumer side, owned by the application). Policy stays in the worker runtime: the adapter
 stores decisions (retry delay or dead letter), it does not take them.
+
+The values adapters exchange with the worker and the job factory (``JobDraft``, ``LeaseRef``,
+``ClaimedJob``, ``ClaimRequest``, ``FailureReport``) live here, with the port: the reference state
+machine imports them like every adapter does, it does not own them.
 """
 
 from __future__ import annotations
@@ -11,11 +15,38 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from application.state_machine.events import LeaseRef
-from application.state_machine.machine import ClaimedJob
-from domain.queue.job import Progress
-from domain.queue.options import RateLimit
+from domain.queue.job import Job, Progress
+from domain.queue.metadata import JobMetadata
+from domain.queue.options import RateLimit, ResolvedOptions
 from domain.queue.port import IGenericQueue
+
+
+@dataclass(frozen=True, slots=True)
+class JobDraft:
+    """A validated, encoded job ready to be stored (built by ``JobFactory``, stored by ``add``)."""
+
+    id: str
+    name: str
+    data_json: str
+    options: ResolvedOptions
+    metadata: JobMetadata
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseRef:
+    """Which attempt of which job a worker holds."""
+
+    job_id: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A started attempt: the job and the fencing token that proves the lease."""
+
+    job: Job
+    token: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,13 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
 
 from bootstrap import commands
 from bootstrap.bench import BenchParameters, run_benchmark
+from bootstrap.broker_table import DISTRIBUTION
 from bootstrap.container import Container, build_container, shutdown
 from bootstrap.demo import DemoOptions, run_demo
 from bootstrap.logging_setup import configure_logging
@@ -43,7 +45,22 @@ def _common_options(defaults: Any) -> _Parser:
     common.add_argument("--broker", metavar="URL", default=defaults, help="broker URL (default memory://)")
     common.add_argument("--log-level", default=defaults, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     common.add_argument("--log-format", default=defaults, choices=["text", "json"])
+    common.add_argument(
+        "--module",
+        dest="modules",
+        action="append",
+        metavar="IMPORT_PATH",
+        default=defaults,
+        help="enable this module (package.module:ATTRIBUTE); repeatable; replaces [app] modules",
+    )
     return common
+
+
+def _version() -> str:
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,13 +69,19 @@ def build_parser() -> argparse.ArgumentParser:
     for action in _common_options(None)._actions:
         if action.option_strings:
             parser._add_action(action)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help_text, parents=[common])
 
     p = command("worker", "run workers for queues until SIGTERM/SIGINT")
-    p.add_argument("queues", nargs="*", metavar="QUEUE", help="queues to work (default: every domain queue)")
+    p.add_argument(
+        "queues",
+        nargs="*",
+        metavar="QUEUE",
+        help="queues to work (default: every queue the enabled modules handle)",
+    )
     p.add_argument("--concurrency", type=int)
     p.add_argument("--prefetch", type=int)
     p.add_argument("--lease-ms", type=int)
@@ -141,21 +164,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    """Settings read once: the CLI flags are merged into the file's and environment's tables."""
     overrides: dict[str, Any] = {}
-    base = load_settings(args.config)
     if args.broker is not None:
-        overrides["broker"] = {**base.broker.model_dump(), "url": args.broker}
-    quiet = (
-        args.command in ("demo", "bench") and args.log_level is None and "log" not in base.model_fields_set
-    )
-    if args.log_level is not None or args.log_format is not None or quiet:
-        overrides["log"] = {
-            "level": args.log_level or ("WARNING" if quiet else base.log.level),
-            "format": args.log_format or base.log.format,
-        }
-    if not overrides:
-        return base
-    return load_settings(args.config, **overrides)
+        overrides["broker"] = {"url": args.broker}
+    if args.modules is not None:
+        overrides["app"] = {"modules": args.modules}
+    log = {key: value for key, value in (("level", args.log_level), ("format", args.log_format)) if value}
+    if log:
+        overrides["log"] = log
+    settings = load_settings(args.config, **overrides)
+    quiet = args.command in ("demo", "bench") and "level" not in settings.log.model_fields_set
+    if quiet:  # the demo and bench print their own summary; their logs stay at warnings unless asked
+        settings = settings.model_copy(update={"log": settings.log.model_copy(update={"level": "WARNING"})})
+    return settings
 
 
 async def _cmd_demo(args: argparse.Namespace, container: Container) -> int:

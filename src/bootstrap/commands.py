@@ -22,7 +22,7 @@ from bootstrap.health import check_health
 from bootstrap.queues import QueueHandles
 from bootstrap.render import dead_letter_dict, job_dict, stats_dict, table, to_json
 from bootstrap.settings import SettingsError
-from bootstrap.wiring import DOMAIN_QUEUES, WorkerFactory
+from bootstrap.wiring import WorkerFactory
 from domain.queue.job import DeadLetterFilter, JobState
 from domain.queue.metadata import JobMetadata, UserRef, current_correlation_id
 from domain.queue.options import JobOptions
@@ -104,7 +104,10 @@ async def run_workers(
 
 async def cmd_worker(args: argparse.Namespace, container: Container) -> int:
     factory: WorkerFactory = container.workers()
-    queues = list(args.queues) or list(DOMAIN_QUEUES)
+    handled = factory.handlers.handled_queues()
+    queues = list(dict.fromkeys(args.queues)) or handled
+    for name in queues:  # every queue is checked before any worker connects
+        factory.handlers.check_handled(name)
     workers = []
     for name in queues:
         workers.append(

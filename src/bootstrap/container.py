@@ -9,8 +9,9 @@ collaborators through constructors only; nothing outside this module uses ``@inj
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dependency_injector import containers, providers
 
@@ -20,26 +21,15 @@ from adapters.outbound.notification_senders import InMemoryNotificationSender, J
 from adapters.outbound.slack_clients import InMemorySlackClient, JsonLinesSlackClient
 from adapters.outbound.slack_webhook import SlackWebhookClient
 from application.clock import system_clock
-from application.payments import PaymentCompletedHandler
 from bootstrap.brokers import create_broker
-from bootstrap.queues import QueueHandle, QueueHandles
+from bootstrap.modules import ModuleCatalog, ModuleRuntime, catalog_job_types, load_modules
+from bootstrap.queues import QueueHandles
 from bootstrap.settings import Settings, SlackSettings
 from bootstrap.topology import Topology
-from bootstrap.wiring import HandlerTable, WorkerFactory, all_job_types
-from domain.notifications import handlers as notification_handlers
-from domain.notifications.jobs import BROADCAST_QUEUE, EMAIL_QUEUE, PUSH_QUEUE, SMS_QUEUE
-from domain.notifications.ports import EmailSender, PushSender, SmsSender
-from domain.notifications.service import NotificationQueueService
-from domain.slack import handlers as slack_handlers
-from domain.slack.jobs import ALERTS_QUEUE, MESSAGES_QUEUE
-from domain.slack.service import SlackQueueService
-from domain.transactions import handlers as transaction_handlers
-from domain.transactions.jobs import TRANSACTION_PROCESSING_QUEUE
-from domain.transactions.service import TransactionQueueService
+from bootstrap.wiring import HandlerTable, WorkerFactory
+from domain.queue.module import DomainModule
 
-
-def _queue(handles: QueueHandles, name: str) -> QueueHandle:
-    return handles.handle(name)
+T = TypeVar("T")
 
 
 def _console_sink() -> JsonLinesSink:
@@ -63,16 +53,8 @@ def _webhook_client(settings: SlackSettings) -> SlackWebhookClient:
     return SlackWebhookClient(settings.webhook_url.get_secret_value(), timeout_s=settings.timeout_ms / 1000)
 
 
-def _email(sender: EmailSender) -> EmailSender:
-    return sender
-
-
-def _sms(sender: SmsSender) -> SmsSender:
-    return sender
-
-
-def _push(sender: PushSender) -> PushSender:
-    return sender
+def _same(value: T) -> T:
+    return value  # its own provider, so the demo can wrap one channel without touching the others
 
 
 class Container(containers.DeclarativeContainer):
@@ -80,21 +62,22 @@ class Container(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
     clock = providers.Object(system_clock)
 
-    # --- queues -------------------------------------------------------------------------------
-    topology = providers.Singleton(Topology.from_overrides, settings.provided.queues)
+    # --- modules and queues ---------------------------------------------------------------------
+    enabled_modules = providers.Singleton(load_modules, settings.provided.app.modules)
+    catalog = providers.Singleton(ModuleCatalog, enabled_modules)
+    topology = providers.Singleton(Topology.from_modules, catalog, settings.provided.queues)
     broker = providers.Singleton(create_broker, settings.provided.broker, clock)
-    job_types = providers.Singleton(all_job_types)
-    queues = providers.Singleton(QueueHandles, broker, job_types, topology, config.payload_limit_bytes)
+    job_types = providers.Singleton(catalog_job_types, catalog)
+    queues = providers.Singleton(
+        QueueHandles,
+        broker,
+        job_types,
+        topology,
+        config.payload_limit_bytes,
+        job_types_of=catalog.provided.job_types_for,
+    )
 
-    transaction_queue = providers.Factory(_queue, queues, TRANSACTION_PROCESSING_QUEUE)
-    email_queue = providers.Factory(_queue, queues, EMAIL_QUEUE)
-    sms_queue = providers.Factory(_queue, queues, SMS_QUEUE)
-    push_queue = providers.Factory(_queue, queues, PUSH_QUEUE)
-    broadcast_queue = providers.Factory(_queue, queues, BROADCAST_QUEUE)
-    slack_messages_queue = providers.Factory(_queue, queues, MESSAGES_QUEUE)
-    slack_alerts_queue = providers.Factory(_queue, queues, ALERTS_QUEUE)
-
-    # --- outbound ports -----------------------------------------------------------------------
+    # --- outbound ports: what the sample modules' handlers are built from ----------------------
     notification_sender = providers.Selector(
         config.outbound.sender,
         console=providers.Singleton(JsonLinesNotificationSender, providers.Factory(_console_sink)),
@@ -104,9 +87,9 @@ class Container(containers.DeclarativeContainer):
         ),
         memory=providers.Singleton(InMemoryNotificationSender),
     )
-    email_sender = providers.Singleton(_email, notification_sender)
-    sms_sender = providers.Singleton(_sms, notification_sender)
-    push_sender = providers.Singleton(_push, notification_sender)
+    email_sender = providers.Singleton(_same, notification_sender)
+    sms_sender = providers.Singleton(_same, notification_sender)
+    push_sender = providers.Singleton(_same, notification_sender)
     slack_client = providers.Selector(
         config.slack_client,
         webhook=providers.Singleton(_webhook_client, settings.provided.slack),
@@ -121,31 +104,20 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(InMemoryLedger),
         file=providers.Singleton(_ledger_file, config.outbound.ledger_path),
     )
-
-    # --- domain services and the payment flow --------------------------------------------------
-    transaction_service = providers.Singleton(TransactionQueueService, transaction_queue)
-    notification_service = providers.Singleton(
-        NotificationQueueService,
-        email_queue=email_queue,
-        sms_queue=sms_queue,
-        push_queue=push_queue,
-        broadcast_queue=broadcast_queue,
-    )
-    slack_service = providers.Singleton(
-        SlackQueueService, messages_queue=slack_messages_queue, alerts_queue=slack_alerts_queue
-    )
-    payment_completed_handler = providers.Singleton(
-        PaymentCompletedHandler, notification_service, slack_service, transaction_service, clock
+    # What ``ModuleContext.dependency(key, type)`` hands a module: each entry is the provider itself,
+    # called only when a module asks (overrides made before that are honoured).
+    module_dependencies = providers.Dict(
+        transaction_ledger=ledger.provider,
+        email_sender=email_sender.provider,
+        sms_sender=sms_sender.provider,
+        push_sender=push_sender.provider,
+        slack_client=slack_client.provider,
+        slack_alerts_channel=config.slack.alerts_channel.provider,
     )
 
-    # --- handlers and workers -----------------------------------------------------------------
-    handlers = providers.Singleton(
-        HandlerTable,
-        job_types,
-        providers.Singleton(transaction_handlers.build_handlers, ledger),
-        providers.Singleton(notification_handlers.build_handlers, email_sender, sms_sender, push_sender),
-        providers.Singleton(slack_handlers.build_handlers, slack_client, config.slack.alerts_channel),
-    )
+    # --- the modules' services, handlers and workers --------------------------------------------
+    modules = providers.Singleton(ModuleRuntime, catalog, queues, module_dependencies, clock)
+    handlers = providers.Singleton(HandlerTable, job_types, catalog, modules)
     workers = providers.Singleton(WorkerFactory, queues, handlers, settings.provided.worker)
 
 
@@ -156,16 +128,19 @@ def config_values(settings: Settings) -> dict[str, Any]:
         "alerts_channel": settings.slack.alerts_channel,
         "timeout_ms": settings.slack.timeout_ms,
     }
-    values["broker"] = {"scheme": settings.broker.scheme}
     values["slack_client"] = (
         "webhook" if settings.slack.webhook_url is not None else settings.outbound.sender.value
     )
     return values
 
 
-def build_container(settings: Settings) -> Container:
+def build_container(settings: Settings, modules: Sequence[DomainModule] | None = None) -> Container:
+    """The container for ``settings``; ``modules`` (declarations, not import paths) replace
+    ``settings.app.modules`` when given (the in-process API, tests)."""
     container = Container(settings=providers.Object(settings))
     container.config.from_dict(config_values(settings))
+    if modules is not None:
+        container.enabled_modules.override(providers.Object(tuple(modules)))
     return container
 
 

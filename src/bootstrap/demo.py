@@ -31,6 +31,7 @@ from application.worker import Worker
 from bootstrap.commands import out, run_workers
 from bootstrap.container import Container
 from bootstrap.demo_summary import DemoSummary, QueueSummary, print_summary, refused_for_good
+from bootstrap.modules import ModuleRuntime
 from bootstrap.queues import QueueHandles
 from bootstrap.settings import DemoSettings, SenderKind, Settings, SettingsError
 from bootstrap.wiring import WorkerFactory
@@ -192,7 +193,8 @@ async def _wait_drained(
 async def run_demo(container: Container, options: DemoOptions) -> DemoSummary:
     options.validate()
     recorded = _install_demo_outbound(container, options)
-    handler: PaymentCompletedHandler = container.payment_completed_handler()
+    runtime: ModuleRuntime = container.modules()
+    handler = runtime.service(PaymentCompletedHandler)  # refused (exit 2) unless the sample modules are on
     factory: WorkerFactory = container.workers()
     handles: QueueHandles = container.queues()
     backends = {name: await handles.open(name) for name in DEMO_QUEUES}

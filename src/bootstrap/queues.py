@@ -8,14 +8,12 @@ benchmark take the opened backend itself (``await handles.open(name)``) to skip 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from application.broker import Broker
 from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
-from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
-from application.state_machine.events import LeaseRef
-from application.state_machine.machine import ClaimedJob
+from application.queue_backend import ClaimedJob, ClaimRequest, FailureReport, LeaseRef, QueueBackend
 from bootstrap.topology import Topology
 from domain.queue.job import (
     DeadLetter,
@@ -137,10 +135,17 @@ class QueueHandles:
     """Every queue of one broker by name: its ``JobFactory`` (topology defaults) and its handle."""
 
     def __init__(
-        self, broker: Broker, job_types: JobTypes, topology: Topology, max_payload_bytes: int
+        self,
+        broker: Broker,
+        job_types: JobTypes,
+        topology: Topology,
+        max_payload_bytes: int,
+        job_types_of: Callable[[str], JobTypes] | None = None,
     ) -> None:
+        """``job_types_of(queue)`` narrows a queue's accepted job types (default: ``job_types``)."""
         self.broker = broker
         self.job_types = job_types
+        self._job_types_of = job_types_of
         self.topology = topology
         self.max_payload_bytes = max_payload_bytes
         self._handles: dict[str, QueueHandle] = {}
@@ -154,7 +159,7 @@ class QueueHandles:
             validate_queue_name(name)
             factory = JobFactory(
                 name,
-                self.job_types,
+                self._job_types_of(name) if self._job_types_of is not None else self.job_types,
                 self.topology.for_queue(name).defaults,
                 max_payload_bytes=self.max_payload_bytes,
                 source=SOURCE,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -20,14 +21,15 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from application.broker import DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_KEY_PREFIX, DEFAULT_OPERATION_TIMEOUT_MS
 from application.jobs.payload_codec import DEFAULT_MAX_PAYLOAD_BYTES
 from application.redaction import redact_url
+from bootstrap.broker_table import SUPPORTED_SCHEMES
 from domain.queue.naming import QUEUE_NAME_PATTERN, QUEUE_NAME_RULE
 
 CONFIG_FILE_ENV = "BACKBONE_CONFIG_FILE"
-SUPPORTED_SCHEMES = ("memory", "redis", "rediss", "amqp", "amqps", "kafka")
 
 PositiveMs = Annotated[int, Field(ge=1, le=24 * 3600 * 1000)]
 
@@ -46,12 +48,16 @@ class _Section(BaseModel):
 
 
 class BrokerSettings(_Section):
-    """Where the queues live, and the knobs passed through to the adapter."""
+    """Where the queues live, and the options given to the adapter (``bootstrap.brokers``).
+
+    The shared fields have the adapters' defaults (``application.broker``); ``options`` holds an
+    adapter's own knobs (e.g. ``max_connections``), and one it does not know is refused.
+    """
 
     url: str = "memory://"
-    connect_timeout_ms: PositiveMs = 5000
-    operation_timeout_ms: PositiveMs = 10_000
-    key_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,50}$")] = "backbone"
+    connect_timeout_ms: PositiveMs = DEFAULT_CONNECT_TIMEOUT_MS
+    operation_timeout_ms: PositiveMs = DEFAULT_OPERATION_TIMEOUT_MS
+    key_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,50}$")] = DEFAULT_KEY_PREFIX
     tls_ca_file: str | None = None
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
@@ -59,7 +65,7 @@ class BrokerSettings(_Section):
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
-    # Adapter-specific extras (e.g. ``stream_max_bytes``), passed through untouched.
+    # Adapter-specific options (e.g. ``max_connections``); an adapter refuses one it does not know.
     options: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
     @field_validator("url")
@@ -114,7 +120,7 @@ class RateLimitSettings(_Section):
 
 
 class QueueOverride(_Section):
-    """Per-queue topology overrides; every field left out keeps the seed table's value."""
+    """Per-queue topology overrides; every field left out keeps the module's ``QueueSpec`` value."""
 
     concurrency: Annotated[int, Field(ge=1, le=10_000)] | None = None
     attempts: Annotated[int, Field(ge=1, le=1000)] | None = None
@@ -165,6 +171,44 @@ class DemoSettings(_Section):
     timeout_s: Annotated[float, Field(gt=0, le=3600)] = 50.0
 
 
+DEFAULT_MODULES = (
+    "domain.transactions.module:MODULE",
+    "domain.notifications.module:MODULE",
+    "domain.slack.module:MODULE",
+    "application.payments.module:MODULE",
+)
+MODULE_ENTRY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_]*)?$"
+
+
+class AppSettings(_Section):
+    """Which modules the composition root builds itself from (ADR 0014).
+
+    Each entry is an import path: ``package.module:ATTRIBUTE``, or ``package.module`` for its
+    ``MODULE``. The environment takes a comma-separated list (``BACKBONE_APP__MODULES=a:M,b``).
+    """
+
+    modules: Annotated[tuple[str, ...], NoDecode, Field(min_length=1)] = DEFAULT_MODULES
+
+    @field_validator("modules", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("modules")
+    @classmethod
+    def _import_paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            if not re.match(MODULE_ENTRY_PATTERN, entry):
+                raise ValueError(
+                    f"entries must look like 'package.module:ATTRIBUTE' or 'package.module' (got {entry!r})"
+                )
+        if len(set(value)) != len(value):
+            raise ValueError("must not name a module twice")
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BACKBONE_",
@@ -173,6 +217,7 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
+    app: AppSettings = Field(default_factory=AppSettings)
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)

@@ -1,9 +1,10 @@
-"""Queue topology: per queue, how many jobs run at once and the job defaults (the seeds' tables).
+"""Queue topology: per queue, how many jobs run at once and the job defaults.
 
-One table, documented in ``docs/configuration.md``. Settings may override any field per queue
+The enabled modules declare their queues' topology (``QueueSpec`` in each module's declaration,
+ADR 0014). Settings may override any field per queue, or add a queue
 (``BACKBONE_QUEUES__NOTIFICATION_EMAIL__CONCURRENCY`` does not work because of the dashes: use the
-config file's ``[queues.notification-email]`` table). A queue not in the table gets the seed 002
-generic default.
+config file's ``[queues.notification-email]`` table). A queue no module declares gets the seed 002
+generic default. ``docs/configuration.md`` lists the sample modules' numbers.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bootstrap.settings import QueueOverride
+from domain.queue.module import DomainModule, QueueSpec
 from domain.queue.naming import validate_queue_name
-from domain.queue.options import DAY_MS, Backoff, BackoffType, KeepJobs, QueueDefaults, RateLimit
+from domain.queue.options import Backoff, BackoffType, KeepJobs, QueueDefaults, RateLimit
 
-SECOND = 1000
-MINUTE = 60 * SECOND
+if TYPE_CHECKING:
+    from bootstrap.modules import ModuleCatalog
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +31,7 @@ class QueueTopology:
     concurrency: int
     defaults: QueueDefaults
     rate_limit: RateLimit | None = None
-    source: str = "seed 002 generic default"
+    source: str = "generic default (seed 002)"
 
     def renamed(self, name: str) -> QueueTopology:
         return dataclasses.replace(self, name=validate_queue_name(name))
@@ -67,106 +70,37 @@ class QueueTopology:
         )
 
 
-def _queue(
-    name: str,
-    concurrency: int,
-    attempts: int,
-    delay: int,
-    timeout: int,
-    *,
-    source: str,
-    kind: BackoffType = BackoffType.EXPONENTIAL,
-    max_delay: int | None,
-    jitter: float,
-    keep_completed: int,
-    keep_failed_ms: int,
-) -> QueueTopology:
+# Seed 002: QUEUE_CONCURRENCY=10; its job defaults are QueueDefaults() itself (the one generic
+# default a JobFactory without a table gets too, ADR 0018).
+GENERIC_DEFAULT = QueueTopology(name="generic-default", concurrency=10, defaults=QueueDefaults())
+
+
+def from_spec(spec: QueueSpec, module: str) -> QueueTopology:
     return QueueTopology(
-        name=name,
-        concurrency=concurrency,
-        defaults=QueueDefaults(
-            attempts=attempts,
-            backoff=Backoff(type=kind, delay=delay, max_delay=max_delay, jitter=jitter),
-            timeout=timeout,
-            remove_on_complete=KeepJobs(count=keep_completed),
-            remove_on_fail=KeepJobs(age=keep_failed_ms),
-        ),
-        source=source,
+        name=spec.name,
+        concurrency=spec.concurrency,
+        defaults=spec.defaults,
+        rate_limit=spec.rate_limit,
+        source=f"module {module}",
     )
-
-
-def _seed_001(name: str, concurrency: int, attempts: int, delay: int, timeout: int) -> QueueTopology:
-    # Seed 001: exponential, cap 300 s, +-25 % jitter; keep the last 100 completed; DLQ kept 30 days.
-    # Timeouts from seed 000's getJobTimeout (webhook 30 s, flow 2 min, api call 1 min, ...).
-    return _queue(
-        name, concurrency, attempts, delay, timeout,
-        source="seeds 000/001", max_delay=5 * MINUTE, jitter=0.25,
-        keep_completed=100, keep_failed_ms=30 * DAY_MS,
-    )  # fmt: skip
-
-
-def _seed_002(name: str) -> QueueTopology:
-    # Seed 002: QUEUE_CONCURRENCY=10, QUEUE_RETRY_CONFIG (5 attempts, exp 2 s, cap 15 min, jitter),
-    # QUEUE_DEFAULT_TIMEOUT=30 s, removeOnComplete 50. Dead letters are kept 30 days (seed 001).
-    return _queue(
-        name, 10, 5, 2 * SECOND, 30 * SECOND,
-        source="seed 002", max_delay=15 * MINUTE, jitter=0.25,
-        keep_completed=50, keep_failed_ms=30 * DAY_MS,
-    )  # fmt: skip
-
-
-def _seed_003(
-    name: str,
-    concurrency: int,
-    attempts: int,
-    delay: int,
-    timeout: int,
-    kind: BackoffType = BackoffType.EXPONENTIAL,
-) -> QueueTopology:
-    # Seed 003: exact progressions (2 s -> 4 s -> 8 s), failed jobs kept 7 days.
-    return _queue(
-        name, concurrency, attempts, delay, timeout,
-        source="seed 003", kind=kind, max_delay=None, jitter=0.0,
-        keep_completed=100, keep_failed_ms=7 * DAY_MS,
-    )  # fmt: skip
-
-
-SEED_QUEUES: tuple[QueueTopology, ...] = (
-    _seed_001("ingress-events", 20, 5, 2 * SECOND, 30 * SECOND),
-    _seed_001("orchestration-flows", 15, 3, 5 * SECOND, 2 * MINUTE),
-    _seed_001("integration-tasks", 10, 7, 10 * SECOND, 1 * MINUTE),
-    _seed_001("notifications", 8, 5, 30 * SECOND, 30 * SECOND),
-    _seed_001("analytics-events", 5, 3, 60 * SECOND, 5 * MINUTE),
-    _seed_002("transaction-processing"),
-    _seed_002("transaction-settlement"),
-    _seed_002("notification-email"),
-    _seed_002("notification-sms"),
-    _seed_002("notification-push"),
-    _seed_002("slack-messages"),
-    _seed_002("slack-alerts"),
-    _seed_002("data-processing"),
-    _seed_002("file-processing"),
-    _seed_003("message-delivery", 10, 5, 2 * SECOND, 30 * SECOND),
-    _seed_003("message-notification", 15, 3, 1 * SECOND, 20 * SECOND),
-    _seed_003("message-indexing", 3, 3, 3 * SECOND, 60 * SECOND),
-    _seed_003("message-encryption", 5, 3, 2 * SECOND, 45 * SECOND),
-    _seed_003("batch-message-sending", 2, 3, 5 * SECOND, 5 * MINUTE),
-    _seed_003("message-cleanup", 1, 2, 10 * SECOND, 10 * MINUTE, BackoffType.FIXED),
-)
-
-GENERIC_DEFAULT = _seed_002("generic-default")
 
 
 class Topology:
     """Every known queue's ``QueueTopology``; unknown names get the generic default."""
 
-    def __init__(self, queues: Iterable[QueueTopology] = SEED_QUEUES) -> None:
+    def __init__(self, queues: Iterable[QueueTopology] = ()) -> None:
         self._queues = {queue.name: queue for queue in queues}
 
     @classmethod
-    def from_overrides(cls, overrides: Mapping[str, QueueOverride]) -> Topology:
-        """The seed table with ``overrides`` applied; an override may add a new queue."""
-        base = cls()
+    def of_modules(cls, modules: Iterable[DomainModule]) -> Topology:
+        """The queues the modules declare, each with its module's topology."""
+        return cls(from_spec(spec, module.name) for module in modules for spec in module.queues)
+
+    @classmethod
+    def from_modules(cls, catalog: ModuleCatalog, overrides: Mapping[str, QueueOverride]) -> Topology:
+        """The enabled modules' queues with the settings' ``overrides`` applied; an override may add a
+        queue no module declares."""
+        base = cls.of_modules(catalog.modules)
         queues = dict(base._queues)
         for name, override in overrides.items():
             queues[name] = base.for_queue(name).overridden(override)

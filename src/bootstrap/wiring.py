@@ -1,71 +1,43 @@
-"""What the container assembles beyond single objects: job types, job routes, handler registries,
-and workers built from the topology.
+"""What the container assembles beyond single objects: the handler table and workers built from
+the topology.
 
-Every job name has one queue (``JOB_ROUTES``, from the domain modules' constants). A queue's
-handler registry holds the handlers of the jobs routed to it; a queue no job is routed to gets
-every handler (it runs whatever is put on it).
+Every job name has one queue (its ``JobSpec`` in the module that declares it). A queue's handler
+registry holds the handlers of the jobs routed to it. A queue no enabled module has a handler for
+gets no worker: ``UnhandledQueueError`` (the CLI exits 2), so a worker never takes jobs it would
+only dead-letter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from application.jobs.job_types import JobType, JobTypes
+from application.jobs.job_types import JobTypes
 from application.worker import HandlerRegistry, Worker, WorkerOptions
+from bootstrap.modules import ModuleCatalog, ModuleRuntime, UnhandledQueueError
 from bootstrap.queues import QueueHandles
 from bootstrap.settings import WorkerSettings
-from domain.notifications import jobs as notification_jobs
 from domain.queue.context import Handler
-from domain.slack import jobs as slack_jobs
-from domain.transactions import jobs as transaction_jobs
-
-JOB_ROUTES: dict[str, str] = {
-    transaction_jobs.SETTLEMENT_JOB: transaction_jobs.TRANSACTION_PROCESSING_QUEUE,
-    transaction_jobs.VALIDATION_JOB: transaction_jobs.TRANSACTION_PROCESSING_QUEUE,
-    transaction_jobs.REFUND_JOB: transaction_jobs.TRANSACTION_PROCESSING_QUEUE,
-    notification_jobs.EMAIL_JOB: notification_jobs.EMAIL_QUEUE,
-    notification_jobs.SMS_JOB: notification_jobs.SMS_QUEUE,
-    notification_jobs.PUSH_JOB: notification_jobs.PUSH_QUEUE,
-    notification_jobs.BROADCAST_JOB: notification_jobs.BROADCAST_QUEUE,
-    slack_jobs.CHANNEL_MESSAGE_JOB: slack_jobs.MESSAGES_QUEUE,
-    slack_jobs.ALERT_JOB: slack_jobs.ALERTS_QUEUE,
-}
-
-# The queues the domain modules use: what ``backbone worker`` runs when no queue is named.
-DOMAIN_QUEUES: tuple[str, ...] = tuple(sorted(set(JOB_ROUTES.values())))
-
-
-def all_job_types() -> JobTypes:
-    """Every domain module's ``JOB_MODELS`` in one strict registry."""
-    types = JobTypes()
-    for models in (transaction_jobs.JOB_MODELS, notification_jobs.JOB_MODELS, slack_jobs.JOB_MODELS):
-        for name, model in models.items():
-            types.register(name, model)
-    return types
-
-
-def job_types_with(extra: Mapping[str, JobType]) -> JobTypes:
-    types = all_job_types()
-    for job_type in extra.values():
-        types.register(job_type.name, job_type.model)
-    return types
 
 
 class HandlerTable:
-    """Every handler by job name, and the registry each queue's worker uses."""
+    """Every enabled module's handlers by job name, and the registry each queue's worker uses."""
 
-    def __init__(self, job_types: JobTypes, *handler_sets: Mapping[str, Handler]) -> None:
+    def __init__(self, job_types: JobTypes, catalog: ModuleCatalog, runtime: ModuleRuntime) -> None:
         self.job_types = job_types
-        self.handlers: dict[str, Handler] = {}
-        for handlers in handler_sets:
-            for name, handler in handlers.items():
-                if name in self.handlers:
-                    raise ValueError(f"two handlers for job {name!r}")
-                self.handlers[name] = handler
+        self.catalog = catalog
+        self.handlers: dict[str, Handler] = runtime.handlers()
+
+    def handled_queues(self) -> list[str]:
+        """The queues at least one enabled module's handler runs on (what ``backbone worker`` runs)."""
+        return sorted({queue for name in self.handlers if (queue := self.catalog.route(name)) is not None})
+
+    def check_handled(self, queue: str) -> None:
+        if queue not in self.handled_queues():
+            raise UnhandledQueueError(queue, self.handled_queues())
 
     def registry_for(self, queue: str) -> HandlerRegistry:
-        routed = {name: h for name, h in self.handlers.items() if JOB_ROUTES.get(name) == queue}
-        return HandlerRegistry(self.job_types, routed or self.handlers)
+        """The handlers of the jobs routed to ``queue``; ``UnhandledQueueError`` when there are none."""
+        self.check_handled(queue)
+        routed = {name: h for name, h in self.handlers.items() if self.catalog.route(name) == queue}
+        return HandlerRegistry(self.catalog.job_types_for(queue), routed)
 
 
 class WorkerFactory:
@@ -91,6 +63,9 @@ class WorkerFactory:
         return WorkerOptions(**values)  # type: ignore[arg-type]
 
     async def build(self, queue: str, **overrides: object) -> Worker:
-        """A worker on the connected backend of ``queue`` (raises ``BrokerUnavailableError``)."""
+        """A worker on the connected backend of ``queue``. Raises ``UnhandledQueueError`` when no
+        enabled module handles ``queue``, ``BrokerUnavailableError`` when the broker is down."""
+        registry = self.handlers.registry_for(queue)  # refused before any connection is made
+        options = self.options_for(queue, **overrides)
         backend = await self.queues.open(queue)
-        return Worker(backend, self.handlers.registry_for(queue), self.options_for(queue, **overrides))
+        return Worker(backend, registry, options)

@@ -16,7 +16,7 @@ from application.queue_backend import QueueBackend
 from application.worker import HandlerRegistry, Worker, WorkerOptions
 from domain.queue.context import Handler, JobContext
 from domain.queue.job import Job, JobState
-from domain.queue.options import Backoff, BackoffType, QueueDefaults
+from domain.queue.options import Backoff, BackoffType, KeepJobs, QueueDefaults
 
 ECHO = "contract.echo.v1"
 MODEL = "contract.model.v1"
@@ -46,7 +46,13 @@ def contract_job_types() -> JobTypes:
 
 
 def fast_defaults(**overrides: Any) -> QueueDefaults:
-    values: dict[str, Any] = {"attempts": 3, "backoff": FAST_BACKOFF, "timeout": 30_000}
+    # Completed jobs are kept long enough for a behaviour to look at every one it ran.
+    values: dict[str, Any] = {
+        "attempts": 3,
+        "backoff": FAST_BACKOFF,
+        "timeout": 30_000,
+        "remove_on_complete": KeepJobs(count=1000),
+    }
     values.update(overrides)
     return QueueDefaults(**values)
 

@@ -21,7 +21,6 @@ class ProcessWorker(SecondWorker):
     @classmethod
     async def start(
         cls,
-        opener: str,
         url: str,
         queue: str,
         job_names: Sequence[str],
@@ -38,8 +37,6 @@ class ProcessWorker(SecondWorker):
             sys.executable,
             "-m",
             "tests.contract.worker_process",
-            "--factory",
-            opener,
             "--url",
             url,
             "--queue",
@@ -90,10 +87,8 @@ class ProcessWorker(SecondWorker):
 class ProcessBrokerUnderTest(BrokerUnderTest):
     """A network broker whose second workers are real OS processes of ``tests.contract.worker_process``.
 
-    Subclasses name the backend opener (``module:function``) and the URL a worker process connects to.
+    Subclasses name the URL a worker process connects to.
     """
-
-    opener: str = ""
 
     def __init__(self) -> None:
         self._process_workers: list[ProcessWorker] = []
@@ -112,7 +107,6 @@ class ProcessBrokerUnderTest(BrokerUnderTest):
         lease_ms: int = 1000,
     ) -> SecondWorker:
         worker = await ProcessWorker.start(
-            self.opener,
             self.worker_url,
             queue,
             job_names,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from domain.queue.errors import (
     PayloadTooLargeError,
     UnknownJobNameError,
 )
-from domain.queue.job import DeadLetterFilter, JobState, NewJob
+from domain.queue.job import DeadLetterFilter, JobState, NewJob, QueueStats
 from domain.queue.metadata import JobMetadata, UserRef
 from domain.queue.options import Backoff, JobOptions, KeepJobs
 from tests.contract.helpers import (
@@ -335,6 +336,27 @@ class ProducerBehaviours:
     async def test_clean_of_an_unfinished_state_is_refused(self, queue: Any) -> None:
         with pytest.raises(InvalidOptionError):
             await queue.clean(0, JobState.WAITING)
+
+    @pytest.mark.parametrize(
+        ("call", "argument"),
+        [
+            (lambda queue: queue.clean(-1, JobState.COMPLETED), "grace_ms"),
+            (lambda queue: queue.clean(0, JobState.FAILED, limit=-1), "limit"),
+            (lambda queue: queue.clean(0, "bogus"), "state"),
+            (lambda queue: queue.list_dead_letters(limit=-1), "limit"),
+            (lambda queue: queue.list_dead_letters(offset=-1), "offset"),
+            (lambda queue: queue.purge_dead_letters(-1), "older_than_ms"),
+        ],
+    )
+    async def test_a_bad_operator_argument_is_refused_naming_it_and_nothing_changes(
+        self, queue: Any, call: Callable[[Any], Awaitable[Any]], argument: str
+    ) -> None:
+        job = await queue.add(ECHO, {})
+        with pytest.raises(InvalidOptionError) as raised:
+            await call(queue)
+        assert raised.value.field == argument
+        assert await queue.get_stats() == QueueStats(waiting=1)
+        assert (await queue.get_job(job.id)).state is JobState.WAITING
 
     # 10. stats ----------------------------------------------------------------------------------------------
 

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from application.queue_backend import ClaimRequest, FailureReport
-from application.state_machine.events import LeaseRef
+from application.queue_backend import ClaimRequest, FailureReport, LeaseRef
 from domain.queue.errors import BrokerUnavailableError
 from domain.queue.job import JobState, NewJob
 from domain.queue.options import JobOptions

@@ -43,8 +43,7 @@ from tests.contract.support import CONTRACT_SECRET, BrokerUnderTest
 from tests.harness.brokers import KAFKA_URL_ENV
 from tests.harness.ports import LOOPBACK, free_port
 
-OPENER = "adapters.kafka.factory:open_backend"
-PREFIX = KafkaSettings(url="kafka://x:1").prefix  # the default: what the worker process uses too
+PREFIX = KafkaSettings(url="kafka://x:1").key_prefix  # the default: what the worker process uses too
 
 
 @dataclass
@@ -91,7 +90,6 @@ def kafka_site() -> Iterator[KafkaSite]:
 
 
 class KafkaBrokerUnderTest(ProcessBrokerUnderTest):
-    opener = OPENER
     name = "kafka"
 
     def __init__(self, site: KafkaSite) -> None:

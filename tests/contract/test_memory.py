@@ -18,9 +18,7 @@ import pytest
 from adapters.memory import MemoryBroker, MemoryQueue
 from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
-from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
-from application.state_machine.events import LeaseRef
-from application.state_machine.machine import ClaimedJob
+from application.queue_backend import ClaimedJob, ClaimRequest, FailureReport, LeaseRef, QueueBackend
 from application.worker import HandlerRegistry, Worker, WorkerOptions
 from domain.queue.context import JobContext
 from domain.queue.errors import BrokerUnavailableError

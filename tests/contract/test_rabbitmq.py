@@ -30,7 +30,7 @@ from application.replication.replicated_queue import ReplicatedQueue
 from domain.queue.errors import BrokerUnavailableError, InvalidJobError
 from domain.queue.job import JobState
 from domain.queue.metadata import JobMetadata
-from domain.queue.options import QueueDefaults
+from domain.queue.options import KeepJobs, QueueDefaults
 from tests.contract.helpers import eventually, unique_queue_name
 from tests.contract.poison_behaviours import PoisonBehaviours, log_add_record
 from tests.contract.process_worker import ProcessBrokerUnderTest
@@ -38,12 +38,10 @@ from tests.contract.queue_contract import QueueContract
 from tests.contract.support import CONTRACT_SECRET, BrokerUnderTest
 from tests.harness.handle import BrokerHandle
 
-OPENER = "adapters.rabbitmq.factory:open_backend"
 TEST_SETTINGS = RabbitMQSettings(connect_timeout_ms=3_000, operation_timeout_ms=5_000)
 
 
 class RabbitMQBrokerUnderTest(ProcessBrokerUnderTest):
-    opener = OPENER
     name = "rabbitmq"
 
     def __init__(self, node: BrokerHandle) -> None:
@@ -67,7 +65,7 @@ class RabbitMQBrokerUnderTest(ProcessBrokerUnderTest):
         return await broker.open_queue(JobFactory(queue, job_types))
 
     async def write_raw_record(self, queue: str, raw: bytes) -> None:
-        stream = QueueTopology.of(TEST_SETTINGS.prefix, queue).log_stream
+        stream = QueueTopology.of(TEST_SETTINGS.key_prefix, queue).log_stream
         await asyncio.to_thread(publish_raw, self.node.url, stream, raw)
 
     async def write_raw_job(self, queue: str, job_id: str, name: str, data: bytes) -> None:
@@ -295,7 +293,7 @@ async def test_a_raw_record_is_dead_lettered_the_same_way_by_every_process_and_t
     try:
         one = await first.open_queue(JobFactory(name, JobTypes(strict=False)))
         two = await second.open_queue(JobFactory(name, JobTypes(strict=False)))
-        stream = QueueTopology.of(TEST_SETTINGS.prefix, name).log_stream
+        stream = QueueTopology.of(TEST_SETTINGS.key_prefix, name).log_stream
         await asyncio.to_thread(publish_raw, rabbitmq_broker.url, stream, raw)
         after = await one.add("contract.echo.v1", {"after": "raw"})
         letters_one = await one.list_dead_letters()
@@ -369,7 +367,8 @@ async def test_node_restart_mid_run_loses_no_acknowledged_job_and_everyone_recon
     under_test = RabbitMQBrokerUnderTest(rabbitmq_broker)
     name = unique_queue_name()
     try:
-        queue = await under_test.open_queue(name, JobTypes(strict=False), QueueDefaults(attempts=3))
+        keep_all = QueueDefaults(attempts=3, remove_on_complete=KeepJobs())  # every completed job is counted
+        queue = await under_test.open_queue(name, JobTypes(strict=False), keep_all)
         worker = await under_test.start_second_worker(name, ["contract.echo.v1"], "record", concurrency=4)
         await worker.wait_ready(30)
         acknowledged: list[str] = []
@@ -470,7 +469,7 @@ async def test_a_process_refuses_to_start_on_a_log_that_ends_before_its_snapshot
     assert isinstance(queue, ReplicatedQueue)
     await queue.engine.snapshot_now()
     await first.close()
-    log_stream = QueueTopology.of(TEST_SETTINGS.prefix, name).log_stream
+    log_stream = QueueTopology.of(TEST_SETTINGS.key_prefix, name).log_stream
     await asyncio.to_thread(delete_queue, rabbitmq_broker.url, log_stream)
     second = RabbitMQBroker(rabbitmq_broker.url, TEST_SETTINGS)
     try:

@@ -28,8 +28,7 @@ from adapters.redis.connection import RedisConnection
 from adapters.redis.keys import QueueKeys
 from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
-from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
-from application.state_machine.events import LeaseRef
+from application.queue_backend import ClaimRequest, FailureReport, LeaseRef, QueueBackend
 from domain.queue.errors import BrokerUnavailableError
 from domain.queue.job import JobState, NewJob, QueueStats
 from domain.queue.options import JobOptions, QueueDefaults
@@ -54,12 +53,10 @@ from tests.harness.ports import LOOPBACK, free_port
 from tests.harness.process import ServerProcess, wait_until
 from tests.harness.redis_server import redis_server_binary
 
-OPENER = "adapters.redis.factory:open_backend"
 PRIO_SHIFT = 2**40
 
 
 class RedisBrokerUnderTest(ProcessBrokerUnderTest):
-    opener = OPENER
     name = "redis"
 
     def __init__(self, server: BrokerHandle) -> None:
@@ -83,7 +80,7 @@ class RedisBrokerUnderTest(ProcessBrokerUnderTest):
 
     async def write_raw_record(self, queue: str, raw: bytes) -> None:
         """A raw client stores ``raw`` as a job record and queues it, bypassing the scripts."""
-        keys = QueueKeys(RedisSettings(url=self.server.url).prefix, queue)
+        keys = QueueKeys(RedisSettings(url=self.server.url).key_prefix, queue)
         job_id = f"raw-{uuid.uuid4().hex[:8]}"
         async with raw_client(self.server) as client:
             await client.set(keys.job(job_id), raw)
@@ -305,7 +302,7 @@ def _accepts(port: int) -> bool:
 
 async def test_a_rediss_url_talks_tls_to_the_server(tls_redis: tuple[str, str]) -> None:
     url, ca_file = tls_redis
-    broker = RedisBroker(RedisSettings(url=url, ssl_ca_certs=ca_file))
+    broker = RedisBroker(RedisSettings(url=url, tls_ca_file=ca_file))
     try:
         queue = await broker.open_queue(JobFactory(unique_queue_name("rd"), contract_job_types()))
         job = await queue.add(ECHO, {"over": "tls"})
@@ -440,7 +437,7 @@ async def test_a_job_survives_sigkill_of_its_worker_process_and_finishes_on_the_
     lease_ms = 1000
     workers = [
         await ProcessWorker.start(
-            OPENER, redis_broker.url, redis_queue.name, [SLOW], "suicide", concurrency=1, lease_ms=lease_ms
+            redis_broker.url, redis_queue.name, [SLOW], "suicide", concurrency=1, lease_ms=lease_ms
         )
         for _ in range(2)
     ]

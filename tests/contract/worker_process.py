@@ -1,8 +1,10 @@
 """A worker in its own OS process, for the contract suite's multi-process behaviours.
 
-    python -m tests.contract.worker_process --factory adapters.redis.factory:open_backend \
-        --url redis://127.0.0.1:6400/0 --queue q --names contract.echo.v1 --behaviour record
+    python -m tests.contract.worker_process --url redis://127.0.0.1:6400/0 --queue q \
+        --names contract.echo.v1 --behaviour record
 
+The broker is built the way the CLI builds it (``bootstrap.brokers.create_broker`` with the
+default settings for that URL), so its defaults and key prefix are the application's.
 Prints ``READY`` on stdout once it is claiming. SIGTERM stops it gracefully.
 """
 
@@ -10,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import os
 import signal
 import sys
@@ -19,11 +20,10 @@ from typing import Any
 
 from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
-from application.queue_backend import QueueBackend
 from application.worker import HandlerRegistry, Worker, WorkerOptions
+from bootstrap.brokers import create_broker
+from bootstrap.settings import BrokerSettings
 from domain.queue.context import JobContext
-
-BackendOpener = Callable[[str, JobFactory], Awaitable[QueueBackend]]
 
 
 def make_handler(behaviour: str) -> Callable[[Any, JobContext], Awaitable[Any]]:
@@ -44,16 +44,11 @@ def make_handler(behaviour: str) -> Callable[[Any, JobContext], Awaitable[Any]]:
     return handlers[behaviour]
 
 
-def load_opener(spec: str) -> BackendOpener:
-    module_name, _, attribute = spec.partition(":")
-    opener: BackendOpener = getattr(importlib.import_module(module_name), attribute)
-    return opener
-
-
 async def serve(args: argparse.Namespace) -> None:
     job_types = JobTypes(strict=False)
     factory = JobFactory(args.queue, job_types)
-    backend = await load_opener(args.factory)(args.url, factory)
+    broker = create_broker(BrokerSettings(url=args.url))
+    backend = await broker.open_queue(factory)
     handler = make_handler(args.behaviour)
     registry = HandlerRegistry(job_types, dict.fromkeys(args.names.split(","), handler))
     options = WorkerOptions(
@@ -68,12 +63,11 @@ async def serve(args: argparse.Namespace) -> None:
     try:
         await task
     finally:
-        await backend.close()
+        await broker.close()
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--factory", required=True)
     parser.add_argument("--url", required=True)
     parser.add_argument("--queue", required=True)
     parser.add_argument("--names", required=True)

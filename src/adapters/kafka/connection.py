@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
@@ -47,15 +48,19 @@ class KafkaConnection:
         s = self.settings
         options: dict[str, Any] = {
             "bootstrap_servers": s.bootstrap_servers,
-            "client_id": f"{s.prefix}-backbone",
+            "client_id": f"{s.key_prefix}-backbone",
             "request_timeout_ms": s.operation_timeout_ms,
             "retry_backoff_ms": 50,
             "security_protocol": s.security_protocol,
         }
         if "SSL" in s.security_protocol:
-            options["ssl_context"] = create_ssl_context(
-                cafile=s.ssl_cafile, certfile=s.ssl_certfile, keyfile=s.ssl_keyfile
+            context = create_ssl_context(
+                cafile=s.tls_ca_file, certfile=s.tls_cert_file, keyfile=s.tls_key_file
             )
+            if not s.tls_verify:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            options["ssl_context"] = context
         credentials = s.sasl_credentials
         if "SASL" in s.security_protocol and credentials is not None:
             options["sasl_mechanism"] = s.sasl_mechanism

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
+from application.broker import DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_KEY_PREFIX, DEFAULT_OPERATION_TIMEOUT_MS
 from application.redaction import redact_url
 from application.replication.settings import ReplicationSettings
 from domain.queue.errors import InvalidOptionError
@@ -19,16 +20,24 @@ DAY_MS = 24 * 60 * 60 * 1000
 
 @dataclass(frozen=True, slots=True)
 class KafkaSettings:
+    """Every field but ``url`` and ``replication`` is a broker option
+    (``KafkaBroker.from_url(url, options=...)``); the shared ones (timeouts, ``key_prefix``,
+    ``tls_*``, ``sasl_*``) have the names and defaults of ``application.broker``."""
+
     url: str
-    prefix: str = "backbone"
-    connect_timeout_ms: int = 5_000
-    operation_timeout_ms: int = 10_000
+    key_prefix: str = DEFAULT_KEY_PREFIX  # topics are <key_prefix>.<queue>.log / .snapshots / .leader
+    connect_timeout_ms: int = DEFAULT_CONNECT_TIMEOUT_MS
+    operation_timeout_ms: int = DEFAULT_OPERATION_TIMEOUT_MS
     # TLS / SASL (security_protocol: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL)
     security_protocol: str = "PLAINTEXT"
-    ssl_cafile: str | None = None
-    ssl_certfile: str | None = None
-    ssl_keyfile: str | None = None
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_verify: bool = True  # False skips certificate and hostname checks (never in production)
     sasl_mechanism: str = "PLAIN"  # PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+    # SASL credentials given apart from the URL win over the URL's user:password
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
     # producer: acks=all always; the idempotent producer needs InitProducerId (Tansu lacks it)
     enable_idempotence: bool = False
     linger_ms: int = 0
@@ -64,7 +73,14 @@ class KafkaSettings:
 
     @property
     def sasl_credentials(self) -> tuple[str, str] | None:
-        return parse_bootstrap(self.url)[1]
+        from_url = parse_bootstrap(self.url)[1]
+        if self.sasl_username is None and self.sasl_password is None:
+            return from_url
+        user, password = from_url if from_url is not None else ("", "")
+        return (
+            self.sasl_username if self.sasl_username is not None else user,
+            self.sasl_password if self.sasl_password is not None else password,
+        )
 
 
 def parse_bootstrap(url: str) -> tuple[list[str], tuple[str, str] | None]:

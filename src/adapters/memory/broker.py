@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Self
 
 from adapters.memory.queue import MemoryQueue, SharedQueueState
-from application.broker import Broker
+from application.broker import COMMON_OPTIONS, Broker, BrokerOption, check_options
 from application.clock import Clock, system_clock
 from application.jobs.job_factory import JobFactory
 from application.state_machine.machine import QueueStateMachine
@@ -18,10 +20,23 @@ class _BrokerState:
 
 
 class MemoryBroker(Broker):
+    schemes = ("memory",)
+
     def __init__(self, clock: Clock = system_clock) -> None:
-        self._clock = clock
+        self.clock = clock
         self._queues: dict[str, SharedQueueState] = {}
         self._state = _BrokerState()
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, clock: Clock = system_clock, options: Mapping[str, BrokerOption] | None = None
+    ) -> Self:
+        """``memory://`` has no connection: the shared connection options do not apply and are
+        ignored (a network broker's settings keep working with ``--broker memory://``); any other
+        option is refused."""
+        given = options or {}
+        check_options("memory", {name: given[name] for name in given if name not in COMMON_OPTIONS}, known=())
+        return cls(clock)
 
     @property
     def url(self) -> str:
@@ -37,7 +52,7 @@ class MemoryBroker(Broker):
         if shared is None:
             shared = SharedQueueState(QueueStateMachine(queue=name))
             self._queues[name] = shared
-        return MemoryQueue(shared, factory, self._clock, self._state)
+        return MemoryQueue(shared, factory, self.clock, self._state)
 
     def queue_names(self) -> list[str]:
         return sorted(self._queues)

@@ -15,9 +15,9 @@ from typing import Any
 from adapters.memory.raw_records import MalformedRecordError, decode_raw_record
 from application.clock import Clock
 from application.jobs.job_factory import JobFactory
-from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
+from application.queue_backend import ClaimedJob, ClaimRequest, FailureReport, LeaseRef, QueueBackend
 from application.state_machine import events as ev
-from application.state_machine.machine import ClaimedJob, ClaimOutcome, QueueStateMachine
+from application.state_machine.machine import ClaimOutcome, QueueStateMachine
 from domain.queue.errors import BrokerUnavailableError, InvalidJobError
 from domain.queue.job import (
     DeadLetter,
@@ -115,7 +115,7 @@ class MemoryQueue(QueueBackend):
 
     async def clean(self, grace_ms: int, state: JobState, limit: int = 1000) -> int:
         self._check_open()
-        return int(self._machine.on_clean(ev.Clean(grace_ms, JobState(state), limit, self._clock())))
+        return int(self._machine.on_clean(ev.Clean(grace_ms, state, limit, self._clock())))
 
     async def get_stats(self) -> QueueStats:
         self._tick()
@@ -175,22 +175,22 @@ class MemoryQueue(QueueBackend):
                 self._shared.waiters.discard(waiter)
             self._check_open()
 
-    async def extend_leases(self, worker_id: str, leases: Sequence[ev.LeaseRef], lease_ms: int) -> list[str]:
+    async def extend_leases(self, worker_id: str, leases: Sequence[LeaseRef], lease_ms: int) -> list[str]:
         self._check_open()
         lost: list[str] = self._machine.on_extend(
             ev.Extend(worker_id, tuple(leases), lease_ms, self._clock())
         )
         return lost
 
-    async def update_progress(self, lease: ev.LeaseRef, progress: Progress) -> bool:
+    async def update_progress(self, lease: LeaseRef, progress: Progress) -> bool:
         self._check_open()
         return bool(self._machine.on_update_progress(ev.UpdateProgress(lease, progress, self._clock())))
 
-    async def complete(self, lease: ev.LeaseRef, return_json: str) -> bool:
+    async def complete(self, lease: LeaseRef, return_json: str) -> bool:
         self._check_open()
         return bool(self._machine.on_complete(ev.Complete(lease, return_json, self._clock())))
 
-    async def fail(self, lease: ev.LeaseRef, report: FailureReport) -> bool:
+    async def fail(self, lease: LeaseRef, report: FailureReport) -> bool:
         self._check_open()
         outcome = self._machine.on_fail(
             ev.Fail(lease, report.reason, report.stacktrace, report.retry_delay_ms, self._clock())
@@ -199,7 +199,7 @@ class MemoryQueue(QueueBackend):
             self._shared.wake()
         return outcome.accepted
 
-    async def release(self, worker_id: str, leases: Sequence[ev.LeaseRef]) -> None:
+    async def release(self, worker_id: str, leases: Sequence[LeaseRef]) -> None:
         self._check_open()
         if self._machine.on_release(ev.Release(worker_id, tuple(leases), self._clock())):
             self._shared.wake()

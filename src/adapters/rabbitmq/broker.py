@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import Self
 
 from adapters.rabbitmq.connection import AmqpLink, connection_parameters
 from adapters.rabbitmq.leader_election import SingleActiveConsumerElection
-from adapters.rabbitmq.settings import RabbitMQSettings
+from adapters.rabbitmq.settings import SCHEMES, RabbitMQSettings
 from adapters.rabbitmq.snapshot_store import StreamSnapshotStore
 from adapters.rabbitmq.stream_log import StreamLog
 from adapters.rabbitmq.topology import QueueTopology
-from application.broker import Broker
+from application.broker import Broker, BrokerOption, settings_from_options
 from application.clock import Clock, system_clock
 from application.jobs.job_factory import JobFactory
 from application.replication.engine import ReplicationEngine
@@ -28,10 +29,10 @@ from domain.queue.naming import validate_queue_name
 
 logger = logging.getLogger(__name__)
 
-_SETTING_NAMES = {f.name for f in dataclasses.fields(RabbitMQSettings)}
-
 
 class RabbitMQBroker(Broker):
+    schemes = SCHEMES
+
     def __init__(
         self, url: str, settings: RabbitMQSettings | None = None, *, clock: Clock = system_clock
     ) -> None:
@@ -39,16 +40,15 @@ class RabbitMQBroker(Broker):
         connection_parameters(url, self._settings)  # refuse a non-AMQP or malformed URL now
         self._link = AmqpLink(url, self._settings)  # publishing, snapshots, election
         self._reader_link = AmqpLink(url, self._settings)  # log tails
-        self._clock = clock
+        self.clock = clock
         self._engines = SharedEngines(self._make_engine)
 
     @classmethod
-    def from_settings(cls, url: str, **knobs: Any) -> RabbitMQBroker:
-        """Build from the bootstrap's generic broker knobs; unknown and other adapters' knobs are ignored."""
-        values = {
-            name: value for name, value in knobs.items() if name in _SETTING_NAMES and value is not None
-        }
-        return cls(url, RabbitMQSettings(**values))
+    def from_url(
+        cls, url: str, *, clock: Clock = system_clock, options: Mapping[str, BrokerOption] | None = None
+    ) -> Self:
+        settings = settings_from_options(RabbitMQSettings, "amqp", options, internal=("replication",))
+        return cls(url, settings, clock=clock)
 
     @property
     def url(self) -> str:
@@ -64,7 +64,7 @@ class RabbitMQBroker(Broker):
         self._reader_link.drop()
 
     def _make_engine(self, queue: str) -> ReplicationEngine:
-        topology = QueueTopology.of(self._settings.prefix, queue)
+        topology = QueueTopology.of(self._settings.key_prefix, queue)
         replication = dataclasses.replace(
             self._settings.replication, operation_timeout_ms=self._settings.operation_timeout_ms
         )
@@ -75,7 +75,7 @@ class RabbitMQBroker(Broker):
             SingleActiveConsumerElection(self._link, topology.leader_queue, self._settings),
             broker=self._link.redacted_url,
             settings=replication,
-            clock=self._clock,
+            clock=self.clock,
         )
 
     async def open_queue(self, factory: JobFactory) -> ReplicatedQueue:

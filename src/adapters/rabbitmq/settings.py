@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from application.broker import DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_KEY_PREFIX, DEFAULT_OPERATION_TIMEOUT_MS
 from application.replication.settings import ReplicationSettings
+
+SCHEMES = ("amqp", "amqps")
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,14 +19,17 @@ class RabbitMQSettings:
     new process replays the log from the newest snapshot on. The snapshot stream keeps
     ``snapshot_max_length_bytes`` (RabbitMQ never deletes a stream's active segment, so the newest
     snapshot survives).
+
+    Every field but ``replication`` is a broker option (``RabbitMQBroker.from_url(url, options=...)``);
+    the shared ones (timeouts, ``key_prefix``, ``tls_*``) have the names and defaults of
+    ``application.broker``.
     """
 
-    connect_timeout_ms: int = 5_000  # TCP + AMQP handshake; BrokerUnavailableError after this
-    operation_timeout_ms: int = 10_000  # one append / barrier / snapshot read
+    connect_timeout_ms: int = DEFAULT_CONNECT_TIMEOUT_MS  # TCP + AMQP handshake; BrokerUnavailableError after
+    operation_timeout_ms: int = DEFAULT_OPERATION_TIMEOUT_MS  # one append / barrier / snapshot read
     heartbeat_s: int = 10
-    prefix: str = (
-        "jq"  # streams are <prefix>.<queue>.log / .snapshots, election queue <prefix>.<queue>.leader
-    )
+    # streams are <key_prefix>.<queue>.log / .snapshots, election queue <key_prefix>.<queue>.leader
+    key_prefix: str = DEFAULT_KEY_PREFIX
     tls_ca_file: str | None = None  # amqps:// with a private CA; None uses the system trust store
     tls_cert_file: str | None = None  # client certificate (mutual TLS)
     tls_key_file: str | None = None

@@ -3,25 +3,34 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Self
 
 from adapters.redis.connection import RedisConnection
 from adapters.redis.queue import RedisQueue
-from adapters.redis.settings import RedisSettings
-from application.broker import Broker
+from adapters.redis.settings import SCHEMES, RedisSettings
+from application.broker import Broker, BrokerOption, settings_from_options
 from application.clock import Clock, system_clock
 from application.jobs.job_factory import JobFactory
-from domain.queue.errors import BrokerUnavailableError
 
 logger = logging.getLogger(__name__)
 
 
 class RedisBroker(Broker):
+    schemes = SCHEMES
+
     def __init__(self, settings: RedisSettings | str, *, clock: Clock = system_clock) -> None:
         self._settings = settings if isinstance(settings, RedisSettings) else RedisSettings(url=settings)
-        self._clock = clock
+        self.clock = clock
         self._connection: RedisConnection | None = None
         self._queues: list[RedisQueue] = []
         self._checked = False
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, clock: Clock = system_clock, options: Mapping[str, BrokerOption] | None = None
+    ) -> Self:
+        return cls(settings_from_options(RedisSettings, "redis", options, url=url), clock=clock)
 
     @property
     def url(self) -> str:
@@ -43,7 +52,7 @@ class RedisBroker(Broker):
         if self._settings.check_eviction_policy and not self._checked:
             self._checked = True
             await connection.check_eviction_policy()
-        queue = RedisQueue(connection, factory, clock=self._clock)
+        queue = RedisQueue(connection, factory, clock=self.clock)
         self._queues.append(queue)
         logger.info("redis queue %s opened on %s", factory.queue, connection.redacted_url)
         return queue
@@ -55,17 +64,3 @@ class RedisBroker(Broker):
         if self._connection is not None:
             connection, self._connection = self._connection, None
             await connection.close()
-
-
-async def open_standalone_queue(settings: RedisSettings, factory: JobFactory) -> RedisQueue:
-    """A queue handle that owns its own connection (closing the handle closes it)."""
-    connection = RedisConnection(settings)
-    try:
-        async with connection.guard("connect"):
-            await connection.commands.ping()
-        if settings.check_eviction_policy:
-            await connection.check_eviction_policy()
-    except BrokerUnavailableError:
-        await connection.close()
-        raise
-    return RedisQueue(connection, factory, owns_connection=True)

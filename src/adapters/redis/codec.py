@@ -23,7 +23,7 @@ from adapters.redis.value_codec import (
     metadata_of,
     progress_of,
 )
-from application.state_machine.events import JobDraft
+from application.queue_backend import JobDraft
 from application.state_machine.records import MALFORMED_JOB_NAME, MALFORMED_OPTIONS
 from domain.queue.job import DeadLetter, Job, JobState
 from domain.queue.metadata import JobMetadata

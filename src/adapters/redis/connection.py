@@ -39,10 +39,11 @@ def _client(settings: RedisSettings, *, socket_timeout: float | None, blocking: 
     extra: dict[str, Any] = {}
     if settings.uses_tls:
         extra.update(
-            ssl_ca_certs=settings.ssl_ca_certs,
-            ssl_certfile=settings.ssl_certfile,
-            ssl_keyfile=settings.ssl_keyfile,
-            ssl_check_hostname=settings.ssl_check_hostname,
+            ssl_ca_certs=settings.tls_ca_file,
+            ssl_certfile=settings.tls_cert_file,
+            ssl_keyfile=settings.tls_key_file,
+            ssl_check_hostname=settings.tls_verify,
+            ssl_cert_reqs="required" if settings.tls_verify else "none",
         )
     pool = BlockingConnectionPool.from_url(
         settings.url,

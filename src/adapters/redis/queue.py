@@ -33,10 +33,15 @@ from adapters.redis.scripts import Arg, AutoPipeline, ScriptRunner
 from adapters.redis.value_codec import COMPACT_JSON, encode_progress
 from application.clock import Clock, system_clock
 from application.jobs.job_factory import JobFactory
-from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
-from application.state_machine.events import JobDraft, LeaseRef
-from application.state_machine.machine import ClaimedJob
-from domain.queue.errors import InvalidOptionError
+from application.queue_arguments import clean_arguments, page_arguments, purge_arguments
+from application.queue_backend import (
+    ClaimedJob,
+    ClaimRequest,
+    FailureReport,
+    JobDraft,
+    LeaseRef,
+    QueueBackend,
+)
 from domain.queue.job import (
     DeadLetter,
     DeadLetterFilter,
@@ -71,7 +76,7 @@ class RedisQueue(QueueBackend):
         self._factory = factory
         self._clock = clock
         self._owns_connection = owns_connection
-        self.keys = QueueKeys(connection.settings.prefix, validate_queue_name(factory.queue))
+        self.keys = QueueKeys(connection.settings.key_prefix, validate_queue_name(factory.queue))
         self._scripts = ScriptRunner(self.keys.script_keys(), self.keys.base)
         self._pipeline = AutoPipeline(
             self._scripts, connection.commands, max_in_flight=connection.settings.pipelines_in_flight
@@ -172,11 +177,7 @@ class RedisQueue(QueueBackend):
             return bool(await self._conn.commands.hexists(self.keys.meta, "paused"))
 
     async def clean(self, grace_ms: int, state: JobState, limit: int = 1000) -> int:
-        state = JobState(state)
-        if state not in (JobState.COMPLETED, JobState.FAILED):
-            raise InvalidOptionError("state", "must be 'completed' or 'failed'", detail=f"got {state!r}")
-        if grace_ms < 0 or limit < 0:
-            raise InvalidOptionError("grace_ms/limit", "must be >= 0")
+        state = clean_arguments(grace_ms, state, limit)
         return int(await self._run("clean", grace_ms, str(state), limit))
 
     async def get_stats(self) -> QueueStats:
@@ -193,8 +194,7 @@ class RedisQueue(QueueBackend):
     # --- dead letters -------------------------------------------------------------------------
 
     async def list_dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
-        if limit < 0 or offset < 0:
-            raise InvalidOptionError("limit/offset", "must be >= 0")
+        page_arguments(limit, offset)
         return await self._dead_letters(offset, limit)
 
     async def _dead_letters(self, offset: int, limit: int) -> list[DeadLetter]:
@@ -222,8 +222,7 @@ class RedisQueue(QueueBackend):
         return int(await self._run("reprocess", *chosen))
 
     async def purge_dead_letters(self, older_than_ms: int) -> int:
-        if older_than_ms < 0:
-            raise InvalidOptionError("older_than_ms", "must be >= 0")
+        purge_arguments(older_than_ms)
         return int(await self._run("purge", older_than_ms))
 
     async def close(self) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from application.jobs.job_types import JobTypes
 from application.jobs.payload_codec import DEFAULT_MAX_PAYLOAD_BYTES, encode_payload
-from application.state_machine.events import JobDraft
+from application.queue_backend import JobDraft
 from domain.queue.errors import InvalidJobError, InvalidOptionError
 from domain.queue.job import NewJob
 from domain.queue.metadata import JobMetadata, current_correlation_id

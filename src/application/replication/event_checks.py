@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from application.queue_backend import JobDraft, LeaseRef
 from application.replication import value_codec as vc
 from application.state_machine import events as ev
 from application.state_machine.stored_json import MAX_JSON_DEPTH
@@ -79,7 +80,7 @@ def check_json_value(value: Any, field: str) -> None:
 
 
 def _lease(lease: Any, field: str = "lease") -> None:
-    if not isinstance(lease, ev.LeaseRef):
+    if not isinstance(lease, LeaseRef):
         _refuse(field, "must be a LeaseRef", lease)
     _str(lease.job_id, f"{field}.job_id")
     _str(lease.token, f"{field}.token")
@@ -121,7 +122,7 @@ def check_metadata(metadata: Any) -> None:
 
 
 def _draft(draft: Any) -> None:
-    if not isinstance(draft, ev.JobDraft):
+    if not isinstance(draft, JobDraft):
         _refuse("drafts", "must hold JobDrafts", draft)
     _str(draft.id, "id")
     _str(draft.name, "name")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from application.queue_backend import LeaseRef
 from application.replication import value_codec as vc
 from application.replication.event_checks import check_event
 from application.replication.value_codec import CodecError, Obj, fail
@@ -132,7 +133,7 @@ def encode_entry(nonce: int, event: ev.QueueEvent) -> bytes:
         lease = event.lease
         if (
             type(event.now) is int
-            and type(lease) is ev.LeaseRef
+            and type(lease) is LeaseRef
             and type(lease.job_id) is str
             and type(lease.token) is str
             and type(event.return_json) is str
@@ -176,7 +177,7 @@ def _now(d: Obj) -> int:
     return vc.get_int(d, "now")
 
 
-def _leases(d: Obj) -> tuple[ev.LeaseRef, ...]:
+def _leases(d: Obj) -> tuple[LeaseRef, ...]:
     return tuple(vc.decode_lease(item) for item in vc.get_list(d, "leases"))
 
 

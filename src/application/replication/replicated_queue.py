@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from application.jobs.job_factory import JobFactory
-from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
+from application.queue_arguments import clean_arguments, page_arguments, purge_arguments
+from application.queue_backend import (
+    ClaimedJob,
+    ClaimRequest,
+    FailureReport,
+    JobDraft,
+    LeaseRef,
+    QueueBackend,
+)
 from application.replication.engine import ReplicationEngine
 from application.replication.replica import wait_for_change
 from application.state_machine import events as ev
-from application.state_machine.events import LeaseRef
-from application.state_machine.machine import ClaimedJob, ClaimOutcome, FailOutcome, QueueStateMachine
-from domain.queue.errors import InvalidOptionError
+from application.state_machine.machine import ClaimOutcome, FailOutcome, QueueStateMachine
 from domain.queue.job import (
     DeadLetter,
     DeadLetterFilter,
@@ -45,11 +51,6 @@ class ReplicatedQueue(QueueBackend):
         self._engine = engine
         self._clock = engine.clock
         self._closed = False
-        self._on_close: list[Callable[[], Awaitable[None]]] = []
-
-    def on_close(self, callback: Callable[[], Awaitable[None]]) -> None:
-        """Run ``callback`` after this handle closes (e.g. to close a connection the handle owns)."""
-        self._on_close.append(callback)
 
     @property
     def name(self) -> str:
@@ -105,10 +106,7 @@ class ReplicatedQueue(QueueBackend):
         return (await self._engine.sync()).paused
 
     async def clean(self, grace_ms: int, state: JobState, limit: int = 1000) -> int:
-        if state is not JobState.COMPLETED and state is not JobState.FAILED:
-            raise InvalidOptionError("state", "must be 'completed' or 'failed'", detail=f"got {state!r}")
-        if grace_ms < 0 or limit < 0:
-            raise InvalidOptionError("grace_ms/limit", "must be >= 0")
+        state = clean_arguments(grace_ms, state, limit)
         event = ev.Clean(grace_ms=grace_ms, state=state, limit=limit, now=self._clock())
         cleaned: int = await self._engine.submit(event)
         return cleaned
@@ -119,8 +117,7 @@ class ReplicatedQueue(QueueBackend):
     # --- dead letters ---------------------------------------------------------------------------
 
     async def list_dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
-        if limit < 0 or offset < 0:
-            raise InvalidOptionError("limit/offset", "must be >= 0")
+        page_arguments(limit, offset)
         return (await self._engine.sync()).dead_letters(limit, offset)
 
     async def reprocess_dead_letter(self, job_id: str) -> bool:
@@ -132,8 +129,7 @@ class ReplicatedQueue(QueueBackend):
         return revived
 
     async def purge_dead_letters(self, older_than_ms: int) -> int:
-        if older_than_ms < 0:
-            raise InvalidOptionError("older_than_ms", "must be >= 0")
+        purge_arguments(older_than_ms)
         purged: int = await self._engine.submit(
             ev.PurgeDeadLetters(older_than_ms=older_than_ms, now=self._clock())
         )
@@ -223,11 +219,7 @@ class ReplicatedQueue(QueueBackend):
         if self._closed:
             return
         self._closed = True
-        try:
-            await self._engine.release()
-        finally:
-            for callback in self._on_close:
-                await callback()
+        await self._engine.release()
 
 
 def _claimable(machine: QueueStateMachine, now: int, limited_until: int) -> bool:
@@ -247,9 +239,9 @@ def _next_wake(machine: QueueStateMachine, now: int, limited_until: int) -> int 
     return None if wake is None else wake + 1  # leases expire strictly after lease_until
 
 
-def _chunks(drafts: Sequence[ev.JobDraft]) -> list[tuple[ev.JobDraft, ...]]:
-    chunks: list[tuple[ev.JobDraft, ...]] = []
-    chunk: list[ev.JobDraft] = []
+def _chunks(drafts: Sequence[JobDraft]) -> list[tuple[JobDraft, ...]]:
+    chunks: list[tuple[JobDraft, ...]] = []
+    chunk: list[JobDraft] = []
     size = 0
     for draft in drafts:
         cost = len(draft.data_json) + 512

@@ -12,7 +12,7 @@ import functools
 import json
 from typing import Any, NoReturn
 
-from application.state_machine.events import JobDraft, LeaseRef
+from application.queue_backend import JobDraft, LeaseRef
 from application.state_machine.stored_json import StoredJsonError, decode_stored_json, value_depth_exceeds
 from domain.queue.errors import InvalidOptionError
 from domain.queue.job import DeadLetterFilter, JobProgress, JobState, Progress

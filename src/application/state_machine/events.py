@@ -10,29 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from application.queue_backend import JobDraft, LeaseRef
 from domain.queue.job import DeadLetterFilter, JobState, Progress
-from domain.queue.metadata import JobMetadata
-from domain.queue.options import RateLimit, ResolvedOptions
-
-
-@dataclass(frozen=True, slots=True)
-class JobDraft:
-    """A validated, encoded job ready to be stored (built by ``JobFactory``)."""
-
-    id: str
-    name: str
-    data_json: str
-    options: ResolvedOptions
-    metadata: JobMetadata
-    created_at: int
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseRef:
-    """Which attempt of which job a worker holds."""
-
-    job_id: str
-    token: str
+from domain.queue.options import RateLimit
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from application.queue_arguments import clean_arguments, page_arguments, purge_arguments
+from application.queue_backend import ClaimedJob, JobDraft, LeaseRef
 from application.state_machine import events as ev
 from application.state_machine.records import (
     MALFORMED_JOB_NAME,
@@ -25,18 +27,11 @@ from application.state_machine.records import (
     JobRecord,
 )
 from application.state_machine.stored_json import StoredJsonError, decode_stored_json, stored_bytes
-from domain.queue.errors import InvalidOptionError
 from domain.queue.job import DeadLetter, Job, JobState, QueueStats
 from domain.queue.metadata import JobMetadata
 from domain.queue.options import KeepJobs, RateLimit
 
 STALLED_REASON = "lease expired: the worker died or stalled"
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedJob:
-    job: Job
-    token: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +99,7 @@ class QueueStateMachine:
         )
 
     def dead_letters(self, limit: int, offset: int) -> list[DeadLetter]:
-        if limit < 0 or offset < 0:
-            raise InvalidOptionError("limit/offset", "must be >= 0")
+        page_arguments(limit, offset)
         result: list[DeadLetter] = []
         for index, job_id in enumerate(reversed(self.failed)):
             if index < offset:
@@ -247,17 +241,9 @@ class QueueStateMachine:
         self.paused = False
 
     def on_clean(self, event: ev.Clean) -> int:
+        state = clean_arguments(event.grace_ms, event.state, event.limit)
         self._advance(event.now)
-        if event.state is JobState.COMPLETED:
-            finished = self.completed
-        elif event.state is JobState.FAILED:
-            finished = self.failed
-        else:
-            raise InvalidOptionError(
-                "state", "must be 'completed' or 'failed'", detail=f"got {event.state!r}"
-            )
-        if event.grace_ms < 0 or event.limit < 0:
-            raise InvalidOptionError("grace_ms/limit", "must be >= 0")
+        finished = self.completed if state is JobState.COMPLETED else self.failed
         cutoff = self.now - event.grace_ms
         victims: list[str] = []
         for job_id in finished:
@@ -292,9 +278,8 @@ class QueueStateMachine:
         return len(chosen)
 
     def on_purge_dead_letters(self, event: ev.PurgeDeadLetters) -> int:
+        purge_arguments(event.older_than_ms)
         self._advance(event.now)
-        if event.older_than_ms < 0:
-            raise InvalidOptionError("older_than_ms", "must be >= 0")
         cutoff = self.now - event.older_than_ms
         victims = [job_id for job_id in self.failed if (self.jobs[job_id].finished_on or 0) < cutoff]
         for job_id in victims:
@@ -357,7 +342,7 @@ class QueueStateMachine:
             if entry is not None and entry[1] == expires_at:
                 del self.idempotency[key]
 
-    def _add_one(self, draft: ev.JobDraft) -> Job:
+    def _add_one(self, draft: JobDraft) -> Job:
         key = draft.options.idempotency_key
         if key is not None:
             entry = self.idempotency.get(key)
@@ -394,7 +379,7 @@ class QueueStateMachine:
             heapq.heappush(self.idempotency_expiry, (expires_at, key))
         return record.to_job(self.queue, data=data)
 
-    def _store_malformed_job(self, draft: ev.JobDraft, reason: str) -> Job:
+    def _store_malformed_job(self, draft: JobDraft, reason: str) -> Job:
         """A job whose data does not decode goes straight to the dead letters, with its bytes.
 
         Like a malformed record, it is not runnable: it keeps its id, and its data text as raw bytes.
@@ -453,7 +438,7 @@ class QueueStateMachine:
         heapq.heappush(self.leases, (record.lease_until, self.lease_seq, record.id))
         return ClaimedJob(record.to_job(self.queue), token)
 
-    def _held(self, lease: ev.LeaseRef) -> JobRecord | None:
+    def _held(self, lease: LeaseRef) -> JobRecord | None:
         """The record if ``lease`` is still the current attempt (fencing), else None."""
         record = self.jobs.get(lease.job_id)
         if record is None or record.state is not JobState.ACTIVE or record.lease_token != lease.token:
@@ -562,7 +547,7 @@ class QueueStateMachine:
         return iter(self.jobs.values())
 
 
-def _removed_job(draft: ev.JobDraft, original_id: str, queue: str) -> Job:
+def _removed_job(draft: JobDraft, original_id: str, queue: str) -> Job:
     """What a deduplicated add returns when the original job no longer exists."""
     return Job(
         id=original_id,

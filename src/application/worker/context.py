@@ -6,8 +6,7 @@ import logging
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from application.queue_backend import QueueBackend
-from application.state_machine.events import LeaseRef
+from application.queue_backend import LeaseRef, QueueBackend
 from domain.queue.context import JobContext
 from domain.queue.errors import InvalidOptionError, LeaseLostError
 from domain.queue.job import Job, JobProgress, Progress

@@ -16,9 +16,7 @@ import traceback
 from collections import deque
 
 from application.jobs.payload_codec import decode_payload, encode_json
-from application.queue_backend import ClaimRequest, FailureReport, QueueBackend
-from application.state_machine.events import LeaseRef
-from application.state_machine.machine import ClaimedJob
+from application.queue_backend import ClaimedJob, ClaimRequest, FailureReport, LeaseRef, QueueBackend
 from application.worker.context import RunningJobContext, current_job_id
 from application.worker.handlers import HandlerRegistry
 from application.worker.metrics import WorkerMetrics

@@ -97,12 +97,18 @@ class RateLimit:
 
 @dataclass(frozen=True, slots=True)
 class QueueDefaults:
-    """Per-queue defaults for options a job leaves as ``None`` (seed tables supply the values)."""
+    """Per-queue defaults for options a job leaves as ``None``.
 
-    attempts: int = 3
+    ``QueueDefaults()`` is the one generic default, whatever the entry point: a ``JobFactory``
+    built without defaults and a queue the topology table does not name both get it (seed 002's
+    ``QUEUE_RETRY_CONFIG``: 5 attempts, exponential from 2 s capped at 15 min with jitter, 30 s
+    timeout, the newest 50 completed kept, dead letters kept 30 days as seed 001 says).
+    """
+
+    attempts: int = 5
     backoff: Backoff = field(default_factory=Backoff)
-    timeout: int | None = 60_000
-    remove_on_complete: KeepJobs = field(default_factory=lambda: KeepJobs(count=1000))
+    timeout: int | None = 30_000
+    remove_on_complete: KeepJobs = field(default_factory=lambda: KeepJobs(count=50))
     remove_on_fail: KeepJobs = field(default_factory=lambda: KeepJobs(age=30 * DAY_MS))
 
 

@@ -89,7 +89,7 @@ def test_stats_counts_what_was_enqueued(run: Run) -> None:
     assert _json(out)["transaction-processing"]["waiting"] == 1
 
 
-def test_stats_without_queues_lists_every_topology_queue_as_a_table(run: Run) -> None:
+def test_stats_without_queues_lists_every_queue_of_the_enabled_modules_as_a_table(run: Run) -> None:
     code, out, _ = run("stats")
     assert code == 0
     assert out.splitlines()[0].split() == [
@@ -101,7 +101,15 @@ def test_stats_without_queues_lists_every_topology_queue_as_a_table(run: Run) ->
         "failed",
         "paused",
     ]
-    assert "ingress-events" in out and "message-cleanup" in out
+    assert [line.split()[0] for line in out.splitlines()[2:]] == [
+        "batch-message-sending",
+        "notification-email",
+        "notification-push",
+        "notification-sms",
+        "slack-alerts",
+        "slack-messages",
+        "transaction-processing",
+    ]
 
 
 def test_job_shows_one_job_and_a_missing_one_exits_1(run: Run) -> None:
@@ -256,3 +264,85 @@ def test_json_log_format_writes_one_json_object_per_line(run: Run) -> None:
     records = [json.loads(line) for line in err.splitlines() if line.strip()]
     assert records
     assert all({"level", "logger", "message", "correlation_id", "job_id"} <= set(r) for r in records)
+
+
+def test_a_worker_on_a_queue_no_enabled_module_handles_exits_2_naming_it_and_the_known_queues(
+    run: Run,
+) -> None:
+    run("enqueue", *SETTLEMENT, "--data", SETTLE_DATA, "--job-id", "j-9")
+    code, out, err = run("worker", "transaction-processing", "media-thumbnails", "--run-for-ms", "50")
+    assert code == 2
+    assert "queue: no enabled module handles 'media-thumbnails'" in err
+    assert "notification-email" in err and "transaction-processing" in err
+    assert out == ""  # refused before any worker started: nothing was taken
+    _, out, _ = run("job", "transaction-processing", "j-9")
+    assert _json(out)["state"] == "waiting"
+
+
+def test_a_worker_without_queues_runs_every_queue_the_enabled_modules_handle(run: Run) -> None:
+    code, out, _ = run("worker", "--run-for-ms", "50")
+    assert code == 0
+    started = sorted(
+        line.split("queue=")[1].split()[0] for line in out.splitlines() if line.startswith("worker ")
+    )
+    assert started == [
+        "batch-message-sending",
+        "notification-email",
+        "notification-push",
+        "notification-sms",
+        "slack-alerts",
+        "slack-messages",
+        "transaction-processing",
+    ]
+
+
+def test_the_module_flag_replaces_the_configured_modules(run: Run) -> None:
+    code, _, err = run("--module", "domain.slack.module:MODULE", "worker", "transaction-processing")
+    assert code == 2
+    assert "queues with handlers: slack-alerts, slack-messages;" in err
+
+
+def test_modules_come_from_the_config_file(run: Run, tmp_path: Path) -> None:
+    config = tmp_path / "backbone.toml"
+    config.write_text('[app]\nmodules = ["domain.transactions.module"]\n')
+    code, out, _ = run("stats", "--config", str(config), "--json")
+    assert code == 0
+    assert list(_json(out)) == ["transaction-processing"]
+
+
+def test_modules_come_from_the_environment_as_a_comma_separated_list(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BACKBONE_APP__MODULES", "domain.slack.module:MODULE, domain.transactions.module")
+    code, out, _ = run("stats", "--json")
+    assert code == 0
+    assert sorted(_json(out)) == ["slack-alerts", "slack-messages", "transaction-processing"]
+
+
+def test_a_module_entry_that_cannot_be_imported_exits_2_naming_the_entry(run: Run) -> None:
+    code, _, err = run("--module", "teams.nowhere.module:MODULE", "stats")
+    assert code == 2
+    assert "app.modules: cannot import 'teams.nowhere.module' for entry 'teams.nowhere.module:MODULE'" in err
+
+
+def test_a_module_entry_naming_something_else_than_a_module_declaration_exits_2(run: Run) -> None:
+    code, _, err = run("--module", "domain.slack.jobs:ALERT_JOB", "stats")
+    assert code == 2
+    assert "app.modules: 'domain.slack.jobs:ALERT_JOB' must be a DomainModule, got str" in err
+
+
+def test_the_demo_without_the_payment_module_exits_2_naming_the_missing_service(run: Run) -> None:
+    code, _, err = run("--module", "domain.slack.module", "demo", "--payments", "1")
+    assert code == 2
+    assert "no enabled module offers the service PaymentCompletedHandler" in err
+
+
+def test_a_job_enqueued_on_another_queue_than_its_modules_exits_2_naming_its_queue(run: Run) -> None:
+    code, _, err = run("enqueue", "notification-email", "transaction.settlement.v1", "--data", SETTLE_DATA)
+    assert code == 2
+    assert err.strip().endswith(
+        "name: must be a job of queue 'notification-email' ('transaction.settlement.v1' goes to "
+        "'transaction-processing'; jobs of 'notification-email': notification.email.send.v1)"
+    )
+    _, out, _ = run("stats", "notification-email", "--json")
+    assert _json(out)["notification-email"]["waiting"] == 0

@@ -16,14 +16,16 @@ from adapters.outbound.ledgers import InMemoryLedger, JsonLinesLedger
 from adapters.outbound.notification_senders import InMemoryNotificationSender
 from adapters.outbound.slack_clients import InMemorySlackClient
 from adapters.outbound.slack_webhook import SlackWebhookClient
-from application.payments import EventMetadata, PaymentCompletedV1
+from application.payments import EventMetadata, PaymentCompletedHandler, PaymentCompletedV1
 from application.worker import Worker
 from bootstrap.container import Container, build_container, shutdown
+from bootstrap.modules import UnhandledQueueError
 from bootstrap.settings import load_settings
 from domain.queue.errors import BrokerUnavailableError
 from domain.queue.job import JobState
 from domain.queue.metadata import JobMetadata
 from domain.transactions.jobs import SETTLEMENT_JOB, SettleTransaction
+from domain.transactions.service import TransactionQueueService
 
 DEADLINE_S = 5.0
 
@@ -54,8 +56,13 @@ async def _run_until(workers: list[Worker], done: Callable[[], bool]) -> None:
 
 async def test_a_settlement_lands_on_its_queue_and_a_container_worker_records_it_in_the_ledger() -> None:
     container = _container()
-    job = await container.transaction_service().enqueue_settlement(
-        SettleTransaction(tx_id="tx-1", amount_minor=1200, currency="EUR"), JobMetadata(correlation_id="c-1")
+    job = (
+        await container.modules()
+        .service(TransactionQueueService)
+        .enqueue_settlement(
+            SettleTransaction(tx_id="tx-1", amount_minor=1200, currency="EUR"),
+            JobMetadata(correlation_id="c-1"),
+        )
     )
     assert job.queue == "transaction-processing"
     assert job.name == SETTLEMENT_JOB
@@ -79,8 +86,10 @@ async def test_a_high_value_payment_fans_out_to_email_alert_and_delayed_settleme
         merchant_name="Shop",
         settlement_date=dt.datetime.now(dt.UTC) + dt.timedelta(milliseconds=300),
     )
-    flow = await container.payment_completed_handler().handle(
-        event, EventMetadata("corr-9", "acme", "user-1")
+    flow = (
+        await container.modules()
+        .service(PaymentCompletedHandler)
+        .handle(event, EventMetadata("corr-9", "acme", "user-1"))
     )
     assert flow.email.queue == "notification-email"
     assert flow.alert is not None and flow.alert.queue == "slack-alerts"
@@ -106,7 +115,7 @@ def test_workers_take_concurrency_from_the_topology_and_flags_win() -> None:
     assert factory.options_for("notification-email").concurrency == 10
     assert factory.options_for("slack-alerts").concurrency == 3
     assert factory.options_for("slack-alerts", concurrency=7).concurrency == 7
-    assert factory.options_for("ingress-events").concurrency == 20
+    assert factory.options_for("batch-message-sending").concurrency == 2
 
 
 def test_each_queue_registry_holds_the_handlers_of_the_jobs_routed_to_it() -> None:
@@ -118,13 +127,21 @@ def test_each_queue_registry_holds_the_handlers_of_the_jobs_routed_to_it() -> No
         "transaction.settlement.v1",
         "transaction.validation.v1",
     ]
-    assert len(table.registry_for("data-processing").names()) == len(table.handlers)
+
+
+def test_a_queue_no_enabled_module_handles_gets_no_registry_and_the_error_names_the_known_queues() -> None:
+    table = _container().handlers()
+    with pytest.raises(UnhandledQueueError) as refused:
+        table.registry_for("data-processing")
+    assert "'data-processing'" in str(refused.value)
+    assert "notification-email" in str(refused.value) and "transaction-processing" in str(refused.value)
 
 
 def test_one_handle_per_queue_is_shared_by_every_service() -> None:
     container = _container()
-    assert container.email_queue() is container.queues().handle("notification-email")
-    assert container.email_queue().factory.defaults.attempts == 5
+    runtime = container.modules()
+    assert runtime.queue("notification-email") is container.queues().handle("notification-email")
+    assert container.queues().factory("notification-email").defaults.attempts == 5
 
 
 def test_a_configured_webhook_url_selects_the_slack_webhook_client() -> None:
@@ -144,8 +161,10 @@ async def test_the_file_ledger_is_chosen_by_settings_and_written(tmp_path: Path)
     container.broker.override(providers.Singleton(MemoryBroker))
     ledger = container.ledger()
     assert isinstance(ledger, JsonLinesLedger)
-    await container.transaction_service().enqueue_settlement(
-        SettleTransaction(tx_id="tx-2", amount_minor=10, currency="USD"), JobMetadata()
+    await (
+        container.modules()
+        .service(TransactionQueueService)
+        .enqueue_settlement(SettleTransaction(tx_id="tx-2", amount_minor=10, currency="USD"), JobMetadata())
     )
     worker = await container.workers().build("transaction-processing", block_ms=20)
     await _run_until([worker], lambda: path.exists() and path.stat().st_size > 0)
@@ -158,7 +177,7 @@ async def test_building_services_connects_nothing_until_the_first_queue_call() -
     await closed.close()
     container = _container()
     container.broker.override(providers.Object(closed))
-    service = container.transaction_service()  # no broker I/O yet
+    service = container.modules().service(TransactionQueueService)  # no broker I/O yet
     with pytest.raises(BrokerUnavailableError, match="memory:// unavailable"):
         await service.enqueue_settlement(
             SettleTransaction(tx_id="tx-3", amount_minor=1, currency="EUR"), JobMetadata()

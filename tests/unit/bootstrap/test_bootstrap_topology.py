@@ -1,44 +1,62 @@
+"""The topology is what the enabled modules declare, with the settings' per-queue overrides on top."""
+
 from __future__ import annotations
 
-from bootstrap.settings import load_settings
-from bootstrap.topology import SEED_QUEUES, Topology
-from domain.queue.options import BackoffType
-
-SEED_QUEUE_NAMES = {
-    "ingress-events", "orchestration-flows", "integration-tasks", "notifications", "analytics-events",
-    "transaction-processing", "transaction-settlement", "notification-email", "notification-push",
-    "notification-sms", "slack-messages", "slack-alerts", "data-processing", "file-processing",
-    "message-delivery", "message-notification", "message-indexing", "message-encryption",
-    "batch-message-sending", "message-cleanup",
-}  # fmt: skip
+from bootstrap.modules import ModuleCatalog, load_modules
+from bootstrap.settings import DEFAULT_MODULES, load_settings
+from bootstrap.topology import Topology
+from domain.queue.module import DomainModule, QueueSpec
+from domain.queue.options import BackoffType, QueueDefaults, RateLimit
 
 
-def test_the_table_holds_every_queue_of_the_seeds() -> None:
-    assert {queue.name for queue in SEED_QUEUES} == SEED_QUEUE_NAMES
+def _sample_topology(**settings: object) -> Topology:
+    catalog = ModuleCatalog(load_modules(DEFAULT_MODULES))
+    return Topology.from_modules(catalog, load_settings(**settings).queues)
 
 
-def test_seed_001_queues_keep_their_concurrency_attempts_backoff_and_seed_000_timeout() -> None:
-    ingress = Topology().for_queue("ingress-events")
-    assert ingress.concurrency == 20
-    assert ingress.defaults.attempts == 5
-    assert ingress.defaults.backoff.type is BackoffType.EXPONENTIAL
-    assert ingress.defaults.backoff.delay == 2000
-    assert ingress.defaults.timeout == 30_000
-    assert Topology().for_queue("orchestration-flows").defaults.timeout == 120_000
-    assert Topology().for_queue("analytics-events").defaults.backoff.delay == 60_000
+def test_the_sample_modules_declare_the_seed_002_queues_they_use() -> None:
+    assert _sample_topology().names() == [
+        "batch-message-sending",
+        "notification-email",
+        "notification-push",
+        "notification-sms",
+        "slack-alerts",
+        "slack-messages",
+        "transaction-processing",
+    ]
 
 
-def test_seed_003_cleanup_queue_uses_a_fixed_ten_second_backoff_and_one_worker() -> None:
-    cleanup = Topology().for_queue("message-cleanup")
-    assert cleanup.concurrency == 1
-    assert cleanup.defaults.attempts == 2
-    assert cleanup.defaults.backoff.type is BackoffType.FIXED
-    assert cleanup.defaults.backoff.delay == 10_000
-    assert cleanup.defaults.timeout == 10 * 60_000
+def test_a_seed_002_queue_keeps_concurrency_attempts_backoff_timeout_and_retention() -> None:
+    email = _sample_topology().for_queue("notification-email")
+    assert email.concurrency == 10
+    assert email.defaults.attempts == 5
+    assert email.defaults.backoff.type is BackoffType.EXPONENTIAL
+    assert (email.defaults.backoff.delay, email.defaults.backoff.max_delay) == (2000, 15 * 60_000)
+    assert email.defaults.timeout == 30_000
+    assert email.defaults.remove_on_complete.count == 50
+    assert email.source == "module notifications"
 
 
-def test_an_unknown_queue_gets_the_seed_002_generic_default() -> None:
-    other = Topology().for_queue("reports-export")
+def test_the_seed_003_batch_queue_runs_two_at_a_time_with_exact_backoff_and_a_five_minute_timeout() -> None:
+    batch = _sample_topology().for_queue("batch-message-sending")
+    assert batch.concurrency == 2
+    assert batch.defaults.attempts == 3
+    assert (batch.defaults.backoff.delay, batch.defaults.backoff.jitter) == (5000, 0.0)
+    assert batch.defaults.timeout == 5 * 60_000
+
+
+def test_a_module_declares_its_own_queue_with_concurrency_defaults_and_rate_limit() -> None:
+    module = DomainModule(
+        "reports",
+        queues=[QueueSpec("reports-export", 3, QueueDefaults(attempts=7, timeout=9000), RateLimit(5, 1000))],
+    )
+    queue = Topology.of_modules([module]).for_queue("reports-export")
+    assert (queue.concurrency, queue.defaults.attempts, queue.defaults.timeout) == (3, 7, 9000)
+    assert queue.rate_limit == RateLimit(5, 1000)
+
+
+def test_a_queue_no_module_declares_gets_the_seed_002_generic_default() -> None:
+    other = _sample_topology().for_queue("reports-export")
     assert other.name == "reports-export"
     assert other.concurrency == 10
     assert other.defaults.attempts == 5
@@ -48,7 +66,7 @@ def test_an_unknown_queue_gets_the_seed_002_generic_default() -> None:
 
 
 def test_settings_override_only_the_fields_they_name() -> None:
-    settings = load_settings(
+    topology = _sample_topology(
         queues={
             "notification-email": {
                 "concurrency": 2,
@@ -57,16 +75,16 @@ def test_settings_override_only_the_fields_they_name() -> None:
             }
         }
     )
-    email = Topology.from_overrides(settings.queues).for_queue("notification-email")
+    email = topology.for_queue("notification-email")
     assert email.concurrency == 2
     assert email.defaults.backoff.delay == 50
     assert email.defaults.backoff.max_delay == 15 * 60_000
     assert email.defaults.attempts == 5
     assert email.rate_limit is not None and email.rate_limit.max == 5
+    assert email.source == "module notifications + settings"
 
 
 def test_an_override_for_a_new_queue_adds_it_to_the_table() -> None:
-    settings = load_settings(queues={"reports-export": {"attempts": 9}})
-    topology = Topology.from_overrides(settings.queues)
+    topology = _sample_topology(queues={"reports-export": {"attempts": 9}})
     assert "reports-export" in topology
     assert topology.for_queue("reports-export").defaults.attempts == 9

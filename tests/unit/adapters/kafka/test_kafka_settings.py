@@ -57,3 +57,23 @@ def test_the_log_topic_is_created_with_one_partition_and_delete_retention() -> N
     assert log.topic_configs["min.insync.replicas"] == "2"
     assert snapshots.topic_configs["cleanup.policy"] == "compact"
     assert leader.num_partitions == 1
+
+
+def test_sasl_credentials_given_apart_from_the_url_win_over_the_urls() -> None:
+    settings = KafkaSettings(
+        url="kafka://url-user:url-pw@a:9092", sasl_username="svc", sasl_password="s3cret"
+    )
+
+    assert settings.sasl_credentials == ("svc", "s3cret")
+    assert "s3cret" not in repr(settings)
+
+
+def test_tls_verify_false_skips_the_certificate_and_hostname_checks() -> None:
+    import ssl
+
+    from adapters.kafka.connection import KafkaConnection
+
+    settings = KafkaSettings(url="kafka://a:9093", security_protocol="SSL", tls_verify=False)
+    context = KafkaConnection(settings).client_options()["ssl_context"]
+
+    assert (context.check_hostname, context.verify_mode) == (False, ssl.CERT_NONE)

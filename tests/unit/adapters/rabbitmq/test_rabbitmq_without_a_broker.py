@@ -8,6 +8,7 @@ from adapters.rabbitmq import RabbitMQBroker, RabbitMQSettings
 from adapters.rabbitmq.connection import connection_parameters
 from adapters.rabbitmq.stream_log import MARKER_SIZE, barrier_marker
 from adapters.rabbitmq.topology import QueueTopology, leader_queue_arguments, log_stream_arguments
+from application.broker import BrokerOptionError
 from application.replication.event_codec import decode_record
 from domain.queue.errors import BrokerUnavailableError
 
@@ -50,11 +51,23 @@ def test_broker_url_is_shown_without_its_password() -> None:
     )
 
 
-def test_generic_knobs_fill_the_adapter_settings_and_unknown_ones_are_ignored() -> None:
-    broker = RabbitMQBroker.from_settings(
-        "amqp://localhost/%2F", connect_timeout_ms=1234, prefix="orders", sasl_mechanism=None, unrelated=1
+def test_options_fill_the_adapter_settings() -> None:
+    broker = RabbitMQBroker.from_url(
+        "amqp://localhost/%2F", options={"connect_timeout_ms": 1234, "key_prefix": "orders"}
     )
-    assert (broker.settings.connect_timeout_ms, broker.settings.prefix) == (1234, "orders")
+    assert (broker.settings.connect_timeout_ms, broker.settings.key_prefix) == (1234, "orders")
+
+
+def test_an_option_the_adapter_does_not_know_is_refused_naming_it() -> None:
+    with pytest.raises(BrokerOptionError) as raised:
+        RabbitMQBroker.from_url("amqp://localhost/%2F", options={"unrelated": 1})
+    assert raised.value.option == "unrelated"
+    assert "heartbeat_s" in raised.value.rule
+
+
+def test_the_nested_replication_settings_are_not_a_flat_option() -> None:
+    with pytest.raises(BrokerOptionError):
+        RabbitMQBroker.from_url("amqp://localhost/%2F", options={"replication": 1})
 
 
 def test_every_queue_has_its_own_streams_and_election_queue() -> None:

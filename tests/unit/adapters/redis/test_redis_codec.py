@@ -10,7 +10,7 @@ from adapters.redis.codec import MalformedJobHashError, add_argument, decode_job
 from adapters.redis.value_codec import decode_progress, encode_progress
 from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
-from application.state_machine.events import JobDraft
+from application.queue_backend import JobDraft
 from domain.queue.job import JobProgress, JobState
 from domain.queue.metadata import JobMetadata, UserRef
 from domain.queue.options import Backoff, BackoffType, JobOptions, KeepJobs

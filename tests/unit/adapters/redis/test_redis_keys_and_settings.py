@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from redis.crc import key_slot
 
+from adapters.redis.connection import RedisConnection
 from adapters.redis.keys import QueueKeys
 from adapters.redis.queue import _chunks
 from adapters.redis.scripts import SCRIPT_NAMES, load_scripts
@@ -57,8 +58,8 @@ def test_other_schemes_are_refused_naming_the_field() -> None:
 
 @pytest.mark.parametrize("prefix", ["", "a{b", "a:b", "a b"])
 def test_a_prefix_that_would_break_the_hash_tag_is_refused(prefix: str) -> None:
-    with pytest.raises(InvalidOptionError, match="prefix"):
-        RedisSettings(url="redis://localhost/0", prefix=prefix)
+    with pytest.raises(InvalidOptionError, match="key_prefix"):
+        RedisSettings(url="redis://localhost/0", key_prefix=prefix)
 
 
 def test_timeouts_must_be_positive() -> None:
@@ -78,3 +79,15 @@ def test_bulk_adds_are_cut_into_chunks_by_count_and_by_payload_size() -> None:
     assert [len(part) for part in _chunks(small, 3, 1000)] == [3, 3, 1]
     assert [len(part) for part in _chunks(big, 10, 150)] == [1, 1, 1]  # each over half the budget
     assert _chunks([], 3, 1000) == []
+
+
+@pytest.mark.parametrize(("verify", "cert_reqs"), [(True, "required"), (False, "none")])
+async def test_tls_verify_decides_whether_the_server_certificate_is_checked(
+    verify: bool, cert_reqs: str
+) -> None:
+    connection = RedisConnection(RedisSettings(url="rediss://localhost:6380/0", tls_verify=verify))
+    try:
+        kwargs = connection.commands.connection_pool.connection_kwargs
+        assert (kwargs["ssl_cert_reqs"], kwargs["ssl_check_hostname"]) == (cert_reqs, verify)
+    finally:
+        await connection.close()

@@ -11,6 +11,7 @@ import json
 
 import pytest
 
+from application.queue_backend import JobDraft, LeaseRef
 from application.replication.event_codec import encode_events
 from application.replication.log_port import LogRecord
 from application.replication.replica import Replica, malformed_job_id
@@ -36,9 +37,9 @@ UNDECODABLE_DATA = [
 ]
 
 
-def _draft(job_id: str, data_json: str) -> ev.JobDraft:
+def _draft(job_id: str, data_json: str) -> JobDraft:
     metadata = JobMetadata(correlation_id=job_id, source="raw-client", timestamp=1)
-    return ev.JobDraft(
+    return JobDraft(
         id=job_id, name="test.run.v1", data_json=data_json, options=OPTIONS, metadata=metadata, created_at=1
     )
 
@@ -95,7 +96,7 @@ async def test_a_completion_whose_return_value_does_not_decode_dead_letters_the_
     machine = QueueStateMachine(queue="q")
     machine.apply(ev.Add(drafts=(_draft("j", "{}"),), now=1))
     claimed: ClaimOutcome = machine.apply(ev.Claim(worker_id="w", max_jobs=1, lease_ms=1000, now=2))
-    lease = ev.LeaseRef("j", claimed.jobs[0].token)
+    lease = LeaseRef("j", claimed.jobs[0].token)
 
     accepted = machine.apply(ev.Complete(lease=lease, return_json="[" * 5000, now=3))
 
@@ -198,11 +199,11 @@ async def test_a_job_dead_lettered_for_its_return_value_runs_again_when_reproces
     machine = QueueStateMachine(queue="q")
     machine.apply(ev.Add(drafts=(_draft("j", '{"n": 1}'),), now=1))
     first: ClaimOutcome = machine.apply(ev.Claim(worker_id="w", max_jobs=1, lease_ms=1000, now=2))
-    machine.apply(ev.Complete(lease=ev.LeaseRef("j", first.jobs[0].token), return_json="{bad", now=3))
+    machine.apply(ev.Complete(lease=LeaseRef("j", first.jobs[0].token), return_json="{bad", now=3))
 
     assert machine.apply(ev.Reprocess(job_id="j", now=4)) is True
     again: ClaimOutcome = machine.apply(ev.Claim(worker_id="w", max_jobs=1, lease_ms=1000, now=5))
-    machine.apply(ev.Complete(lease=ev.LeaseRef("j", again.jobs[0].token), return_json='"ok"', now=6))
+    machine.apply(ev.Complete(lease=LeaseRef("j", again.jobs[0].token), return_json='"ok"', now=6))
 
     done = machine.get("j")
     assert again.jobs[0].job.data == {"n": 1}

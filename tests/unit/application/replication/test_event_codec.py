@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from application.queue_backend import JobDraft, LeaseRef
 from application.replication.event_codec import decode_record, encode_events
 from application.replication.value_codec import CodecError
 from application.state_machine import events as ev
@@ -35,7 +36,7 @@ METADATA = JobMetadata(
     timestamp=123,
     business_context={"nested": {"list": [1, 2.5, None, True]}, "big": 10**30},
 )
-DRAFT = ev.JobDraft(
+DRAFT = JobDraft(
     id="order-1",
     name="orders.place.v1",
     data_json='{"x":[1,"é"]}',
@@ -43,13 +44,13 @@ DRAFT = ev.JobDraft(
     metadata=METADATA,
     created_at=5,
 )
-LEASE = ev.LeaseRef(job_id="order-1", token="w#7")
+LEASE = LeaseRef(job_id="order-1", token="w#7")
 
 EVERY_EVENT: list[ev.QueueEvent] = [
     ev.Add(drafts=(DRAFT, DRAFT), now=1),
     ev.Claim(worker_id="w", max_jobs=8, lease_ms=30_000, now=2, limiter=RateLimit(max=5, duration=1000)),
     ev.Claim(worker_id="w", max_jobs=1, lease_ms=10, now=2),
-    ev.Extend(worker_id="w", leases=(LEASE, ev.LeaseRef("b", "w#8")), lease_ms=30_000, now=3),
+    ev.Extend(worker_id="w", leases=(LEASE, LeaseRef("b", "w#8")), lease_ms=30_000, now=3),
     ev.UpdateProgress(lease=LEASE, progress=42, now=4),
     ev.UpdateProgress(lease=LEASE, progress=42.5, now=4),
     ev.UpdateProgress(

@@ -14,11 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.unit.application.replication.conftest import JOB_NAME, Cluster
 
-from application.queue_backend import ClaimRequest
+from application.queue_backend import ClaimRequest, JobDraft, LeaseRef
 from application.replication.event_codec import decode_record, encode_events
 from application.replication.snapshot_codec import canonical_state
 from application.state_machine import events as ev
-from application.state_machine.events import LeaseRef
 from domain.queue.errors import InvalidJobError
 from domain.queue.job import JobProgress, JobState
 from domain.queue.metadata import JobMetadata, UserRef
@@ -64,7 +63,7 @@ async def test_the_queue_keeps_working_and_a_new_process_opens_it_after_undecoda
     cluster: Cluster,
 ) -> None:
     first = await cluster.process()
-    draft = ev.JobDraft("poison", JOB_NAME, "[" * 5000, OPTIONS, JobMetadata(), 1)
+    draft = JobDraft("poison", JOB_NAME, "[" * 5000, OPTIONS, JobMetadata(), 1)
     cluster.storage.append([encode_events("raw", [(1, ev.Add(drafts=(draft,), now=1))]), b"\xff"])
 
     late = await cluster.process()
@@ -142,7 +141,7 @@ async def _apply_op(
     if kind == "add":
         await processes[op[1]].add(JOB_NAME, {"n": 1}, metadata=op[2])
     elif kind == "raw-add":
-        draft = ev.JobDraft(f"raw-{len(cluster.storage.records)}", JOB_NAME, op[1], OPTIONS, JobMetadata(), 1)
+        draft = JobDraft(f"raw-{len(cluster.storage.records)}", JOB_NAME, op[1], OPTIONS, JobMetadata(), 1)
         cluster.storage.append([encode_events("raw-client", [(1, ev.Add(drafts=(draft,), now=1))])])
     elif kind == "claim":
         handle = processes[op[1]]
@@ -172,7 +171,7 @@ _event = st.one_of(
         ev.Add,
         drafts=st.tuples(
             st.builds(
-                ev.JobDraft,
+                JobDraft,
                 id=st.sampled_from(["a", 1]),
                 name=st.just(JOB_NAME),
                 data_json=st.sampled_from(["{}", "[1]"]),

@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from adapters.memory_log import MemoryLog
-from application.queue_backend import ClaimRequest, FailureReport
+from application.queue_backend import ClaimRequest, FailureReport, LeaseRef
 from application.replication.engine import ReplicationEngine
 from application.replication.log_port import LogRecord
 from application.replication.replicated_queue import ReplicatedQueue
 from application.replication.settings import ReplicationSettings
 from application.replication.snapshot_codec import canonical_state
-from application.state_machine.events import LeaseRef
 from application.worker import HandlerRegistry, Worker, WorkerOptions
 from domain.queue.errors import BrokerUnavailableError, InvalidJobError, PayloadTooLargeError
 from domain.queue.job import JobProgress, JobState, NewJob

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from application.queue_backend import JobDraft, LeaseRef
 from application.replication.snapshot_codec import (
     canonical_state,
     decode_snapshot,
@@ -38,7 +39,7 @@ def _options(priority: int, delay: int, attempts: int, keep: int | None, key: st
 
 
 drafts = st.builds(
-    lambda job_id, priority, delay, attempts, keep, key: ev.JobDraft(
+    lambda job_id, priority, delay, attempts, keep, key: JobDraft(
         id=job_id,
         name="test.run.v1",
         data_json='{"n":1}',
@@ -56,8 +57,8 @@ drafts = st.builds(
 steps = st.integers(0, 200)
 
 
-def _lease(job_id: str, n: int) -> ev.LeaseRef:
-    return ev.LeaseRef(job_id=job_id, token=f"w#{n}")
+def _lease(job_id: str, n: int) -> LeaseRef:
+    return LeaseRef(job_id=job_id, token=f"w#{n}")
 
 
 operations = st.lists(

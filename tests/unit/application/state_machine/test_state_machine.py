@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from application.queue_backend import JobDraft, LeaseRef
 from application.state_machine import events as ev
 from application.state_machine.machine import QueueStateMachine
 from domain.queue.errors import InvalidOptionError
@@ -14,9 +15,9 @@ from domain.queue.options import JobOptions, KeepJobs, QueueDefaults, RateLimit
 T0 = 1_000_000
 
 
-def draft(job_id: str, *, now: int = T0, **options: object) -> ev.JobDraft:
+def draft(job_id: str, *, now: int = T0, **options: object) -> JobDraft:
     resolved = JobOptions(**options).resolve(QueueDefaults(attempts=2))  # type: ignore[arg-type]
-    return ev.JobDraft(job_id, "test.job.v1", "{}", resolved, JobMetadata(correlation_id=job_id), now)
+    return JobDraft(job_id, "test.job.v1", "{}", resolved, JobMetadata(correlation_id=job_id), now)
 
 
 def add(machine: QueueStateMachine, *job_ids: str, now: int = T0, **options: object) -> None:
@@ -82,8 +83,8 @@ def test_stale_token_cannot_complete(machine: QueueStateMachine) -> None:
     add(machine, "a")
     [(_, stale)] = claim(machine, lease=100)
     [(_, fresh)] = claim(machine, now=T0 + 200, worker="other")
-    assert machine.apply(ev.Complete(ev.LeaseRef("a", stale), '"x"', T0 + 201)) is False
-    assert machine.apply(ev.Complete(ev.LeaseRef("a", fresh), '"y"', T0 + 202)) is True
+    assert machine.apply(ev.Complete(LeaseRef("a", stale), '"x"', T0 + 201)) is False
+    assert machine.apply(ev.Complete(LeaseRef("a", fresh), '"y"', T0 + 202)) is True
     assert machine.get("a").return_value == "y"
 
 
@@ -108,7 +109,7 @@ def test_expired_lease_on_the_last_attempt_dead_letters(machine: QueueStateMachi
 def test_extended_lease_survives_past_its_first_expiry(machine: QueueStateMachine) -> None:
     add(machine, "a")
     [(_, token)] = claim(machine, lease=100)
-    assert machine.apply(ev.Extend("w", (ev.LeaseRef("a", token),), 100, T0 + 90)) == []
+    assert machine.apply(ev.Extend("w", (LeaseRef("a", token),), 100, T0 + 90)) == []
     machine.apply(ev.Tick(T0 + 150))
     assert machine.get("a").state is JobState.ACTIVE
 
@@ -116,7 +117,7 @@ def test_extended_lease_survives_past_its_first_expiry(machine: QueueStateMachin
 def test_fail_with_a_retry_delay_makes_the_job_delayed(machine: QueueStateMachine) -> None:
     add(machine, "a")
     [(_, token)] = claim(machine)
-    outcome = machine.apply(ev.Fail(ev.LeaseRef("a", token), "boom", "trace", 250, T0 + 10))
+    outcome = machine.apply(ev.Fail(LeaseRef("a", token), "boom", "trace", 250, T0 + 10))
     job = machine.get("a")
     assert (outcome.state, job.due_at, job.attempts_made) == (JobState.DELAYED, T0 + 260, 1)
 
@@ -124,7 +125,7 @@ def test_fail_with_a_retry_delay_makes_the_job_delayed(machine: QueueStateMachin
 def test_fail_without_retry_dead_letters(machine: QueueStateMachine) -> None:
     add(machine, "a")
     [(_, token)] = claim(machine)
-    machine.apply(ev.Fail(ev.LeaseRef("a", token), "permanent", None, None, T0 + 10))
+    machine.apply(ev.Fail(LeaseRef("a", token), "permanent", None, None, T0 + 10))
     job = machine.get("a")
     assert (job.state, job.failed_reason, job.finished_on) == (JobState.FAILED, "permanent", T0 + 10)
 
@@ -134,7 +135,7 @@ def test_fail_after_the_last_attempt_dead_letters_even_if_a_retry_is_asked(
 ) -> None:
     add(machine, "a", attempts=1)
     [(_, token)] = claim(machine)
-    machine.apply(ev.Fail(ev.LeaseRef("a", token), "boom", None, 100, T0))
+    machine.apply(ev.Fail(LeaseRef("a", token), "boom", None, 100, T0))
     assert machine.get("a").state is JobState.FAILED
 
 
@@ -143,7 +144,7 @@ def test_release_hands_the_job_back_with_its_place_and_without_the_attempt(
 ) -> None:
     add(machine, "a", "b")
     claimed = claim(machine, 2)
-    machine.apply(ev.Release("w", tuple(ev.LeaseRef(j, t) for j, t in claimed), T0))
+    machine.apply(ev.Release("w", tuple(LeaseRef(j, t) for j, t in claimed), T0))
     assert (machine.get("a").attempts_started, machine.get("a").state) == (0, JobState.WAITING)
     assert [job_id for job_id, _ in claim(machine, 2)] == ["a", "b"]
 
@@ -182,7 +183,7 @@ def test_keep_newest_n_completed_jobs(machine: QueueStateMachine) -> None:
     for index in range(4):
         add(machine, f"j{index}", remove_on_complete=2)
         [(job_id, token)] = claim(machine)
-        machine.apply(ev.Complete(ev.LeaseRef(job_id, token), "null", T0 + index))
+        machine.apply(ev.Complete(LeaseRef(job_id, token), "null", T0 + index))
     assert [job_id for job_id in ("j0", "j1", "j2", "j3") if machine.get(job_id)] == ["j2", "j3"]
     assert machine.stats().completed == 2
 
@@ -191,7 +192,7 @@ def test_keep_by_age_drops_old_completed_jobs(machine: QueueStateMachine) -> Non
     for index, now in enumerate((T0, T0 + 500)):
         add(machine, f"j{index}", now=now, remove_on_complete=KeepJobs(age=300))
         [(job_id, token)] = claim(machine, now=now)
-        machine.apply(ev.Complete(ev.LeaseRef(job_id, token), "null", now))
+        machine.apply(ev.Complete(LeaseRef(job_id, token), "null", now))
     assert machine.get("j0") is None and machine.get("j1") is not None
 
 
@@ -199,7 +200,7 @@ def test_clean_removes_only_jobs_finished_before_the_grace(machine: QueueStateMa
     for index, now in enumerate((T0, T0 + 100, T0 + 900)):
         add(machine, f"j{index}", now=now)
         [(job_id, token)] = claim(machine, now=now)
-        machine.apply(ev.Complete(ev.LeaseRef(job_id, token), "null", now))
+        machine.apply(ev.Complete(LeaseRef(job_id, token), "null", now))
     assert machine.apply(ev.Clean(500, JobState.COMPLETED, 10, T0 + 1000)) == 2
     assert machine.get("j2") is not None
 
@@ -223,7 +224,7 @@ def test_reprocess_all_with_a_filter_revives_only_matching_letters(machine: Queu
     for job_id in ("a", "b"):
         add(machine, job_id)
         [(_, token)] = claim(machine)
-        machine.apply(ev.Fail(ev.LeaseRef(job_id, token), f"reason {job_id}", None, None, T0))
+        machine.apply(ev.Fail(LeaseRef(job_id, token), f"reason {job_id}", None, None, T0))
     assert machine.apply(ev.ReprocessAll(DeadLetterFilter(reason_contains="reason a"), T0)) == 1
     assert (machine.get("a").state, machine.get("b").state) == (JobState.WAITING, JobState.FAILED)
 

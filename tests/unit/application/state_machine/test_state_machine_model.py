@@ -12,6 +12,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from application.queue_backend import JobDraft, LeaseRef
 from application.state_machine import events as ev
 from application.state_machine.machine import QueueStateMachine
 from domain.queue.job import JobState
@@ -103,10 +104,10 @@ class QueueAgreesWithModel(RuleBasedStateMachine):
         self.now = 1000
         self.tokens: dict[str, str] = {}
 
-    def _draft(self, job_id: str, priority: int, delay: int) -> ev.JobDraft:
+    def _draft(self, job_id: str, priority: int, delay: int) -> JobDraft:
         options = JobOptions(priority=priority, delay=delay, attempts=ATTEMPTS, remove_on_complete=False)
         resolved = options.resolve(QueueDefaults(remove_on_fail=False))
-        return ev.JobDraft(job_id, "prop.job.v1", "{}", resolved, JobMetadata(), self.now)
+        return JobDraft(job_id, "prop.job.v1", "{}", resolved, JobMetadata(), self.now)
 
     @rule(
         job_id=st.sampled_from([f"j{i}" for i in range(12)]),
@@ -135,7 +136,7 @@ class QueueAgreesWithModel(RuleBasedStateMachine):
         if not active:
             return
         job_id = data.draw(st.sampled_from(active))
-        lease = ev.LeaseRef(job_id, self.tokens[job_id])
+        lease = LeaseRef(job_id, self.tokens[job_id])
         if ok:
             assert self.machine.apply(ev.Complete(lease, "null", self.now)) is True
         else:
