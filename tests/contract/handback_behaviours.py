@@ -85,6 +85,16 @@ class HandBackBehaviours:
         [letter] = await queue.list_dead_letters()
         assert letter.job_id == job.id and letter.reason == reason
 
+    async def test_job_stored_with_a_name_that_is_not_a_job_name_is_dead_lettered_not_handed_back(
+        self, broker: Any, queue: Any, queue_name: str
+    ) -> None:
+        await broker.write_raw_job(queue_name, "nameless-1", "", b"{}")  # no worker can know ''
+        async with running_worker(queue, {ECHO: recording_handler([])}, unknown_job_delay_ms=HOUR_MS):
+            [letter] = await eventually(queue.list_dead_letters, message="a dead letter")
+        stats = await queue.get_stats()
+        assert (stats.waiting, stats.delayed, stats.active, stats.failed) == (0, 0, 0, 1)
+        assert "name" in letter.reason
+
     async def test_hand_back_with_a_stale_lease_is_refused_and_changes_nothing(self, queue: Any) -> None:
         job = await queue.add(ECHO, {})
         [claimed] = await queue.claim(ClaimRequest("w", 1, 60_000, block_ms=1000))

@@ -2,7 +2,7 @@
 
 Each adapter's test module subclasses ``QueueContract`` and provides one async ``broker`` fixture
 yielding a ``BrokerUnderTest``. The behaviours live in mixins, by side of the port and by feature
-(one for hostile input at ``add``).
+(hostile input at ``add``, poison records written with the broker's own client).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from tests.contract.handback_behaviours import HandBackBehaviours
 from tests.contract.helpers import contract_job_types, fast_defaults, unique_queue_name
 from tests.contract.hook_behaviours import HookBehaviours
 from tests.contract.input_fuzz_behaviours import InputFuzzBehaviours
+from tests.contract.poison_behaviours import PoisonBehaviours
 from tests.contract.producer_behaviours import ProducerBehaviours
 from tests.contract.reliability_behaviours import ReliabilityBehaviours
 from tests.contract.support import BrokerUnderTest
@@ -29,6 +30,7 @@ class QueueContract(
     HandBackBehaviours,
     HookBehaviours,
     InputFuzzBehaviours,
+    PoisonBehaviours,
 ):
     """Every behaviour of the contract; subclasses only build the broker."""
 

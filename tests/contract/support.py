@@ -74,6 +74,16 @@ class BrokerUnderTest(ABC):
         """
 
     @abstractmethod
+    async def write_raw_job(self, queue: str, job_id: str, name: str, data: bytes) -> None:
+        """Store one job the way a raw client of the broker could: in the broker's own well-formed
+        record, with ``data`` (the job's JSON text) these bytes verbatim, JSON or not, UTF-8 or not.
+
+        Memory: its record with ``data`` spliced in; the log adapters: an ``add`` record on the
+        queue's log (``poison_behaviours.log_add_record``); Redis: a job added as usual whose stored
+        fields a raw client then overwrites (callers pause the queue while they write).
+        """
+
+    @abstractmethod
     async def start_second_worker(
         self,
         queue: str,

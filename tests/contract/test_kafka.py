@@ -23,7 +23,9 @@ from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
 from application.queue_backend import QueueBackend
 from application.replication.replicated_queue import ReplicatedQueue
+from domain.queue.errors import InvalidJobError
 from domain.queue.job import JobState, NewJob
+from domain.queue.metadata import JobMetadata
 from domain.queue.options import QueueDefaults
 from tests.contract.helpers import (
     ECHO,
@@ -34,6 +36,7 @@ from tests.contract.helpers import (
     unique_queue_name,
     wait_for_state,
 )
+from tests.contract.poison_behaviours import log_add_record
 from tests.contract.process_worker import ProcessBrokerUnderTest, ProcessWorker
 from tests.contract.queue_contract import QueueContract
 from tests.contract.support import CONTRACT_SECRET, BrokerUnderTest
@@ -120,6 +123,9 @@ class KafkaBrokerUnderTest(ProcessBrokerUnderTest):
         finally:
             await producer.stop()
 
+    async def write_raw_job(self, queue: str, job_id: str, name: str, data: bytes) -> None:
+        await self.write_raw_record(queue, log_add_record(queue, job_id, name, data))
+
     @property
     def worker_url(self) -> str:
         return self.site.url
@@ -197,6 +203,23 @@ async def test_a_raw_record_is_dead_lettered_identically_by_every_process_with_a
     assert reason in letters[0].reason
     assert letters[0].raw_record == (raw or b"")
     assert (await first.get_job(good.id)) is not None
+
+
+async def test_an_add_whose_metadata_has_the_wrong_type_is_refused_and_no_process_stores_anything(
+    kafka: KafkaBrokerUnderTest,
+) -> None:
+    queue = unique_queue_name("kt")
+    adder, other = await _open(kafka, queue), await _open(kafka, queue)
+
+    with pytest.raises(InvalidJobError) as raised:
+        await adder.add(ECHO, {}, metadata=JobMetadata(tenant_id=42))  # type: ignore[arg-type]
+    good = await adder.add(ECHO, {})
+
+    assert "tenant_id" in raised.value.field
+    for handle in (adder, other):
+        assert (await handle.get_stats()).waiting == 1
+        assert await handle.list_dead_letters() == []
+    assert (await other.get_job(good.id)) is not None
 
 
 async def test_a_range_of_the_log_is_read_back_in_order_up_to_its_end(

@@ -24,6 +24,7 @@ from domain.queue.context import JobContext
 from domain.queue.errors import BrokerUnavailableError
 from domain.queue.job import Progress
 from domain.queue.options import QueueDefaults
+from tests.contract.poison_behaviours import memory_job_record
 from tests.contract.queue_contract import QueueContract
 from tests.contract.support import BrokerUnderTest, SecondWorker
 
@@ -155,6 +156,9 @@ class MemoryBrokerUnderTest(BrokerUnderTest):
     async def write_raw_record(self, queue: str, raw: bytes) -> None:
         handle = self.broker.queue(JobFactory(queue, _contract_types()))
         handle.accept_raw_record(raw)
+
+    async def write_raw_job(self, queue: str, job_id: str, name: str, data: bytes) -> None:
+        await self.write_raw_record(queue, memory_job_record(job_id, name, data))
 
     async def start_second_worker(
         self,

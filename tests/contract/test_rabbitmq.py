@@ -27,10 +27,12 @@ from application.jobs.job_types import JobTypes
 from application.queue_backend import QueueBackend
 from application.replication.log_port import LogRecord
 from application.replication.replicated_queue import ReplicatedQueue
-from domain.queue.errors import BrokerUnavailableError
+from domain.queue.errors import BrokerUnavailableError, InvalidJobError
 from domain.queue.job import JobState
+from domain.queue.metadata import JobMetadata
 from domain.queue.options import KeepJobs, QueueDefaults
 from tests.contract.helpers import eventually, unique_queue_name
+from tests.contract.poison_behaviours import log_add_record
 from tests.contract.process_worker import ProcessBrokerUnderTest
 from tests.contract.queue_contract import QueueContract
 from tests.contract.support import CONTRACT_SECRET, BrokerUnderTest
@@ -65,6 +67,9 @@ class RabbitMQBrokerUnderTest(ProcessBrokerUnderTest):
     async def write_raw_record(self, queue: str, raw: bytes) -> None:
         stream = QueueTopology.of(TEST_SETTINGS.key_prefix, queue).log_stream
         await asyncio.to_thread(publish_raw, self.node.url, stream, raw)
+
+    async def write_raw_job(self, queue: str, job_id: str, name: str, data: bytes) -> None:
+        await self.write_raw_record(queue, log_add_record(queue, job_id, name, data))
 
     @property
     def worker_url(self) -> str:
@@ -296,6 +301,31 @@ async def test_a_raw_record_is_dead_lettered_the_same_way_by_every_process_and_t
         assert [(d.job_id, d.reason) for d in letters_one] == [(d.job_id, d.reason) for d in letters_two]
         assert len(letters_one) == 1 and letters_one[0].reason
         assert (await two.get_job(after.id)) is not None
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_an_add_whose_metadata_has_the_wrong_type_is_refused_at_once_and_no_process_stores_anything(
+    rabbitmq_broker: BrokerHandle,
+) -> None:
+    name = unique_queue_name()
+    first, second = (
+        RabbitMQBroker(rabbitmq_broker.url, TEST_SETTINGS),
+        RabbitMQBroker(rabbitmq_broker.url, TEST_SETTINGS),
+    )
+    try:
+        adder = await first.open_queue(JobFactory(name, JobTypes(strict=False)))
+        other = await second.open_queue(JobFactory(name, JobTypes(strict=False)))
+        with pytest.raises(InvalidJobError) as raised:  # not BrokerUnavailableError after a timeout
+            await adder.add("contract.echo.v1", {}, metadata=JobMetadata(tenant_id=42))  # type: ignore[arg-type]
+        good = await adder.add("contract.echo.v1", {})
+
+        assert "tenant_id" in raised.value.field
+        for handle in (adder, other):
+            assert (await handle.get_stats()).waiting == 1
+            assert await handle.list_dead_letters() == []
+        assert (await other.get_job(good.id)) is not None
     finally:
         await first.close()
         await second.close()

@@ -87,6 +87,17 @@ class RedisBrokerUnderTest(ProcessBrokerUnderTest):
             await client.zadd(keys.wait, {job_id: 5 * PRIO_SHIFT})
             await client.zadd(keys.marker, {"w": 0})
 
+    async def write_raw_job(self, queue: str, job_id: str, name: str, data: bytes) -> None:
+        """A job added as usual, then its stored name and data overwritten by a raw client."""
+        handle = await self.open_queue(queue, contract_job_types(), fast_defaults())
+        try:
+            await handle.add(ECHO, None, JobOptions(job_id=job_id))
+        finally:
+            await handle.close()
+        keys = QueueKeys(RedisSettings(url=self.server.url).key_prefix, queue)
+        async with raw_client(self.server) as client:
+            await client.hset(keys.job(job_id), mapping={"name": name, "data": data})
+
     @property
     def worker_url(self) -> str:
         return self.server.url

@@ -222,13 +222,18 @@ class MemoryQueue(QueueBackend):
             options = JobOptions(job_id=record.job_id) if record.job_id else None
             draft = self._factory.draft(record.name, record.data, options, None, now)
         except (MalformedRecordError, InvalidJobError) as exc:
-            self._shared.malformed_seq += 1
-            job_id = f"malformed-{now}-{self._shared.malformed_seq}"
-            job: Job = self._machine.on_record_malformed(ev.RecordMalformed(job_id, raw, str(exc), now))
-            return job
+            return self._dead_letter_raw(raw, str(exc), now)
+        except Exception as exc:  # any other failure of any type: the same rule, never a crash
+            return self._dead_letter_raw(raw, f"{type(exc).__name__}: {exc}"[:300], now)
         added: Job = self._machine.on_add(ev.Add((draft,), now))[0]
         self._shared.wake()
         return added
+
+    def _dead_letter_raw(self, raw: bytes, reason: str, now: int) -> Job:
+        self._shared.malformed_seq += 1
+        job_id = f"malformed-{now}-{self._shared.malformed_seq}"
+        job: Job = self._machine.on_record_malformed(ev.RecordMalformed(job_id, raw, reason, now))
+        return job
 
     def _tick(self) -> None:
         self._check_open()

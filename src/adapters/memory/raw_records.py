@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from application.state_machine.stored_json import MAX_JSON_DEPTH, has_lone_surrogate, text_depth_exceeds
+
 MAX_RECORD_BYTES = 1024 * 1024
 
 
@@ -31,10 +33,14 @@ def decode_raw_record(raw: bytes) -> RawJob:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedRecordError(f"record is not UTF-8 ({exc.reason})") from exc
+    if text_depth_exceeds(text):
+        raise MalformedRecordError(f"record nests deeper than {MAX_JSON_DEPTH} levels")
     try:
         value = json.loads(text)
-    except ValueError as exc:
-        raise MalformedRecordError(f"record is not JSON ({exc})") from exc
+    except Exception as exc:  # any decoder failure, of any type, is the same verdict
+        raise MalformedRecordError(f"record is not JSON ({type(exc).__name__}: {exc})"[:300]) from exc
+    if has_lone_surrogate(value):
+        raise MalformedRecordError("record holds an unpaired UTF-16 surrogate")
     if not isinstance(value, dict):
         raise MalformedRecordError("record must be a JSON object")
     name = value.get("name")

@@ -11,6 +11,7 @@ Field names (short, they are stored once per job): ``name``, ``data`` (the draft
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -27,6 +28,7 @@ from adapters.redis.value_codec import (
 )
 from application.queue_backend import JobDraft
 from application.state_machine.records import MALFORMED_JOB_NAME, MALFORMED_OPTIONS
+from application.state_machine.stored_json import MAX_JSON_DEPTH, decode_stored_json
 from domain.queue.job import DeadLetter, Job, JobState
 from domain.queue.metadata import JobMetadata
 from domain.queue.options import ResolvedOptions
@@ -41,6 +43,9 @@ class MalformedJobHashError(ValueError):
 
 
 # --- encoding (add) ---------------------------------------------------------------------------
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # a \uD800..\uDFFF escape: maybe unpaired
 
 
 def add_argument(drafts: Sequence[JobDraft]) -> str:
@@ -193,7 +198,7 @@ def _decode(job_id: str, queue: str, fields: Fields, deduplicated: bool) -> Job:
         if not isinstance(text, str):
             raise TypeError("data must be text")
         text.encode("utf-8")  # strict: bytes that were not UTF-8 make the payload undecodable
-        data = json.loads(text)
+        data = decode_stored_json(text)
     ret = fields.get("ret")
     raw = fields.get("raw")
     return Job(
@@ -206,7 +211,7 @@ def _decode(job_id: str, queue: str, fields: Fields, deduplicated: bool) -> Job:
         state=JobState(fields["state"]),
         created_at=created,
         progress=decode_progress(fields.get("progress")),
-        return_value=None if ret is None else json.loads(ret),
+        return_value=None if ret is None else decode_stored_json(ret, "return value"),
         failed_reason=fields.get("reason"),
         stacktrace=_stack(fields),
         attempts_started=_int(fields, "as") or 0,
@@ -226,8 +231,9 @@ def _raw_of(fields: Fields) -> bytes:
     if data is not None:
         raw = data.encode("utf-8", "surrogateescape")
         try:
-            json.loads(raw)
-        except Exception:  # any failure (RecursionError too) means the payload broke
+            data.encode("utf-8")  # strict: bytes that were not UTF-8 broke it
+            decode_stored_json(data)
+        except Exception:  # any failure (StoredJsonError, UnicodeEncodeError) means the payload broke
             return raw
     parts = {
         key: value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
@@ -242,8 +248,11 @@ def decode_claimed_batch(entries: Sequence[bytes]) -> list[Any] | None:
     None if some job's stored JSON does not parse: then each is decoded on its own, so only the
     broken one is dead-lettered.
     """
+    joined = b"[" + b",".join(entries) + b"]"
+    if joined.count(b"[") + joined.count(b"{") > MAX_JSON_DEPTH or _SURROGATE_ESCAPE.search(joined):
+        return None  # maybe too deep or an unpaired surrogate: each job is checked on its own
     try:
-        decoded = json.loads(b"[" + b",".join(entries) + b"]")
+        decoded = json.loads(joined)
     except Exception:  # any failure (RecursionError too): decode one by one
         return None
     return decoded if isinstance(decoded, list) and len(decoded) == len(entries) else None
@@ -255,7 +264,8 @@ def decode_claimed(blob: bytes | list[Any], queue: str) -> tuple[str, Job]:
 
     The caller then falls back to ``decode_job`` on the stored hash, which decides field by field.
     """
-    fields = json.loads(blob) if isinstance(blob, bytes) else blob
+    # bytes: the stored-JSON rule of every broker (depth, unpaired surrogates, any failure; ADR 0012)
+    fields = decode_stored_json(blob.decode("utf-8"), "claimed job") if isinstance(blob, bytes) else blob
     token, job_id, name, data, opts, meta, created, started, made, progress, ret, reason, stack = fields[:13]
     processed_on, finished_on, hand_backs = fields[13:]
     if type(hand_backs) is not int:

@@ -184,7 +184,7 @@ class ReplicationEngine:
         if self._closed:
             raise BrokerUnavailableError(self.broker, "queue handle closed")
         nonce = next(self._nonces)
-        entry = encode_entry(nonce, event).encode("utf-8")
+        entry = encode_entry(nonce, event)  # refuses what the replicas would not decode back equal
         if len(entry) > self.settings.max_record_bytes - RECORD_OVERHEAD_BYTES:
             raise PayloadTooLargeError(
                 "data",
@@ -339,10 +339,12 @@ class ReplicationEngine:
         while not self._closed:
             try:
                 async for record in self._log.tail(replica.next_offset):
-                    replica.apply(record)
+                    replica.apply(record)  # never raises for what a record holds (see Replica.apply)
                     self._schedule_notify()
             except (BrokerUnavailableError, ConnectionError, OSError) as exc:
                 logger.warning("tailing the log failed queue=%s: %s; retrying", self.queue, exc)
+            except Exception:  # a bug, not a record: keep the replica fed, the traceback in the log
+                logger.exception("tailing the log failed queue=%s; retrying", self.queue)
             await asyncio.sleep(delay)
 
     def _schedule_notify(self) -> None:
@@ -370,7 +372,10 @@ class ReplicationEngine:
                             await asyncio.sleep(settings.reconnect_delay_ms / 1000)
                         continue
                     timeout_ms = min(timeout_ms, due - now)
-                await self._maybe_snapshot()
+                try:
+                    await self._maybe_snapshot()
+                except Exception:  # a bug: maintenance (ticks) must go on; the traceback is logged
+                    logger.exception("snapshot failed queue=%s", self.queue)
             await wait_for_change(changed, timeout_ms / 1000)
 
     async def _tick(self, now: int) -> bool:

@@ -9,19 +9,23 @@ client may write (bad bytes, null, unknown event, wrong schema) raises ``CodecEr
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from application.queue_backend import LeaseRef
 from application.replication import value_codec as vc
+from application.replication.event_checks import check_event
 from application.replication.value_codec import CodecError, Obj, fail
 from application.state_machine import events as ev
+from application.state_machine.stored_json import has_lone_surrogate
 from domain.queue.errors import InvalidOptionError
 
 RECORD_VERSION = 1
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _json_str = json.encoder.encode_basestring  # a str as a JSON string literal (C-accelerated)
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # a surrogate escape: check that it is paired
 RECORD_OVERHEAD_BYTES = 256  # a record's bytes beyond its entries (version, appender id, brackets)
 
 
@@ -125,21 +129,42 @@ def _encode_event(event: ev.QueueEvent) -> Obj:
     raise TypeError(f"not a queue event: {type(event).__name__}")
 
 
-def encode_entry(nonce: int, event: ev.QueueEvent) -> str:
-    """One ``[nonce, event]`` entry as JSON text (records are built by joining entries).
+def encode_entry(nonce: int, event: ev.QueueEvent) -> bytes:
+    """One ``[nonce, event]`` entry as UTF-8 JSON (records are built by joining entries).
 
-    Raises ``InvalidOptionError`` when a value inside the event is not JSON-encodable.
+    Only events that every replica decodes back to an equal event are encoded (``check_event``);
+    anything else raises ``InvalidOptionError`` naming the field, as does a value that is not
+    JSON-encodable or a string that is not encodable as UTF-8 (a lone surrogate).
     """
     if type(event) is ev.Complete:  # one per job: formatted directly (same JSON as the general path)
         lease = event.lease
-        return (
-            f'[{nonce},{{"t":"complete","now":{int(event.now)},'
-            f'"lease":[{_json_str(lease.job_id)},{_json_str(lease.token)}],"ret":{_json_str(event.return_json)}}}]'
-        )
+        if (
+            type(event.now) is int
+            and type(lease) is LeaseRef
+            and type(lease.job_id) is str
+            and type(lease.token) is str
+            and type(event.return_json) is str
+        ):
+            text = (
+                f'[{nonce},{{"t":"complete","now":{event.now},"lease":[{_json_str(lease.job_id)},'
+                f'{_json_str(lease.token)}],"ret":{_json_str(event.return_json)}}}]'
+            )
+            return _utf8(text)
+    check_event(event)
     try:
-        return _ENCODER.encode([nonce, _encode_event(event)])
-    except (TypeError, ValueError) as exc:
-        raise InvalidOptionError("metadata", "must be JSON-encodable", detail=str(exc)) from exc
+        text = _ENCODER.encode([nonce, _encode_event(event)])
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidOptionError("event", "must be JSON-encodable", detail=str(exc)[:200]) from None
+    return _utf8(text)
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidOptionError(
+            "event", "strings must be encodable as UTF-8 (no lone surrogates)", detail=exc.reason
+        ) from None
 
 
 def encode_record(appender: str, entries: Sequence[bytes]) -> bytes:
@@ -149,7 +174,7 @@ def encode_record(appender: str, entries: Sequence[bytes]) -> bytes:
 
 
 def encode_events(appender: str, events: Sequence[tuple[int, ev.QueueEvent]]) -> bytes:
-    return encode_record(appender, [encode_entry(nonce, event).encode("utf-8") for nonce, event in events])
+    return encode_record(appender, [encode_entry(nonce, event) for nonce, event in events])
 
 
 # --- decoding -------------------------------------------------------------------------------------
@@ -276,8 +301,10 @@ def decode_record(payload: bytes | None) -> DecodedRecord:
         fail("empty or null record")
     try:
         document = json.loads(payload)
-    except (UnicodeDecodeError, ValueError, RecursionError):
+    except Exception:
         fail("record is not UTF-8 JSON")
+    if _SURROGATE_ESCAPE.search(payload) and has_lone_surrogate(document):
+        fail("record holds an unpaired UTF-16 surrogate")
     try:
         d = vc.obj(document, "record")
         version = d.get("v")
@@ -296,8 +323,8 @@ def decode_record(payload: bytes | None) -> DecodedRecord:
             entries.append((item[0], decode_event(item[1])))
     except CodecError:
         raise
-    except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as exc:
-        raise CodecError(f"wrong schema: {exc}") from exc
+    except Exception as exc:  # any other failure of any type: the record does not decode
+        raise CodecError(f"wrong schema: {type(exc).__name__}: {exc}"[:300]) from exc
     return DecodedRecord(appender=appender, entries=tuple(entries))
 
 

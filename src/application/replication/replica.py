@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import heapq
 import itertools
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -23,7 +24,7 @@ from application.replication.snapshot_codec import AppenderMarks
 from application.replication.value_codec import CodecError
 from application.state_machine import events as ev
 from application.state_machine.machine import QueueStateMachine
-from domain.queue.errors import InvalidJobError
+from domain.queue.errors import InvalidJobError, InvalidOptionError
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,9 @@ class Replica:
         except CodecError as exc:
             self._apply_malformed(record, exc.reason)
             return
+        except Exception as exc:  # decode_record raises only CodecError; this keeps the rule if not
+            self._apply_malformed(record, f"{type(exc).__name__}: {exc}"[:300])
+            return
         entries = self._fresh(decoded.appender, decoded.entries, record.offset)
         self._apply_entries(entries, own=decoded.appender == self.appender_id)
         self._maybe_prune(record.offset)
@@ -141,6 +145,15 @@ class Replica:
                 if own:
                     self._resolve_error(nonce, exc)
                 continue
+            except Exception as exc:  # a bug: same state, same code, same error in every replica
+                logger.exception(
+                    "event refused by the state machine queue=%s event=%s",
+                    self.machine.queue,
+                    type(event).__name__,
+                )
+                if own:
+                    self._resolve_error(nonce, exc)
+                continue
             if own:
                 future = self._outcomes.pop(nonce, None)
                 if future is not None and not future.done():
@@ -156,6 +169,24 @@ class Replica:
             job_id=job_id, raw=record.payload, reason=f"malformed record: {reason}", now=self.machine.now
         )
         self.machine.apply(event)
+        self._fail_own_nonces(record.payload, reason)
+
+    def _fail_own_nonces(self, payload: bytes, reason: str) -> None:
+        """If an undecodable record is this process's own, its callers learn it at once (no timeout)."""
+        if not self._outcomes:
+            return
+        try:
+            envelope = json.loads(payload)
+            if not isinstance(envelope, dict) or envelope.get("a") != self.appender_id:
+                return
+            nonces = [item[0] for item in envelope.get("b", ()) if isinstance(item, list) and item]
+        except Exception:
+            return
+        for nonce in nonces:
+            if isinstance(nonce, int):
+                self._resolve_error(
+                    nonce, InvalidOptionError("event", "did not decode in the replicas", detail=reason)
+                )
 
     def _resolve_error(self, nonce: int, exc: Exception) -> None:
         future = self._outcomes.pop(nonce, None)

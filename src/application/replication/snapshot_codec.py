@@ -57,10 +57,11 @@ def _decode_record(value: Any) -> JobRecord:
     stack = vc.get_list(d, "stack")
     if not all(isinstance(line, str) for line in stack):
         fail("stacktrace entries must be strings")
+    data_json = vc.get_opt_json_text(d, "data")
     return JobRecord(
         id=vc.get_str(d, "id"),
         name=vc.get_str(d, "name"),
-        data_json=vc.get_opt_str(d, "data"),
+        data_json=data_json,
         options=vc.decode_options(d.get("options")),
         metadata=vc.decode_metadata(d.get("metadata")),
         created_at=vc.get_int(d, "created_at"),
@@ -68,7 +69,7 @@ def _decode_record(value: Any) -> JobRecord:
         seq=vc.get_int(d, "seq"),
         due_at=vc.get_opt_int(d, "due_at"),
         progress=vc.decode_progress(d.get("progress")),
-        return_json=vc.get_opt_str(d, "ret"),
+        return_json=vc.get_opt_json_text(d, "ret"),
         failed_reason=vc.get_opt_str(d, "failed_reason"),
         stacktrace=list(stack),
         attempts_started=vc.get_int(d, "started"),
@@ -119,8 +120,11 @@ def encode_state(m: QueueStateMachine, marks: AppenderMarks | None = None) -> by
         document["appenders"] = sorted(
             [appender, nonce, offset] for appender, (nonce, offset) in marks.items()
         )
-    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-    return zlib.compress(text.encode("utf-8"), 6)
+    try:
+        encoded = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate somewhere: escaped, it round-trips exactly
+        encoded = json.dumps(document, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+    return zlib.compress(encoded, 6)
 
 
 def decode_state(blob: bytes) -> QueueStateMachine:
@@ -135,8 +139,8 @@ def decode_snapshot(blob: bytes) -> tuple[QueueStateMachine, AppenderMarks]:
         return _decode_document(document), _decode_marks(document)
     except CodecError:
         raise
-    except (zlib.error, UnicodeDecodeError, ValueError, TypeError, KeyError) as exc:
-        raise CodecError(f"not a snapshot: {exc}") from exc
+    except Exception as exc:  # any failure, of any type, means the same: not a usable snapshot
+        raise CodecError(f"not a snapshot: {type(exc).__name__}: {exc}"[:300]) from exc
 
 
 def _decode_marks(document: Obj) -> AppenderMarks:

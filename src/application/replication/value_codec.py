@@ -13,6 +13,8 @@ import json
 from typing import Any, NoReturn
 
 from application.queue_backend import JobDraft, LeaseRef
+from application.state_machine.stored_json import StoredJsonError, decode_stored_json, value_depth_exceeds
+from domain.queue.errors import InvalidOptionError
 from domain.queue.job import DeadLetterFilter, JobProgress, JobState, Progress
 from domain.queue.metadata import JobMetadata, UserRef
 from domain.queue.options import Backoff, BackoffType, KeepJobs, RateLimit, ResolvedOptions
@@ -89,6 +91,25 @@ def get_state(d: Obj, key: str) -> JobState:
         return JobState(get_str(d, key))
     except ValueError:
         fail(f"field {key!r} is not a job state")
+
+
+def get_opt_json_text(d: Obj, key: str) -> str | None:
+    """JSON text stored as a string (a job's data, a return value) that must decode."""
+    text = get_opt_str(d, key)
+    if text is not None:
+        try:
+            decode_stored_json(text, f"field {key!r}")
+        except StoredJsonError as exc:
+            fail(exc.reason)
+    return text
+
+
+def json_object(value: Any, what: str) -> Obj:
+    """A free-form JSON object (business context, progress data), no deeper than the decode limit."""
+    d = obj(value, what)
+    if d and value_depth_exceeds(d):
+        fail(f"{what} nests too deep")
+    return d
 
 
 def encode_bytes(raw: bytes) -> str:
@@ -225,7 +246,7 @@ def decode_metadata(value: Any) -> JobMetadata:
         user=decode_user(d.get("user")),
         source=get_opt_str(d, "source"),
         timestamp=get_opt_int(d, "timestamp"),
-        business_context=obj(d.get("context"), "metadata context"),
+        business_context=json_object(d.get("context"), "metadata context"),
         headers=_headers(d.get("headers")),
     )
 
@@ -241,15 +262,34 @@ def _headers(value: Any) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=256)
 def options_text(options: ResolvedOptions) -> str:
-    """Options as compact JSON text (most jobs of a queue share them: cached both ways)."""
-    return json.dumps(encode_options(options), separators=(",", ":"))
+    """Options as compact JSON text (most jobs of a queue share them: cached both ways).
+
+    Only options every replica decodes back to equal options are encoded (checked once per
+    distinct options, on a cache miss): else ``InvalidOptionError``.
+    """
+    text = json.dumps(encode_options(options), separators=(",", ":"))
+    try:
+        decoded = options_from_text(text)
+    except CodecError as exc:
+        raise InvalidOptionError(
+            "options", "must be resolved options every process decodes", detail=exc.reason
+        ) from None
+    if decoded != options:
+        raise InvalidOptionError("options", "must be resolved options every process decodes", detail=text)
+    return text
+
+
+def check_options(options: Any) -> None:
+    """Options are checked where they are encoded (``options_text``, once per distinct options)."""
+    if not isinstance(options, ResolvedOptions):
+        raise InvalidOptionError("options", "must be ResolvedOptions", detail=f"got {type(options).__name__}")
 
 
 @functools.lru_cache(maxsize=256)
 def options_from_text(text: str) -> ResolvedOptions:
     try:
         value = json.loads(text)
-    except ValueError:
+    except Exception:
         fail("options must be JSON text")
     return decode_options(value)
 
@@ -311,7 +351,7 @@ def decode_progress(value: Any) -> Progress:
         step=get_opt_str(d, "step"),
         total_steps=get_opt_int(d, "total_steps"),
         current_step=get_opt_int(d, "current_step"),
-        data=None if data is None else obj(data, "progress data"),
+        data=None if data is None else json_object(data, "progress data"),
     )
 
 

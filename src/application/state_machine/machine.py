@@ -26,6 +26,7 @@ from application.state_machine.records import (
     MAX_STACKTRACES,
     JobRecord,
 )
+from application.state_machine.stored_json import StoredJsonError, decode_stored_json, stored_bytes
 from domain.queue.job import DeadLetter, Job, JobState, QueueStats
 from domain.queue.metadata import JobMetadata
 from domain.queue.options import KeepJobs, RateLimit
@@ -174,6 +175,14 @@ class QueueStateMachine:
             return False
         self._clear_lease(record)
         record.attempts_made += 1
+        try:
+            decode_stored_json(event.return_json, "return value")
+        except StoredJsonError as exc:  # the attempt ended, but what it returned cannot be kept
+            record.failed_reason = f"malformed return value: {exc.reason}"
+            record.raw_record = stored_bytes(event.return_json)
+            self._push_stack(record, record.failed_reason)
+            self._dead_letter(record)
+            return True
         record.return_json = event.return_json
         record.finished_on = self.now
         self._set_state(record, JobState.COMPLETED)
@@ -364,6 +373,10 @@ class QueueStateMachine:
         existing = self.jobs.get(draft.id)
         if existing is not None:
             return existing.to_job(self.queue, deduplicated=True)
+        try:
+            data = decode_stored_json(draft.data_json)
+        except StoredJsonError as exc:
+            return self._store_malformed_job(draft, exc.reason)
         record = JobRecord(
             id=draft.id,
             name=draft.name,
@@ -383,6 +396,29 @@ class QueueStateMachine:
             expires_at = self.now + draft.options.idempotency_ttl
             self.idempotency[key] = (record.id, expires_at)
             heapq.heappush(self.idempotency_expiry, (expires_at, key))
+        return record.to_job(self.queue, data=data)
+
+    def _store_malformed_job(self, draft: JobDraft, reason: str) -> Job:
+        """A job whose data does not decode goes straight to the dead letters, with its bytes.
+
+        Like a malformed record, it is not runnable: it keeps its id, and its data text as raw bytes.
+        """
+        record = JobRecord(
+            id=draft.id,
+            name=MALFORMED_JOB_NAME,
+            data_json=None,
+            options=MALFORMED_OPTIONS,
+            metadata=draft.metadata,
+            created_at=draft.created_at,
+            state=JobState.FAILED,
+            failed_reason=f"malformed job {draft.name!r}: {reason}",
+            finished_on=self.now,
+            raw_record=stored_bytes(draft.data_json),
+        )
+        record.stacktrace.append(record.failed_reason or "")
+        self.jobs[record.id] = record
+        self.counts[JobState.FAILED] += 1
+        self.failed[record.id] = None
         return record.to_job(self.queue)
 
     def _make_waiting(self, record: JobRecord) -> None:
@@ -453,6 +489,8 @@ class QueueStateMachine:
 
     def _revive(self, record: JobRecord) -> None:
         del self.failed[record.id]
+        if record.data_json is not None:  # a runnable job: bytes kept from a bad return value go
+            record.raw_record = None
         record.attempts_started = 0
         record.attempts_made = 0
         record.stalled_count = 0

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
+from typing import Any
 
+from application.state_machine.stored_json import decode_stored_json
 from domain.queue.job import DeadLetter, Job, JobState, Progress
 from domain.queue.metadata import JobMetadata
 from domain.queue.options import Backoff, KeepJobs, ResolvedOptions
@@ -24,6 +25,9 @@ MALFORMED_OPTIONS = ResolvedOptions(
     idempotency_key=None,
     idempotency_ttl=1,
 )
+
+
+_DECODE: Any = object()  # "decode data_json" (None is a valid decoded value)
 
 
 @dataclass(slots=True)
@@ -53,18 +57,24 @@ class JobRecord:
     lease_until: int | None = None
     raw_record: bytes | None = None
 
-    def to_job(self, queue: str, *, deduplicated: bool = False) -> Job:
+    def to_job(self, queue: str, *, deduplicated: bool = False, data: Any = _DECODE) -> Job:
+        """The domain snapshot. ``data``: the already decoded data, when the caller has it.
+
+        Decoding cannot fail: the state machine only stores JSON that passed ``decode_stored_json``.
+        """
+        if data is _DECODE:
+            data = None if self.data_json is None else decode_stored_json(self.data_json)
         return Job(
             id=self.id,
             queue=queue,
             name=self.name,
-            data=None if self.data_json is None else json.loads(self.data_json),
+            data=data,
             options=self.options,
             metadata=self.metadata,
             state=self.state,
             created_at=self.created_at,
             progress=self.progress,
-            return_value=None if self.return_json is None else json.loads(self.return_json),
+            return_value=None if self.return_json is None else decode_stored_json(self.return_json),
             failed_reason=self.failed_reason,
             stacktrace=tuple(self.stacktrace),
             attempts_started=self.attempts_started,
@@ -88,6 +98,6 @@ class JobRecord:
             failed_at=self.finished_on or self.created_at,
             last_error=self.stacktrace[-1] if self.stacktrace else None,
             correlation_id=self.metadata.correlation_id or "",
-            data=None if self.data_json is None else json.loads(self.data_json),
+            data=None if self.data_json is None else decode_stored_json(self.data_json),
             raw_record=self.raw_record,
         )

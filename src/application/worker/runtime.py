@@ -27,6 +27,7 @@ from application.worker.options import WorkerOptions
 from application.worker.retry_policy import failure_category, retry_delay
 from domain.queue.errors import JobTimeoutError, PermanentError, QueueError
 from domain.queue.metadata import current_correlation_id
+from domain.queue.naming import is_valid_job_name
 
 logger = logging.getLogger(__name__)
 handler_logger = logging.getLogger("backbone.handler")
@@ -227,6 +228,10 @@ class Worker:
         job = attempt.job
         found = self.registry.find(job.name)
         if found is None:
+            if not is_valid_job_name(job.name):  # no worker can know it: handing back would only delay
+                reason = f"job name {job.name!r} is not a valid job name, so no worker has a handler for it"
+                await self._fail(attempt, PermanentError(reason))
+                return
             await self._hand_back(attempt)
             return
         job_type, handler = found

@@ -27,6 +27,14 @@ def validate_job_name(name: object) -> str:
     return name
 
 
+def is_valid_job_name(name: object) -> bool:
+    try:
+        validate_job_name(name)
+    except InvalidJobNameError:
+        return False
+    return True
+
+
 def validate_queue_name(name: object) -> str:
     if not isinstance(name, str) or not QUEUE_NAME_PATTERN.fullmatch(name):
         raise InvalidOptionError("queue", QUEUE_NAME_RULE, detail=f"got {name!r}")
