@@ -28,7 +28,8 @@ class KafkaSettings:
     ssl_cafile: str | None = None
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
-    sasl_mechanism: str = "PLAIN"  # PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+    ssl_verify: bool = True  # False skips certificate and hostname checks (never in production)
+    sasl_mechanism: str = "PLAIN"  # PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; credentials: the URL user:password
     # producer: acks=all always; the idempotent producer needs InitProducerId (Tansu lacks it)
     enable_idempotence: bool = False
     linger_ms: int = 0

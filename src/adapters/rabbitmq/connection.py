@@ -22,6 +22,7 @@ from pika.adapters.asyncio_connection import AsyncioConnection
 
 from adapters.rabbitmq.channel import AmqpChannel
 from adapters.rabbitmq.settings import RabbitMQSettings
+from application.connection_errors import tls_failure
 from application.redaction import redact_url
 from domain.queue.errors import BrokerUnavailableError
 
@@ -61,6 +62,9 @@ def _reason(exc: BaseException | None) -> str:
     """A short description of a pika error that never includes credentials."""
     if exc is None:
         return "connection lost"
+    tls = tls_failure(exc)
+    if tls is not None:
+        return tls
     if isinstance(
         exc, pika.exceptions.ProbableAuthenticationError | pika.exceptions.ProbableAccessDeniedError
     ):
