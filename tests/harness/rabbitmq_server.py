@@ -74,9 +74,13 @@ def amqp_handshake_answers(
     over TLS when ``tls`` is given."""
     try:
         with socket.create_connection((host, port), timeout=timeout_s) as raw:
-            sock = tls.wrap_socket(raw, server_hostname=host) if tls is not None else raw
-            sock.sendall(AMQP_PROTOCOL_HEADER)
-            first = sock.recv(1)
+            if tls is None:
+                raw.sendall(AMQP_PROTOCOL_HEADER)
+                first = raw.recv(1)
+            else:
+                with tls.wrap_socket(raw, server_hostname=host) as sock:
+                    sock.sendall(AMQP_PROTOCOL_HEADER)
+                    first = sock.recv(1)
     except OSError:  # ssl.SSLError is an OSError
         return False
     return first == b"\x01"  # frame type METHOD
