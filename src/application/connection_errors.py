@@ -11,9 +11,45 @@ from __future__ import annotations
 import re
 import ssl
 
-_OPENSSL_REASON = re.compile(r"\[SSL: [A-Z0-9_]+\] (?P<reason>[^(\]\[]+?)\s*\(_ssl\.c")
+from domain.queue.errors import BrokerUnavailableError
+
+_OPENSSL_REASON = re.compile(r"\[[A-Z0-9_]+: [A-Z0-9_]+\] (?P<reason>[^(\]\[]+?)\s*\(_ssl\.c")
 _NOT_TRUSTED = "the server's certificate is not trusted"
 _MAX_DEPTH = 8
+
+
+def client_tls_context(
+    broker: str,
+    *,
+    ca_file: str | None,
+    cert_file: str | None,
+    key_file: str | None,
+    verify: bool = True,
+) -> ssl.SSLContext:
+    """A client ``SSLContext``: trusts ``ca_file`` (None: the system trust store), presents
+    ``cert_file``/``key_file`` when given (mutual TLS), verifies certificate and hostname unless
+    ``verify`` is False. A file that cannot be read or a key that does not match its certificate is
+    a ``BrokerUnavailableError`` naming the setting (``broker`` is the redacted URL)."""
+    try:
+        context = ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise BrokerUnavailableError(broker, f"TLS: cannot load tls_ca_file {ca_file}: {_why(exc)}") from None
+    if cert_file:
+        try:
+            context.load_cert_chain(cert_file, key_file)
+        except (OSError, ssl.SSLError) as exc:
+            reason = f"TLS: cannot load tls_cert_file {cert_file} / tls_key_file {key_file}: {_why(exc)}"
+            raise BrokerUnavailableError(broker, reason) from None
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _why(exc: OSError) -> str:
+    if isinstance(exc, ssl.SSLError):
+        return _openssl_reason(str(exc)) or str(exc.reason or type(exc).__name__)
+    return exc.strerror or type(exc).__name__
 
 
 def tls_failure(exc: BaseException | None) -> str | None:

@@ -199,6 +199,11 @@ class TlsAuthSmoke:
         assert_one_clear_line(error, site.password_refusal)
         assert leaked(site.secrets, str(error), repr(error)) == []
 
+    async def test_a_ca_file_that_cannot_be_read_is_refused_in_one_line(self, site: TlsSite) -> None:
+        missing = site.good.model_copy(update={"tls_ca_file": "/nonexistent/backbone-ca.crt"})
+        error = await refusal(missing)
+        assert_one_clear_line(error, "No such file or directory")
+
     async def test_certificates_are_verified_by_default(self, site: TlsSite) -> None:
         assert site.no_ca_file.tls_verify is True and site.no_ca_file.tls_ca_file is None
         error = await refusal(site.no_ca_file)

@@ -20,7 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from adapters.kafka.settings import KafkaSettings
-from application.connection_errors import tls_failure
+from application.connection_errors import client_tls_context, tls_failure
 from domain.queue.errors import BrokerUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -71,13 +71,13 @@ class KafkaConnection:
         the client certificate for mutual TLS, and verification unless ``ssl_verify`` is False."""
         if self._ssl_context is None:
             s = self.settings
-            context = ssl.create_default_context(cafile=s.ssl_cafile)
-            if s.ssl_certfile:
-                context.load_cert_chain(s.ssl_certfile, s.ssl_keyfile)
-            if not s.ssl_verify:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            self._ssl_context = context
+            self._ssl_context = client_tls_context(
+                self.broker,
+                ca_file=s.ssl_cafile,
+                cert_file=s.ssl_certfile,
+                key_file=s.ssl_keyfile,
+                verify=s.ssl_verify,
+            )
         return self._ssl_context
 
     async def _why_not_connected(self) -> str | None:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import ssl
+from pathlib import Path
 
-from application.connection_errors import tls_failure
+import pytest
+from tests.harness.tls import make_pki
+
+from application.connection_errors import client_tls_context, tls_failure
+from domain.queue.errors import BrokerUnavailableError
 
 
 class WrappedError(Exception):
@@ -59,3 +64,35 @@ def test_an_exception_that_wraps_itself_does_not_loop() -> None:
     error = WrappedError(RuntimeError("x"))
     error.exception = error
     assert tls_failure(error) is None
+
+
+def test_a_client_context_verifies_by_default_and_presents_the_client_certificate(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path)
+    context = client_tls_context(
+        "amqps://u:***@h:5671/%2F",
+        ca_file=str(pki.ca_file),
+        cert_file=str(pki.client.cert_file),
+        key_file=str(pki.client.key_file),
+    )
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
+def test_a_missing_ca_file_is_a_broker_error_naming_the_setting() -> None:
+    with pytest.raises(BrokerUnavailableError) as raised:
+        client_tls_context("rediss://h:6380/0", ca_file="/nonexistent/ca.crt", cert_file=None, key_file=None)
+    assert (
+        raised.value.reason == "TLS: cannot load tls_ca_file /nonexistent/ca.crt: No such file or directory"
+    )
+
+
+def test_a_key_that_does_not_match_its_certificate_is_named_without_key_material(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path)
+    with pytest.raises(BrokerUnavailableError) as raised:
+        client_tls_context(
+            "kafka://h:9093",
+            ca_file=str(pki.ca_file),
+            cert_file=str(pki.client.cert_file),
+            key_file=str(pki.server.key_file),
+        )
+    assert "tls_cert_file" in raised.value.reason and "key values mismatch" in raised.value.reason
+    assert not any(line in str(raised.value) for line in pki.key_material())
