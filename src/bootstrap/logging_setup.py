@@ -17,6 +17,10 @@ from domain.queue.metadata import current_correlation_id
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [cid=%(correlation_id)s job=%(job_id)s] %(message)s"
 HANDLER_NAME = "backbone-root"
+# The broker drivers log every failed connect in their own words (pika: a dozen ERROR lines with a
+# traceback per attempt). The adapters report the same failure once, as a BrokerUnavailableError
+# naming the cause, so the drivers' own records are shown only when the level is DEBUG.
+DRIVER_LOGGERS = ("pika", "aiokafka")
 
 
 class ContextFilter(logging.Filter):
@@ -63,5 +67,8 @@ def configure_logging(settings: LogSettings, stream: TextIO | None = None) -> lo
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     root.addHandler(handler)
-    root.setLevel(settings.level.upper())
+    level = settings.level.upper()
+    root.setLevel(level)
+    for name in DRIVER_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.CRITICAL)
     return handler

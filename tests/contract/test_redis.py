@@ -5,12 +5,8 @@ nothing, garbage under the queue's prefix, and two worker processes with one kil
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import shutil
-import socket
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -267,49 +263,6 @@ async def test_a_wrong_password_is_a_broker_error_that_never_shows_the_password(
     finally:
         await broker.close()
     assert CONTRACT_SECRET not in str(raised.value) and "***" in str(raised.value)
-
-
-@pytest.fixture(scope="module")
-def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """A TLS-only redis-server with a throw-away self-signed certificate: (rediss URL, CA file)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed: cannot make a certificate for the TLS server")
-    base = tmp_path_factory.mktemp("redis-tls")
-    cert, key = base / "cert.pem", base / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-         "-days", "2", "-subj", "/CN=localhost", "-addext", f"subjectAltName=IP:{LOOPBACK},DNS:localhost"],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    port = free_port()
-    argv = [redis_server_binary(), "--port", "0", "--tls-port", str(port), "--bind", LOOPBACK, "--save", ""]
-    argv += ["--tls-cert-file", str(cert), "--tls-key-file", str(key), "--tls-ca-cert-file", str(cert)]
-    argv += ["--tls-auth-clients", "no", "--dir", str(base)]
-    process = ServerProcess("redis-tls", argv, log_path=base / "redis.log")
-    process.start()
-    try:
-        wait_until(lambda: _accepts(port), timeout_s=20, what="TLS redis-server", alive=process.running)
-        yield f"rediss://{LOOPBACK}:{port}/0", str(cert)
-    finally:
-        process.stop(graceful=False)
-
-
-def _accepts(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection((LOOPBACK, port), timeout=0.5):
-        return True
-    return False
-
-
-async def test_a_rediss_url_talks_tls_to_the_server(tls_redis: tuple[str, str]) -> None:
-    url, ca_file = tls_redis
-    broker = RedisBroker(RedisSettings(url=url, tls_ca_file=ca_file))
-    try:
-        queue = await broker.open_queue(JobFactory(unique_queue_name("rd"), contract_job_types()))
-        job = await queue.add(ECHO, {"over": "tls"})
-        [claimed] = await queue.claim(ClaimRequest("w", 1, 1000, block_ms=100))
-        assert claimed.job.id == job.id
-    finally:
-        await broker.close()
 
 
 async def test_a_server_that_never_answers_is_a_broker_error_within_the_operation_timeout() -> None:

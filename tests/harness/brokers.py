@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tests.harness import containers
 from tests.harness.handle import BrokerHandle, ExternalBroker
+from tests.harness.tls import ServerTls
 
 REDIS_URL_ENV = "BACKBONE_TEST_REDIS_URL"
 AMQP_URL_ENV = "BACKBONE_TEST_AMQP_URL"
@@ -41,11 +42,18 @@ def provide_redis() -> BrokerHandle:
     return start_local_redis()
 
 
-def start_local_redis(*, durable: bool = False, password: str | None = None) -> BrokerHandle:
-    """A restartable local ``redis-server``; ``durable`` keeps acknowledged writes across restarts."""
+def start_local_redis(
+    *,
+    durable: bool = False,
+    password: str | None = None,
+    username: str | None = None,
+    tls: ServerTls | None = None,
+) -> BrokerHandle:
+    """A restartable local ``redis-server``; ``durable`` keeps acknowledged writes across restarts,
+    ``username``/``password`` make an ACL user (or ``requirepass`` without a user), ``tls`` serves TLS only."""
     from tests.harness.redis_server import RedisServer
 
-    server = RedisServer(durable=durable, password=password)
+    server = RedisServer(durable=durable, password=password, username=username, tls=tls)
     _start_or_close(server)
     return server
 
@@ -60,11 +68,14 @@ def provide_rabbitmq() -> BrokerHandle:
     return start_local_rabbitmq()
 
 
-def start_local_rabbitmq() -> BrokerHandle:
-    """A restartable local RabbitMQ node (its own epmd, cookie and data dir)."""
+def start_local_rabbitmq(
+    *, user: tuple[str, str] | None = None, tls: ServerTls | None = None
+) -> BrokerHandle:
+    """A restartable local RabbitMQ node (its own epmd, cookie and data dir); ``user`` replaces
+    ``guest``, ``tls`` makes it TLS-only."""
     from tests.harness.rabbitmq_server import RabbitMQServer
 
-    server = RabbitMQServer()
+    server = RabbitMQServer(user=user, tls=tls)
     _start_or_close(server)
     return server
 
@@ -79,14 +90,15 @@ def provide_kafka() -> BrokerHandle:
     return start_local_kafka()
 
 
-def start_local_kafka(*, advertised_port: int | None = None) -> BrokerHandle:
+def start_local_kafka(*, advertised_port: int | None = None, authentication: bool = False) -> BrokerHandle:
     """A restartable local Tansu broker (memory storage: a restart empties it).
 
-    ``advertised_port`` makes it tell clients to connect to another port (a ``TcpProxy`` in front of it).
+    ``advertised_port`` makes it tell clients to connect to another port (a ``TcpProxy`` in front of it);
+    ``authentication`` makes it require a SASL login.
     """
     from tests.harness.tansu_server import TansuServer
 
-    server = TansuServer(advertised_port=advertised_port)
+    server = TansuServer(advertised_port=advertised_port, authentication=authentication)
     _start_or_close(server)
     return server
 

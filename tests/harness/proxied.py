@@ -11,6 +11,7 @@ from tests.harness.handle import BrokerHandle
 from tests.harness.ports import LOOPBACK, free_port
 from tests.harness.process import wait_until
 from tests.harness.tcp_proxy import TcpProxy
+from tests.harness.tls import ServerTls
 
 START_TIMEOUT_S = 30.0
 
@@ -70,22 +71,32 @@ def behind_proxy(broker: BrokerHandle) -> ProxiedBroker:
     return ProxiedBroker(broker, TcpProxy.start(broker.host, broker.port), owns_broker=False)
 
 
-def start_local_kafka_behind_proxy() -> ProxiedBroker:
-    """A local Tansu that advertises a proxy's port, and that proxy (closing it stops both)."""
+def start_local_kafka_behind_proxy(
+    *, tls: ServerTls | None = None, authentication: bool = False
+) -> ProxiedBroker:
+    """A local Tansu that advertises a proxy's port, and that proxy (closing it stops both).
+
+    ``tls`` makes the proxy a TLS front: clients must use ``security_protocol="SSL"``.
+    """
     from tests.harness.brokers import start_local_kafka
     from tests.harness.tansu_server import kafka_metadata_answers
 
     proxy_port = free_port()
-    broker = start_local_kafka(advertised_port=proxy_port)
+    broker = start_local_kafka(advertised_port=proxy_port, authentication=authentication)
     try:
-        proxy = TcpProxy.start(LOOPBACK, broker.port, listen_port=proxy_port)
+        server_tls = tls.server_context() if tls is not None else None
+        proxy = TcpProxy.start(LOOPBACK, broker.port, listen_port=proxy_port, tls=server_tls)
     except BaseException:
         broker.close()
         raise
     proxied = ProxiedBroker(broker, proxy, owns_broker=True)
+    if authentication:  # no SASL user can exist on it, so a metadata request cannot succeed
+        return proxied
     try:
         wait_until(
-            lambda: kafka_metadata_answers(f"{LOOPBACK}:{proxy_port}"),
+            lambda: kafka_metadata_answers(
+                f"{LOOPBACK}:{proxy_port}", tls=tls.client_context() if tls is not None else None
+            ),
             timeout_s=START_TIMEOUT_S,
             what=f"tansu behind proxy port {proxy_port} (metadata request)",
             interval_s=0.2,

@@ -17,8 +17,10 @@ import os
 import secrets
 import shutil
 import socket
+import ssl
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pika
 import pika.exceptions
@@ -26,6 +28,7 @@ import pika.exceptions
 from tests.harness.handle import LocalBroker
 from tests.harness.ports import LOOPBACK, accepts_connections, free_port
 from tests.harness.process import BrokerStartError, ServerProcess, run_command, wait_until
+from tests.harness.tls import ServerTls
 
 logger = logging.getLogger(__name__)
 
@@ -64,22 +67,68 @@ def _epmd_binary() -> str:
     return candidates[-1]
 
 
-def amqp_handshake_answers(host: str, port: int, timeout_s: float = 1.0) -> bool:
-    """True when the port speaks AMQP 0-9-1 (answers the protocol header with a Connection.Start frame)."""
+def amqp_handshake_answers(
+    host: str, port: int, timeout_s: float = 1.0, *, tls: ssl.SSLContext | None = None
+) -> bool:
+    """True when the port speaks AMQP 0-9-1 (answers the protocol header with a Connection.Start frame),
+    over TLS when ``tls`` is given."""
     try:
-        with socket.create_connection((host, port), timeout=timeout_s) as sock:
-            sock.sendall(AMQP_PROTOCOL_HEADER)
-            first = sock.recv(1)
-    except OSError:
+        with socket.create_connection((host, port), timeout=timeout_s) as raw:
+            if tls is None:
+                raw.sendall(AMQP_PROTOCOL_HEADER)
+                first = raw.recv(1)
+            else:
+                with tls.wrap_socket(raw, server_hostname=host) as sock:
+                    sock.sendall(AMQP_PROTOCOL_HEADER)
+                    first = sock.recv(1)
+    except OSError:  # ssl.SSLError is an OSError
         return False
     return first == b"\x01"  # frame type METHOD
 
 
+def _tls_config(port: int, tls: ServerTls) -> str:
+    """A TLS-only node: no plain listener, the TLS one on ``port`` (loopback)."""
+    verify = "verify_peer" if tls.verify_clients else "verify_none"
+    return (
+        "listeners.tcp = none\n"
+        f"listeners.ssl.default = {LOOPBACK}:{port}\n"
+        f"ssl_options.cacertfile = {tls.ca_file}\n"
+        f"ssl_options.certfile = {tls.cert.cert_file}\n"
+        f"ssl_options.keyfile = {tls.cert.key_file}\n"
+        f"ssl_options.verify = {verify}\n"
+        f"ssl_options.fail_if_no_peer_cert = {'true' if tls.verify_clients else 'false'}\n"
+    )
+
+
+def _user_config(username: str, password: str) -> str:
+    """The node's first user (made on its first boot, instead of ``guest``)."""
+    return (
+        f"default_user = {username}\n"
+        f"default_pass = {password}\n"
+        "default_user_tags.administrator = true\n"
+        "default_permissions.configure = .*\n"
+        "default_permissions.read = .*\n"
+        "default_permissions.write = .*\n"
+    )
+
+
 class RabbitMQServer(LocalBroker):
+    """``user=(name, password)`` replaces ``guest`` with that user; ``tls`` makes the node TLS-only
+    (``amqps://`` URL), with mutual TLS when ``tls.verify_clients``."""
+
     kind = "rabbitmq"
 
-    def __init__(self, base_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        base_dir: Path | None = None,
+        *,
+        user: tuple[str, str] | None = None,
+        tls: ServerTls | None = None,
+    ) -> None:
         super().__init__(base_dir)
+        self.user = user or ("guest", "guest")
+        self.tls = tls
+        self._custom_user = user is not None
         self.home_dir = self.base_dir / "home"
         self.mnesia_dir = self.base_dir / "mnesia"
         self.log_dir = self.base_dir / "log"
@@ -102,7 +151,9 @@ class RabbitMQServer(LocalBroker):
 
     @property
     def url(self) -> str:
-        return f"amqp://guest:guest@{LOOPBACK}:{self.port}/%2F"
+        name, password = (quote(part, safe="") for part in self.user)
+        scheme = "amqps" if self.tls else "amqp"
+        return f"{scheme}://{name}:{password}@{LOOPBACK}:{self.port}/%2F"
 
     @property
     def node_name(self) -> str:
@@ -121,13 +172,13 @@ class RabbitMQServer(LocalBroker):
             for key, value in os.environ.items()
             if not key.startswith(("RABBITMQ_", "ERL_", "RUNNING_UNDER_SYSTEMD"))
         }
+        if self.tls is None:  # a TLS node's listener is in its config file, and it has no plain one
+            env.update(RABBITMQ_NODE_IP_ADDRESS=LOOPBACK, RABBITMQ_NODE_PORT=str(port))
         env.update(
             HOME=str(self.home_dir),
             ERL_EPMD_PORT=str(self._epmd_port),
             ERL_EPMD_ADDRESS=LOOPBACK,
             RABBITMQ_NODENAME=f"backbone{port}@localhost",
-            RABBITMQ_NODE_IP_ADDRESS=LOOPBACK,
-            RABBITMQ_NODE_PORT=str(port),
             RABBITMQ_DIST_PORT=str(self._dist_port),
             RABBITMQ_MNESIA_BASE=str(self.mnesia_dir),
             RABBITMQ_LOG_BASE=str(self.log_dir),
@@ -151,7 +202,14 @@ class RabbitMQServer(LocalBroker):
         started = time.monotonic()
         env = self._env(port)
         self._start_epmd(env)
-        (self.base_dir / "rabbitmq.conf").write_text(CONFIG, encoding="ascii")
+        config = CONFIG
+        if self._custom_user:
+            config += _user_config(*self.user)
+        if self.tls is not None:
+            config += _tls_config(port, self.tls)
+        config_file = self.base_dir / "rabbitmq.conf"
+        config_file.write_text(config, encoding="utf-8")
+        config_file.chmod(0o600)
         node = ServerProcess(
             f"rabbitmq-server {env['RABBITMQ_NODENAME']}",
             [_rabbitmq_tool("rabbitmq-server")],
@@ -163,7 +221,7 @@ class RabbitMQServer(LocalBroker):
         node.start()
         what = f"rabbitmq-server {env['RABBITMQ_NODENAME']} on port {port}"
         wait_until(
-            lambda: amqp_handshake_answers(LOOPBACK, port),
+            lambda: amqp_handshake_answers(LOOPBACK, port, tls=self._harness_tls()),
             timeout_s=START_TIMEOUT_S,
             what=what,
             log=self.log_path,
@@ -171,9 +229,9 @@ class RabbitMQServer(LocalBroker):
             interval_s=0.2,
         )
         wait_until(
-            lambda: self._guest_can_open_a_channel(port),
+            lambda: self._can_open_a_channel(port),
             timeout_s=30.0,
-            what=f"{what} (AMQP login as guest)",
+            what=f"{what} (AMQP login as {self.user[0]})",
             log=self.log_path,
             alive=node.running,
             interval_s=0.2,
@@ -203,10 +261,26 @@ class RabbitMQServer(LocalBroker):
             alive=epmd.running,
         )
 
-    @staticmethod
-    def _guest_can_open_a_channel(port: int) -> bool:
+    def _harness_tls(self) -> ssl.SSLContext | None:
+        return self.tls.client_context() if self.tls is not None else None
+
+    def _client_params(self, port: int) -> pika.ConnectionParameters:
+        params = pika.ConnectionParameters(
+            host=LOOPBACK,
+            port=port,
+            credentials=pika.PlainCredentials(*self.user),
+            socket_timeout=2,
+            blocked_connection_timeout=2,
+            connection_attempts=1,
+        )
+        context = self._harness_tls()
+        if context is not None:
+            params.ssl_options = pika.SSLOptions(context, server_hostname=LOOPBACK)
+        return params
+
+    def _can_open_a_channel(self, port: int) -> bool:
         try:
-            connection = pika.BlockingConnection(_loopback_params(port))
+            connection = pika.BlockingConnection(self._client_params(port))
         except pika.exceptions.AMQPError:
             return False
         try:
@@ -247,10 +321,9 @@ class RabbitMQServer(LocalBroker):
                 interval_s=0.2,
             )
 
-    @staticmethod
-    def _queue_answers(port: int, queue: str) -> bool:
+    def _queue_answers(self, port: int, queue: str) -> bool:
         try:
-            connection = pika.BlockingConnection(_loopback_params(port))
+            connection = pika.BlockingConnection(self._client_params(port))
         except pika.exceptions.AMQPError:
             return False
         try:
@@ -288,14 +361,3 @@ class RabbitMQServer(LocalBroker):
 
     def _release(self) -> None:
         self._stop_epmd()
-
-
-def _loopback_params(port: int) -> pika.ConnectionParameters:
-    return pika.ConnectionParameters(
-        host=LOOPBACK,
-        port=port,
-        credentials=pika.PlainCredentials("guest", "guest"),
-        socket_timeout=2,
-        blocked_connection_timeout=2,
-        connection_attempts=1,
-    )

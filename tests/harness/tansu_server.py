@@ -11,7 +11,9 @@ import asyncio
 import concurrent.futures
 import os
 import shutil
+import ssl
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaClient
 from aiokafka.errors import KafkaError
@@ -40,8 +42,11 @@ def tansu_binary() -> str:
     )
 
 
-async def _metadata_answers(bootstrap: str) -> bool:
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=2000, retry_backoff_ms=100)
+async def _metadata_answers(bootstrap: str, tls: ssl.SSLContext | None = None) -> bool:
+    security: dict[str, Any] = {"security_protocol": "SSL", "ssl_context": tls} if tls is not None else {}
+    client = AIOKafkaClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=2000, retry_backoff_ms=100, **security
+    )
     try:
         await asyncio.wait_for(client.bootstrap(), timeout=3)
         metadata = await asyncio.wait_for(client.fetch_all_metadata(), timeout=3)
@@ -52,19 +57,26 @@ async def _metadata_answers(bootstrap: str) -> bool:
         await client.close()
 
 
-def kafka_metadata_answers(bootstrap: str) -> bool:
+def kafka_metadata_answers(bootstrap: str, *, tls: ssl.SSLContext | None = None) -> bool:
     """True when a Kafka client gets cluster metadata from ``bootstrap`` (checked on a helper thread, so
-    it also works when called from inside a running event loop)."""
+    it also works when called from inside a running event loop); over TLS when ``tls`` is given."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, _metadata_answers(bootstrap)).result(timeout=15)
+        return pool.submit(asyncio.run, _metadata_answers(bootstrap, tls)).result(timeout=15)
 
 
 class TansuServer(LocalBroker):
     kind = "kafka"
 
-    def __init__(self, *, advertised_port: int | None = None, base_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        advertised_port: int | None = None,
+        authentication: bool = False,
+        base_dir: Path | None = None,
+    ) -> None:
         super().__init__(base_dir)
         self.advertised_port = advertised_port
+        self.authentication = authentication  # SASL required (SCRAM only; memory storage has no users)
         self._process: ServerProcess | None = None
 
     @property
@@ -96,6 +108,7 @@ class TansuServer(LocalBroker):
                 f"tcp://{LOOPBACK}:{advertised}",
                 "--storage-engine",
                 "memory://tansu/",
+                *(["--authentication"] if self.authentication else []),
             ],
             log_path=self.log_path,
             env=env,
@@ -111,7 +124,7 @@ class TansuServer(LocalBroker):
             log=self.log_path,
             alive=process.running,
         )
-        if advertised == port:  # behind a proxy the metadata check needs the proxy up
+        if advertised == port and not self.authentication:  # behind a proxy: needs the proxy up
             wait_until(
                 lambda: kafka_metadata_answers(f"{LOOPBACK}:{port}"),
                 timeout_s=START_TIMEOUT_S,

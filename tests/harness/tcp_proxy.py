@@ -8,6 +8,9 @@ on a daemon thread, so it works from sync and async tests alike and is independe
     url = proxy.proxied_url(broker.url)
     proxy.cut(); ...; proxy.restore()
     proxy.close()
+
+``tls`` (a server-side ``SSLContext``) makes the proxy a TLS front: clients talk TLS to it and it
+forwards the plain bytes (Tansu 0.6.0 cannot serve TLS itself; see docs/security.md).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -31,8 +35,16 @@ CHUNK = 64 * 1024
 
 
 class TcpProxy:
-    def __init__(self, target_host: str, target_port: int, *, listen_port: int | None = None) -> None:
+    def __init__(
+        self,
+        target_host: str,
+        target_port: int,
+        *,
+        listen_port: int | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.target_host = target_host
+        self.tls = tls
         self.target_port = target_port
         self.port = listen_port if listen_port is not None else free_port()
         self.host = LOOPBACK
@@ -48,8 +60,15 @@ class TcpProxy:
 
     # -- life cycle -------------------------------------------------------------------------------
     @classmethod
-    def start(cls, target_host: str, target_port: int, *, listen_port: int | None = None) -> TcpProxy:
-        proxy = cls(target_host, target_port, listen_port=listen_port)
+    def start(
+        cls,
+        target_host: str,
+        target_port: int,
+        *,
+        listen_port: int | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> TcpProxy:
+        proxy = cls(target_host, target_port, listen_port=listen_port, tls=tls)
         proxy._thread.start()
         try:
             proxy._call(proxy._listen())
@@ -114,7 +133,7 @@ class TcpProxy:
 
     async def _listen(self) -> None:
         if self._server is None:
-            self._server = await asyncio.start_server(self._accept, self.host, self.port)
+            self._server = await asyncio.start_server(self._accept, self.host, self.port, ssl=self.tls)
 
     async def _cut(self) -> None:
         server, self._server = self._server, None

@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
-from aiokafka.helpers import create_ssl_context
 
 from adapters.kafka.settings import KafkaSettings
+from application.connection_errors import client_tls_context, tls_failure
 from domain.queue.errors import BrokerUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 TOPIC_ALREADY_EXISTS = 36
 MAX_REQUEST_BYTES = 1024 * 1024
+# aiokafka's SCRAM client indexes the server's final message without checking for an error
+# attribute: a refused login surfaces as a KeyError (or ValueError) from inside the exchange.
+_SASL_EXCHANGE_ERRORS = (KeyError, ValueError)
 
 
 class KafkaConnection:
@@ -37,6 +40,7 @@ class KafkaConnection:
         self._offsets: AIOKafkaConsumer | None = None
         self._lock = asyncio.Lock()
         self._known_topics: set[str] = set()
+        self._ssl_context: ssl.SSLContext | None = None
 
     @property
     def broker(self) -> str:
@@ -54,13 +58,7 @@ class KafkaConnection:
             "security_protocol": s.security_protocol,
         }
         if "SSL" in s.security_protocol:
-            context = create_ssl_context(
-                cafile=s.tls_ca_file, certfile=s.tls_cert_file, keyfile=s.tls_key_file
-            )
-            if not s.tls_verify:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            options["ssl_context"] = context
+            options["ssl_context"] = self._tls_context()
         credentials = s.sasl_credentials
         if "SASL" in s.security_protocol and credentials is not None:
             options["sasl_mechanism"] = s.sasl_mechanism
@@ -68,8 +66,66 @@ class KafkaConnection:
             options["sasl_plain_password"] = credentials[1]
         return options
 
+    def _tls_context(self) -> ssl.SSLContext:
+        """One context for every client of this connection: the CA (or the system's trust store),
+        the client certificate for mutual TLS, and verification unless ``tls_verify`` is False."""
+        if self._ssl_context is None:
+            s = self.settings
+            self._ssl_context = client_tls_context(
+                self.broker,
+                ca_file=s.tls_ca_file,
+                cert_file=s.tls_cert_file,
+                key_file=s.tls_key_file,
+                verify=s.tls_verify,
+            )
+        return self._ssl_context
+
+    async def _why_not_connected(self) -> str | None:
+        """After a failed connect to a reachable broker: the TLS or SASL problem, when it was one.
+
+        aiokafka reports a failed bootstrap as ``KafkaConnectionError`` without its cause, so the
+        connection (and TLS handshake) is tried once more here to learn the reason.
+        """
+        s = self.settings
+        uses_tls = "SSL" in s.security_protocol
+        host, _, port = s.bootstrap_servers[0].rpartition(":")
+        try:
+            async with asyncio.timeout(s.connect_timeout_ms / 1000):
+                _, writer = await asyncio.open_connection(
+                    host,
+                    int(port),
+                    ssl=self._tls_context() if uses_tls else None,
+                    server_hostname=host if uses_tls else None,
+                )
+        except (OSError, TimeoutError, ValueError) as exc:  # ssl.SSLError is an OSError
+            return tls_failure(exc) if uses_tls else None
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        if "SASL" in s.security_protocol:
+            user = s.sasl_credentials[0] if s.sasl_credentials else ""
+            return (
+                f"SASL {s.sasl_mechanism} login as {user!r} failed: refused, or the broker does not "
+                "offer that mechanism (check the user, the password and sasl_mechanism)"
+            )
+        return None
+
     async def start(self) -> None:
         """Connect the shared clients (idempotent; retried on the next call after a failure)."""
+        try:
+            await self._start()
+        except BrokerUnavailableError as exc:
+            reason = await self._why_not_connected()
+            if reason is None:
+                raise
+            raise BrokerUnavailableError(self.broker, f"connecting failed: {reason}") from exc
+        except _SASL_EXCHANGE_ERRORS:
+            if "SASL" not in self.settings.security_protocol:
+                raise
+            reason = await self._why_not_connected() or "the SASL exchange failed"
+            raise BrokerUnavailableError(self.broker, f"connecting failed: {reason}") from None
+
+    async def _start(self) -> None:
         async with self._lock:
             if self._producer is not None:
                 return

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +21,7 @@ from pika.adapters.asyncio_connection import AsyncioConnection
 
 from adapters.rabbitmq.channel import AmqpChannel
 from adapters.rabbitmq.settings import RabbitMQSettings
+from application.connection_errors import client_tls_context, tls_failure
 from application.redaction import redact_url
 from domain.queue.errors import BrokerUnavailableError
 
@@ -47,12 +47,13 @@ def connection_parameters(url: str, settings: RabbitMQSettings) -> pika.URLParam
     params.heartbeat = settings.heartbeat_s
     params.client_properties = {"connection_name": "messaging-backbone"}
     if scheme == "amqps":
-        context = ssl.create_default_context(cafile=settings.tls_ca_file)
-        if settings.tls_cert_file:
-            context.load_cert_chain(settings.tls_cert_file, settings.tls_key_file)
-        if not settings.tls_verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
+        context = client_tls_context(
+            redact_url(url),
+            ca_file=settings.tls_ca_file,
+            cert_file=settings.tls_cert_file,
+            key_file=settings.tls_key_file,
+            verify=settings.tls_verify,
+        )
         params.ssl_options = pika.SSLOptions(context, server_hostname=params.host)
     return params
 
@@ -61,6 +62,9 @@ def _reason(exc: BaseException | None) -> str:
     """A short description of a pika error that never includes credentials."""
     if exc is None:
         return "connection lost"
+    tls = tls_failure(exc)
+    if tls is not None:
+        return tls
     if isinstance(
         exc, pika.exceptions.ProbableAuthenticationError | pika.exceptions.ProbableAccessDeniedError
     ):

@@ -23,6 +23,7 @@ from redis.exceptions import InvalidResponse, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from adapters.redis.settings import RedisSettings
+from application.connection_errors import tls_failure
 from application.redaction import redact_url
 from domain.queue.errors import BrokerUnavailableError
 
@@ -131,7 +132,7 @@ class RedisConnection:
             logger.debug("redis %s: CLIENT UNBLOCK failed: %s", self.redacted_url, self._safe(exc))
 
     def _safe(self, exc: BaseException) -> str:
-        text = f"{type(exc).__name__}: {exc}"
+        text = tls_failure(exc) or f"{type(exc).__name__}: {exc}"
         if self._password:
             text = text.replace(self._password, "***")
         return text

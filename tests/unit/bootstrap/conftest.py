@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bootstrap.logging_setup import HANDLER_NAME
+from bootstrap.logging_setup import DRIVER_LOGGERS, HANDLER_NAME
 
 
 @pytest.fixture(autouse=True)
@@ -20,6 +20,8 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     level = root.level
     yield
     root.setLevel(level)
+    for name in DRIVER_LOGGERS:  # configure_logging quiets them: later tests get them back as they were
+        logging.getLogger(name).setLevel(logging.NOTSET)
     for handler in list(root.handlers):
         if handler.get_name() == HANDLER_NAME:
             root.removeHandler(handler)

@@ -47,3 +47,20 @@ def test_configuring_twice_keeps_one_handler() -> None:
     configure_logging(LogSettings(), io.StringIO())
     ours = [h for h in logging.getLogger().handlers if h.get_name() == "backbone-root"]
     assert len(ours) == 1
+
+
+def test_the_broker_drivers_own_records_are_dropped_below_debug() -> None:
+    stream = io.StringIO()
+    configure_logging(LogSettings(level="INFO"), stream)
+    logging.getLogger("pika.adapters.base_connection").error("connection workflow failed")
+    logging.getLogger("aiokafka").error("Unable connect to node")
+    logging.getLogger("adapters.rabbitmq").error("ours")
+    assert stream.getvalue().splitlines()[-1].endswith("ours") and "workflow" not in stream.getvalue()
+    assert "Unable connect" not in stream.getvalue()
+
+
+def test_at_debug_the_broker_drivers_records_are_shown() -> None:
+    stream = io.StringIO()
+    configure_logging(LogSettings(level="DEBUG"), stream)
+    logging.getLogger("pika.connection").debug("frame sent")
+    assert "frame sent" in stream.getvalue()
