@@ -382,7 +382,7 @@ class Benchmark:
     async def _work_in_process(self, queue: QueueBackend, jobs: int, io_url: str) -> dict[str, Any]:
         from bootstrap import bench_worker  # it imports this module
 
-        round_trip, close = await bench_worker.round_trips(io_url)
+        round_trip, close = await bench_worker.round_trips(io_url, self.params.realistic_concurrency)
         try:
             return await bench_worker.work(
                 queue, jobs, self.params.timeout_s, self._realistic_options(), round_trip

@@ -66,8 +66,14 @@ class EchoRoundTrips:
             writer.close()
 
 
-async def round_trips(url: str | None) -> tuple[RoundTrip | None, Callable[[], Awaitable[None]]]:
-    """The handler's own round trip for ``url`` and how to close it."""
+async def round_trips(
+    url: str | None, connections: int = 1
+) -> tuple[RoundTrip | None, Callable[[], Awaitable[None]]]:
+    """The handler's own round trip for ``url`` and how to close it.
+
+    ``connections`` are opened first (one per concurrent handler), as a running service's own
+    client would have them: the worker's timings do not include the handler client's set-up.
+    """
 
     async def nothing() -> None:
         return None
@@ -82,12 +88,12 @@ async def round_trips(url: str | None) -> tuple[RoundTrip | None, Callable[[], A
         async def ping() -> None:
             await client.ping()
 
-        await ping()  # connected before the worker starts, as a service's own client would be
+        await asyncio.gather(*(ping() for _ in range(connections)))
         return ping, client.aclose
     if url.startswith("tcp://"):
         host, _, port = url.removeprefix("tcp://").rpartition(":")
         echo = EchoRoundTrips(host, int(port))
-        await echo()
+        await asyncio.gather(*(echo() for _ in range(connections)))
         return echo, echo.close
     raise ValueError(f"--io: expected redis://... or tcp://HOST:PORT, got {url!r}")
 
@@ -101,7 +107,7 @@ async def run(
 ) -> dict[str, Any]:
     settings = load_settings()
     broker = create_broker(settings.broker)
-    round_trip, close_round_trips = await round_trips(io_url)
+    round_trip, close_round_trips = await round_trips(io_url, options.concurrency)
     try:
         queue = await broker.open_queue(JobFactory(queue_name, JobTypes([JobType(NOOP_JOB)])))
         try:
