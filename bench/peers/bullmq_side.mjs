@@ -103,6 +103,7 @@ async function work(url, name, jobs, concurrency) {
     last_done_ms: lastDoneMs,
     drained_ms: drainedMs,
     latency_ms: latencyMs,
+    cpu_s: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
   };
 }
 

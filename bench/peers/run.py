@@ -41,6 +41,7 @@ METRICS: dict[str, tuple[bool, float | None]] = {
     "latency_p50_ms": (False, None),
     "latency_p99_ms": (False, 1.0),
 }
+EXTRA_METRICS = ("spawn_to_imported_s", "spawn_to_ready_s", "drain_worker_cpu_s")
 SPAWN_TO_FIRST_TARGET_S = 0.3
 
 
@@ -176,6 +177,7 @@ def measure(side: Side, redis: Redis, args: argparse.Namespace, rep: int) -> dic
     out["spawn_to_first_job_s"] = (first_ns - spawned_ns) / 1e9
     out["drain_spawn_to_last_jobs_per_s"] = n / ((drained_ns - spawned_ns) / 1e9)
     out["drain_first_to_last_jobs_per_s"] = (n - 1) / ((drained_ns - first_ns) / 1e9)
+    out["drain_worker_cpu_s"] = float(report["cpu_s"])  # the whole worker process, start-up included
 
     redis.command("FLUSHALL")
     result = side.run(side.producer("add-single", f"peers-add-{tag}", n))
@@ -222,11 +224,15 @@ def summarize(reps: list[dict[str, Any]]) -> dict[str, Any]:
         side: {m: round(statistics.median(r[side][m] for r in reps), 4) for m in reps[0][side]}
         for side in SIDES
     }
-    ratios, targets = {}, {}
-    for metric, (higher_better, target) in METRICS.items():
+    ratios: dict[str, float | None] = {}
+    rep_ratios: dict[str, list[float]] = {}
+    targets: dict[str, Any] = {}
+    for metric in [*METRICS, *EXTRA_METRICS]:
         ours, theirs = medians["backbone"][metric], medians["bullmq"][metric]
-        ratio = round(ours / theirs, 3) if theirs else None
-        ratios[metric] = ratio
+        ratios[metric] = round(ours / theirs, 3) if theirs else None
+        rep_ratios[metric] = [round(r["backbone"][metric] / r["bullmq"][metric], 3) for r in reps]
+    for metric, (higher_better, target) in METRICS.items():
+        ratio = ratios[metric]
         if target is not None and ratio is not None:
             met = ratio >= target if higher_better else ratio <= target
             targets[metric] = {
@@ -241,18 +247,19 @@ def summarize(reps: list[dict[str, Any]]) -> dict[str, Any]:
         "target_seconds": SPAWN_TO_FIRST_TARGET_S,
         "met": ours_first <= SPAWN_TO_FIRST_TARGET_S,
     }
-    return {"medians": medians, "ratios": ratios, "targets": targets}
+    return {"medians": medians, "ratios": ratios, "rep_ratios": rep_ratios, "targets": targets}
 
 
 def print_table(summary: dict[str, Any], reps: list[dict[str, Any]]) -> None:
     medians, ratios = summary["medians"], summary["ratios"]
     title = f"measurement (median of {len(reps)} reps)"
-    print(f"\n{title:<44}{'BullMQ':>12}{'backbone':>12}{'ratio':>9}")
-    for metric in [*METRICS, "spawn_to_imported_s", "spawn_to_ready_s"]:
+    print(f"\n{title:<44}{'BullMQ':>12}{'backbone':>12}{'ratio':>9}   (backbone / BullMQ)")
+    for metric in [*METRICS, *EXTRA_METRICS]:
         ratio = ratios.get(metric)
+        each = " ".join(f"{r:.2f}" for r in summary["rep_ratios"][metric])
         print(
             f"{metric:<44}{medians['bullmq'][metric]:>12.4g}{medians['backbone'][metric]:>12.4g}"
-            f"{(f'{ratio:.2f}x' if ratio is not None else ''):>9}"
+            f"{(f'{ratio:.2f}x' if ratio is not None else ''):>9}   per rep: {each}"
         )
     print("\ntargets:")
     for metric, t in summary["targets"].items():

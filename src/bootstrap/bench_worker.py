@@ -13,8 +13,8 @@ delayed or active (the last completion is stored), prints one JSON object and ex
 The JSON (wall-clock times are ``time.time_ns()``, comparable with the parent's on one machine):
 ``imported_ns`` (this module's imports done), ``ready_ns``, ``first_done_ns`` (the first handler
 returned), ``last_done_ns`` (the last handler returned), ``drained_ns`` (the queue drained),
-``latency_ms`` (for each job whose payload carries ``t_ns``: handler start minus ``t_ns``), and the
-worker's ``succeeded``/``failed`` counts.
+``latency_ms`` (for each job whose payload carries ``t_ns``: handler start minus ``t_ns``), the
+worker's ``succeeded``/``failed`` counts and ``cpu_s``, the process's CPU time so far (with imports).
 """
 
 from __future__ import annotations
@@ -178,6 +178,7 @@ async def work(
         "latency_ms": latency_ms,
         "succeeded": worker.metrics.succeeded,
         "failed": worker.metrics.failed,
+        "cpu_s": round(time.process_time(), 4),
     }
 
 
