@@ -147,7 +147,7 @@ class Side:
 
 
 def _worker_report(
-    side: Side, child: subprocess.Popen[str], after_ready: Callable[[], None]
+    side: Side, child: subprocess.Popen[str], after_ready: Callable[[], object]
 ) -> dict[str, Any]:
     assert child.stdout is not None
     ready = child.stdout.readline().strip()
