@@ -20,7 +20,7 @@ from typing import Any
 from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobType, JobTypes
 from application.queue_backend import QueueBackend
-from bootstrap.bench import NOOP_JOB
+from bootstrap.bench_worker import NOOP_JOB
 from bootstrap.brokers import create_broker
 from bootstrap.settings import load_settings
 from domain.queue.job import NewJob

@@ -28,13 +28,13 @@ from application.jobs.job_types import JobType, JobTypes
 from application.queue_backend import QueueBackend
 from application.redaction import redact_url
 from application.worker import HandlerRegistry, Worker, WorkerOptions
+from bootstrap import bench_worker
+from bootstrap.bench_worker import NOOP_JOB, WORKER_READY
 from bootstrap.settings import CONFIG_FILE_ENV
 from domain.queue.context import JobContext
 from domain.queue.job import NewJob
 from domain.queue.options import KeepJobs, QueueDefaults
 
-NOOP_JOB = "bench.noop.v1"
-WORKER_READY = "ready"  # the line the cross-process phase's worker prints once it waits for jobs
 MEMORY_TARGET_JOBS_PER_S = 20_000
 
 
@@ -380,8 +380,6 @@ class Benchmark:
         )
 
     async def _work_in_process(self, queue: QueueBackend, jobs: int, io_url: str) -> dict[str, Any]:
-        from bootstrap import bench_worker  # it imports this module
-
         round_trip, close = await bench_worker.round_trips(io_url, self.params.realistic_concurrency)
         try:
             return await bench_worker.work(

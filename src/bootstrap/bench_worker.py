@@ -31,12 +31,13 @@ from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobType, JobTypes
 from application.queue_backend import QueueBackend
 from application.worker import HandlerRegistry, Worker, WorkerOptions
-from bootstrap.bench import NOOP_JOB, WORKER_READY
 from bootstrap.brokers import create_broker
 from bootstrap.settings import load_settings
 from domain.queue.context import JobContext
 
 IMPORTED_NS = time.time_ns()
+NOOP_JOB = "bench.noop.v1"  # the job type of every bench phase
+WORKER_READY = "ready"  # the line this process prints once its worker waits for jobs
 DRAIN_POLL_S = 0.002
 
 RoundTrip = Callable[[], Awaitable[None]]
