@@ -102,12 +102,20 @@ def _rate(jobs: int, seconds: float) -> float:
 
 
 class Benchmark:
-    def __init__(self, broker: Broker, params: BenchParameters, *, config_file: str | None = None) -> None:
-        """``config_file``: the settings file the cross-process phase's worker reads too."""
+    def __init__(
+        self,
+        broker: Broker,
+        params: BenchParameters,
+        *,
+        config_file: str | None = None,
+        broker_url: str | None = None,
+    ) -> None:
+        """``config_file``: the settings file the worker processes read too; ``broker_url``: the
+        broker's URL with its credentials (``broker.url`` is redacted), for those processes."""
         self.broker = broker
         self.params = params.validate()
-        # The cross-process phase's worker: this environment, with the bench's broker (and file).
-        self.worker_env = {**os.environ, "BACKBONE_BROKER__URL": broker.url}
+        # The worker processes: this environment, with the bench's broker (and file).
+        self.worker_env = {**os.environ, "BACKBONE_BROKER__URL": broker_url or broker.url}
         if config_file is not None:
             self.worker_env[CONFIG_FILE_ENV] = config_file
         self.run_id = uuid.uuid4().hex[:8]
@@ -490,9 +498,9 @@ async def _wait_drained(queue: QueueBackend, timeout_s: float) -> None:
 
 
 async def run_benchmark(
-    broker: Broker, params: BenchParameters, *, config_file: str | None = None
+    broker: Broker, params: BenchParameters, *, config_file: str | None = None, broker_url: str | None = None
 ) -> dict[str, Any]:
     try:
-        return await Benchmark(broker, params, config_file=config_file).run()
+        return await Benchmark(broker, params, config_file=config_file, broker_url=broker_url).run()
     finally:
         await broker.close()

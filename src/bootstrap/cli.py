@@ -196,7 +196,8 @@ async def _cmd_bench(args: argparse.Namespace, container: Container) -> int:
     except ValueError as exc:
         raise SettingsError("bench", str(exc)) from None
     config_file = str(args.config) if args.config else None
-    result = await run_benchmark(container.broker(), params, config_file=config_file)
+    broker_url = container.settings().broker.url  # with its credentials: the worker processes connect
+    result = await run_benchmark(container.broker(), params, config_file=config_file, broker_url=broker_url)
     text = json.dumps(result, indent=2)
     commands.out(text)
     if args.output:

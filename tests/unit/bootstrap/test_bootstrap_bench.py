@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.harness.brokers import BrokerHandle
+from tests.harness.brokers import BrokerHandle, start_local_redis
 
 from bootstrap.cli import main
 
@@ -96,3 +96,17 @@ def test_realistic_mode_times_a_worker_process_from_its_spawn_with_a_redis_round
 def test_realistic_mode_refuses_a_round_trip_url_it_cannot_use(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*REALISTIC, "--io", "http://example.invalid"]) == 2
     assert "io_url: must be redis://... or tcp://HOST:PORT" in capsys.readouterr().err
+
+
+@pytest.mark.broker
+def test_worker_processes_connect_with_the_brokers_credentials_not_its_redacted_url(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = start_local_redis(password="bench-secret")
+    try:
+        assert main(["--broker", server.url, *TINY, "--cross-process"]) == 0
+        output = capsys.readouterr().out
+    finally:
+        server.close()
+    assert json.loads(output)["results"]["latency_cross_process"]["jobs"] == 20
+    assert "bench-secret" not in output
