@@ -59,8 +59,10 @@ async function addBulk(url, name, jobs, batch) {
 }
 
 async function work(url, name, jobs, concurrency) {
+  const ioStarted = performance.now();
   const own = new IORedis(url);
   await own.ping(); // connected before the worker starts, as a service's own client would be
+  const handlerIoSetupS = (performance.now() - ioStarted) / 1000;
   const queue = new Queue(name, { connection: connection(url) });
   const latencyMs = [];
   let handled = 0;
@@ -103,6 +105,7 @@ async function work(url, name, jobs, concurrency) {
     last_done_ms: lastDoneMs,
     drained_ms: drainedMs,
     latency_ms: latencyMs,
+    handler_io_setup_s: handlerIoSetupS,
     cpu_s: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
   };
 }

@@ -14,7 +14,9 @@ The JSON (wall-clock times are ``time.time_ns()``, comparable with the parent's 
 ``imported_ns`` (this module's imports done), ``ready_ns``, ``first_done_ns`` (the first handler
 returned), ``last_done_ns`` (the last handler returned), ``drained_ns`` (the queue drained),
 ``latency_ms`` (for each job whose payload carries ``t_ns``: handler start minus ``t_ns``), the
-worker's ``succeeded``/``failed`` counts and ``cpu_s``, the process's CPU time so far (with imports).
+worker's ``succeeded``/``failed`` counts, ``cpu_s`` (the process's CPU time so far, with imports)
+and, from the command line, ``handler_io_setup_s`` (opening the handler's own connections, inside
+the time to ``ready_ns``).
 """
 
 from __future__ import annotations
@@ -108,11 +110,14 @@ async def run(
 ) -> dict[str, Any]:
     settings = load_settings()
     broker = create_broker(settings.broker)
+    io_started_ns = time.time_ns()
     round_trip, close_round_trips = await round_trips(io_url, options.concurrency)
+    io_s = (time.time_ns() - io_started_ns) / 1e9  # opening the handler's own connections
     try:
         queue = await broker.open_queue(JobFactory(queue_name, JobTypes([JobType(NOOP_JOB)])))
         try:
-            return await work(queue, jobs, timeout_s, options, round_trip, announce=True)
+            report = await work(queue, jobs, timeout_s, options, round_trip, announce=True)
+            return {**report, "handler_io_setup_s": round(io_s, 4)}
         finally:
             await queue.close()
     finally:
