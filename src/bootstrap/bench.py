@@ -8,6 +8,7 @@ its own fresh queue (``bench-<phase>-<run id>``) so runs on a persistent broker 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import gc
 import json
@@ -17,6 +18,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -26,13 +28,13 @@ from application.jobs.job_types import JobType, JobTypes
 from application.queue_backend import QueueBackend
 from application.redaction import redact_url
 from application.worker import HandlerRegistry, Worker, WorkerOptions
+from bootstrap import bench_worker
+from bootstrap.bench_worker import NOOP_JOB, WORKER_READY
 from bootstrap.settings import CONFIG_FILE_ENV
 from domain.queue.context import JobContext
 from domain.queue.job import NewJob
 from domain.queue.options import KeepJobs, QueueDefaults
 
-NOOP_JOB = "bench.noop.v1"
-WORKER_READY = "ready"  # the line the cross-process phase's worker prints once it waits for jobs
 MEMORY_TARGET_JOBS_PER_S = 20_000
 
 
@@ -49,6 +51,10 @@ class BenchParameters:
     timeout_s: float = 600.0  # per phase
     repeat: int = 1  # end-to-end runs; the figure is their median (a shared machine is noisy)
     cross_process: bool = False  # also measure latency with the worker in another process
+    realistic: bool = False  # worker in its own process timed from its spawn, handler I/O, default retention
+    realistic_concurrency: int = 50
+    rate_per_s: float = 200.0  # the realistic latency phase adds at this fixed rate
+    io_url: str | None = None  # the realistic handler's round trip (default: the broker if Redis, else echo)
 
     def validate(self) -> BenchParameters:
         for name in (
@@ -59,11 +65,16 @@ class BenchParameters:
             "concurrency",
             "latency_jobs",
             "repeat",
+            "realistic_concurrency",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be >= 1")
         if self.prefetch < 0 or self.latency_gap_ms < 0 or self.timeout_s <= 0:
             raise ValueError("prefetch and latency_gap_ms must be >= 0, timeout_s > 0")
+        if self.rate_per_s <= 0:
+            raise ValueError("rate_per_s: must be > 0")
+        if self.io_url is not None and not self.io_url.startswith(("redis://", "rediss://", "tcp://")):
+            raise ValueError("io_url: must be redis://... or tcp://HOST:PORT")
         return self
 
 
@@ -82,17 +93,29 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def _seconds(ns: int) -> float:
+    return round(ns / 1e9, 4)
+
+
 def _rate(jobs: int, seconds: float) -> float:
     return round(jobs / seconds, 1) if seconds > 0 else 0.0
 
 
 class Benchmark:
-    def __init__(self, broker: Broker, params: BenchParameters, *, config_file: str | None = None) -> None:
-        """``config_file``: the settings file the cross-process phase's worker reads too."""
+    def __init__(
+        self,
+        broker: Broker,
+        params: BenchParameters,
+        *,
+        config_file: str | None = None,
+        broker_url: str | None = None,
+    ) -> None:
+        """``config_file``: the settings file the worker processes read too; ``broker_url``: the
+        broker's URL with its credentials (``broker.url`` is redacted), for those processes."""
         self.broker = broker
         self.params = params.validate()
-        # The cross-process phase's worker: this environment, with the bench's broker (and file).
-        self.worker_env = {**os.environ, "BACKBONE_BROKER__URL": broker.url}
+        # The worker processes: this environment, with the bench's broker (and file).
+        self.worker_env = {**os.environ, "BACKBONE_BROKER__URL": broker_url or broker.url}
         if config_file is not None:
             self.worker_env[CONFIG_FILE_ENV] = config_file
         self.run_id = uuid.uuid4().hex[:8]
@@ -100,12 +123,52 @@ class Benchmark:
         self.defaults = QueueDefaults(attempts=1, timeout=None, remove_on_complete=KeepJobs(count=0))
         self.job_types = JobTypes([JobType(NOOP_JOB)])
 
-    async def _queue(self, phase: str) -> QueueBackend:
-        factory = JobFactory(f"bench-{phase}-{self.run_id}", self.job_types, self.defaults)
+    async def _queue(self, phase: str, defaults: QueueDefaults | None = None) -> QueueBackend:
+        factory = JobFactory(f"bench-{phase}-{self.run_id}", self.job_types, defaults or self.defaults)
         return await self.broker.open_queue(factory)
 
     async def run(self) -> dict[str, Any]:
         started = dt.datetime.now(dt.UTC)
+        if self.params.realistic:
+            results = await self._realistic_phases()
+        else:
+            results = await self._no_op_phases()
+        e2e_rate = results["end_to_end"]["jobs_per_s"] if "end_to_end" in results else None
+        is_memory = self.broker.url.startswith("memory:")
+        has_target = is_memory and e2e_rate is not None
+        return {
+            "benchmark": "messaging-backbone",
+            "format_version": 1,
+            "started_at": started.isoformat(timespec="seconds"),
+            "machine": machine_info(),
+            "broker": {"url": redact_url(self.broker.url), "adapter": type(self.broker).__name__},
+            "parameters": asdict(self.params),
+            "results": results,
+            "target": {
+                "end_to_end_jobs_per_s": MEMORY_TARGET_JOBS_PER_S if has_target else None,
+                "met": (e2e_rate >= MEMORY_TARGET_JOBS_PER_S) if has_target and e2e_rate else None,
+            },
+        }
+
+    async def _realistic_phases(self) -> dict[str, Any]:
+        """Drain and latency with the worker in its own process, then adds; the queue's defaults."""
+        results: dict[str, Any] = {}
+        timeout = self.params.timeout_s
+        async with _handler_io(self.broker.url, self.params.io_url) as io_url:
+            runs = []
+            for run in range(self.params.repeat):
+                gc.collect()
+                runs.append(await asyncio.wait_for(self.realistic_drain(run, io_url), timeout))
+            results["drain"] = _median_run(runs)
+            gc.collect()
+            results["latency_at_rate"] = await asyncio.wait_for(self.realistic_latency(io_url), timeout)
+        gc.collect()
+        results["add_single"] = await asyncio.wait_for(self.add_single(QueueDefaults()), timeout)
+        gc.collect()
+        results["add_bulk"] = await asyncio.wait_for(self.add_bulk(QueueDefaults()), timeout)
+        return results
+
+    async def _no_op_phases(self) -> dict[str, Any]:
         results: dict[str, Any] = {}
         timeout = self.params.timeout_s
         # Draining phases first: the add phases leave their jobs waiting, which would only add
@@ -124,24 +187,10 @@ class Benchmark:
         results["add_single"] = await asyncio.wait_for(self.add_single(), timeout)
         gc.collect()
         results["add_bulk"] = await asyncio.wait_for(self.add_bulk(), timeout)
-        e2e_rate = results["end_to_end"]["jobs_per_s"]
-        is_memory = self.broker.url.startswith("memory:")
-        return {
-            "benchmark": "messaging-backbone",
-            "format_version": 1,
-            "started_at": started.isoformat(timespec="seconds"),
-            "machine": machine_info(),
-            "broker": {"url": redact_url(self.broker.url), "adapter": type(self.broker).__name__},
-            "parameters": asdict(self.params),
-            "results": results,
-            "target": {
-                "end_to_end_jobs_per_s": MEMORY_TARGET_JOBS_PER_S if is_memory else None,
-                "met": (e2e_rate >= MEMORY_TARGET_JOBS_PER_S) if is_memory else None,
-            },
-        }
+        return results
 
-    async def add_single(self) -> dict[str, Any]:
-        queue = await self._queue("add-single")
+    async def add_single(self, defaults: QueueDefaults | None = None) -> dict[str, Any]:
+        queue = await self._queue("add-single", defaults)
         n = self.params.add_jobs
         begin = time.perf_counter()
         for i in range(n):
@@ -150,8 +199,8 @@ class Benchmark:
         await queue.close()
         return {"jobs": n, "seconds": round(seconds, 4), "jobs_per_s": _rate(n, seconds)}
 
-    async def add_bulk(self) -> dict[str, Any]:
-        queue = await self._queue("add-bulk")
+    async def add_bulk(self, defaults: QueueDefaults | None = None) -> dict[str, Any]:
+        queue = await self._queue("add-bulk", defaults)
         n, batch = self.params.bulk_jobs, self.params.bulk_batch
         begin = time.perf_counter()
         for start in range(0, n, batch):
@@ -264,7 +313,123 @@ class Benchmark:
                 child.kill()
                 await child.wait()
             await queue.close()
-        return self._latency_summary(json.loads(line))
+        return self._latency_summary(json.loads(line)["latency_ms"])
+
+    async def realistic_drain(self, run: int, io_url: str) -> dict[str, Any]:
+        """Fill a queue (its default options), spawn a worker process, time it from the spawn."""
+        queue = await self._queue(f"drain{run}", QueueDefaults())
+        n = self.params.e2e_jobs
+        try:
+            for start in range(0, n, self.params.bulk_batch):
+                end = min(n, start + self.params.bulk_batch)
+                await queue.add_bulk([NewJob(NOOP_JOB, {"i": i}) for i in range(start, end)])
+            if self.broker.url.startswith("memory:"):
+                spawned_ns = time.time_ns()
+                report = await self._work_in_process(queue, n, io_url)
+                where = "in process"
+            else:
+                spawned_ns = time.time_ns()
+                report = await self._work_in_child(queue.name, n, io_url, _no_producer)
+                where = "child process"
+        finally:
+            await queue.close()
+        first, drained = report["first_done_ns"], report["drained_ns"]
+        in_child = where == "child process"
+        return {
+            "jobs": n,
+            "worker": where,
+            "concurrency": self.params.realistic_concurrency,
+            "prefetch": self.params.prefetch,
+            "handler_io": redact_url(io_url),
+            "spawn_to_imported_s": _seconds(report["imported_ns"] - spawned_ns) if in_child else None,
+            "spawn_to_ready_s": _seconds(report["ready_ns"] - spawned_ns),
+            "spawn_to_first_job_s": _seconds(first - spawned_ns),
+            "seconds": _seconds(drained - spawned_ns),
+            "jobs_per_s": _rate(n, (drained - spawned_ns) / 1e9),
+            "first_to_last_jobs_per_s": _rate(n - 1, (drained - first) / 1e9),
+            "succeeded": report["succeeded"],
+            "failed": report["failed"],
+        }
+
+    async def realistic_latency(self, io_url: str) -> dict[str, Any]:
+        """A waiting worker process; jobs added at a fixed rate; latency = handler start - add time."""
+        queue = await self._queue("latency-rate", QueueDefaults())
+        n = self.params.latency_jobs
+        gap_s = 1 / self.params.rate_per_s
+
+        async def produce() -> None:
+            begin = time.perf_counter()
+            for i in range(n):
+                await queue.add(NOOP_JOB, {"i": i, "t_ns": time.time_ns()})
+                await asyncio.sleep(max(0.0, begin + (i + 1) * gap_s - time.perf_counter()))
+
+        try:
+            if self.broker.url.startswith("memory:"):
+                worker = asyncio.create_task(self._work_in_process(queue, n, io_url))
+                await asyncio.sleep(0.05)  # the worker waits for jobs before the first add
+                await produce()
+                report = await worker
+            else:
+                report = await self._work_in_child(queue.name, n, io_url, produce)
+        finally:
+            await queue.close()
+        summary = self._latency_summary(report["latency_ms"])
+        summary.pop("gap_ms")
+        return {
+            **summary,
+            "rate_per_s": self.params.rate_per_s,
+            "worker_concurrency": self.params.realistic_concurrency,
+            "handler_io": redact_url(io_url),
+        }
+
+    def _realistic_options(self) -> WorkerOptions:
+        return WorkerOptions(
+            concurrency=self.params.realistic_concurrency, prefetch=self.params.prefetch, block_ms=1000
+        )
+
+    async def _work_in_process(self, queue: QueueBackend, jobs: int, io_url: str) -> dict[str, Any]:
+        round_trip, close = await bench_worker.round_trips(io_url, self.params.realistic_concurrency)
+        try:
+            return await bench_worker.work(
+                queue, jobs, self.params.timeout_s, self._realistic_options(), round_trip
+            )
+        finally:
+            await close()
+
+    async def _work_in_child(
+        self, queue_name: str, jobs: int, io_url: str, produce: Callable[[], Awaitable[None]]
+    ) -> dict[str, Any]:
+        """Spawn ``bootstrap.bench_worker`` on the queue, run ``produce`` once it is ready, get its report."""
+        options = self._realistic_options()
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bootstrap.bench_worker",
+            queue_name,
+            str(jobs),
+            str(self.params.timeout_s),
+            f"--concurrency={options.concurrency}",
+            f"--prefetch={options.prefetch}",
+            f"--block-ms={options.block_ms}",
+            f"--io={io_url}",
+            env=self.worker_env,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        try:
+            assert child.stdout is not None
+            ready = await asyncio.wait_for(child.stdout.readline(), 60)
+            if ready.strip() != WORKER_READY.encode():
+                raise RuntimeError("the bench worker process did not start (see its stderr)")
+            await produce()
+            line = await child.stdout.readline()
+            if await child.wait() != 0 or not line:
+                raise RuntimeError("the bench worker process failed (see its stderr)")
+        finally:
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+        report: dict[str, Any] = json.loads(line)
+        return report
 
     def _latency_summary(self, samples: list[float]) -> dict[str, Any]:
         ordered = sorted(samples)
@@ -294,6 +459,34 @@ def _percentile(ordered: list[float], pct: float) -> float:
     return ordered[rank - 1]
 
 
+async def _no_producer() -> None:
+    return None
+
+
+@contextlib.asynccontextmanager
+async def _handler_io(broker_url: str, io_url: str | None) -> AsyncIterator[str]:
+    """The realistic handler's round trip: ``io_url``, else the broker if Redis, else an echo server here."""
+    if io_url is not None:
+        yield io_url
+        return
+    if broker_url.startswith(("redis://", "rediss://")):
+        yield broker_url
+        return
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while line := await reader.readline():
+                writer.write(line)
+        writer.close()
+
+    server = await asyncio.start_server(echo, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"tcp://127.0.0.1:{port}"
+    finally:
+        server.close()
+
+
 async def _wait_drained(queue: QueueBackend, timeout_s: float) -> None:
     """Poll until nothing is waiting, delayed or active (the last completion is stored)."""
     async with asyncio.timeout(timeout_s):
@@ -305,9 +498,9 @@ async def _wait_drained(queue: QueueBackend, timeout_s: float) -> None:
 
 
 async def run_benchmark(
-    broker: Broker, params: BenchParameters, *, config_file: str | None = None
+    broker: Broker, params: BenchParameters, *, config_file: str | None = None, broker_url: str | None = None
 ) -> dict[str, Any]:
     try:
-        return await Benchmark(broker, params, config_file=config_file).run()
+        return await Benchmark(broker, params, config_file=config_file, broker_url=broker_url).run()
     finally:
         await broker.close()

@@ -159,6 +159,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also measure latency with the worker in a child process (not for memory://)",
     )
+    p.add_argument(
+        "--realistic",
+        action="store_true",
+        help="worker in its own process timed from its spawn, a handler doing one I/O round trip, "
+        "the queue's default retention (docs/benchmarks.md)",
+    )
+    p.add_argument("--realistic-concurrency", type=int, default=defaults.realistic_concurrency)
+    p.add_argument("--rate", type=float, default=defaults.rate_per_s, help="realistic latency: jobs/s")
+    p.add_argument("--io", metavar="URL", help="realistic handler's round trip: redis://... or tcp://H:P")
     p.add_argument("--output", metavar="FILE", help="also write the JSON here")
     return parser
 
@@ -199,13 +208,18 @@ async def _cmd_bench(args: argparse.Namespace, container: Container) -> int:
         latency_gap_ms=args.latency_gap_ms,
         repeat=args.repeat,
         cross_process=args.cross_process,
+        realistic=args.realistic,
+        realistic_concurrency=args.realistic_concurrency,
+        rate_per_s=args.rate,
+        io_url=args.io,
     )
     try:
         params.validate()
     except ValueError as exc:
         raise SettingsError("bench", str(exc)) from None
     config_file = str(args.config) if args.config else None
-    result = await run_benchmark(container.broker(), params, config_file=config_file)
+    broker_url = container.settings().broker.url  # with its credentials: the worker processes connect
+    result = await run_benchmark(container.broker(), params, config_file=config_file, broker_url=broker_url)
     text = json.dumps(result, indent=2)
     commands.out(text)
     if args.output:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.connection import AbstractConnection
+from redis.asyncio.connection import AbstractConnection, Connection, SSLConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -27,9 +27,49 @@ from application.connection_errors import tls_failure
 from application.redaction import redact_url
 from domain.queue.errors import BrokerUnavailableError
 
+_hiredis_pack: Callable[[tuple[Any, ...]], bytes] | None
+try:
+    from hiredis import pack_command as _hiredis_pack
+except ImportError:  # redis-py works without it: commands are then packed in Python
+    _hiredis_pack = None
+
 logger = logging.getLogger(__name__)
 
 _UNBLOCK_BACKSTOP_S = 0.25  # the server's own timeout, past the client's: only used if UNBLOCK fails
+
+
+class _HiredisPacking:
+    """Commands packed by hiredis (C) instead of redis-py's asyncio packer (Python, one call per argument).
+
+    redis-py's synchronous client does this when hiredis is installed; its asyncio connection does
+    not. Arguments other than ``str``/``bytes``/``int``/``float`` (and any packing error) take
+    redis-py's own path, so its checks and messages stay the same.
+    """
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        if _hiredis_pack is not None:
+            first = args[0]
+            # like redis-py: a command name with spaces ("SCRIPT LOAD") is sent as separate words
+            words = tuple(first.encode().split()) if isinstance(first, str) else (first,)
+            rest = args[1:]
+            if all(type(arg) in _PACKABLE for arg in rest) and type(first) in _PACKABLE:
+                try:
+                    return [_hiredis_pack(words + rest)]
+                except (TypeError, UnicodeEncodeError):
+                    pass
+        packed: list[bytes] = super().pack_command(*args)  # type: ignore[misc]  # the mixin's partner
+        return packed
+
+
+_PACKABLE = frozenset({str, bytes, int, float})
+
+
+class _PackedConnection(_HiredisPacking, Connection):
+    pass
+
+
+class _PackedSSLConnection(_HiredisPacking, SSLConnection):
+    pass
 
 
 def _client(settings: RedisSettings, *, socket_timeout: float | None, blocking: bool) -> Redis:
@@ -57,6 +97,7 @@ def _client(settings: RedisSettings, *, socket_timeout: float | None, blocking: 
         client_name="messaging-backbone",
         **extra,
     )
+    pool.connection_class = _PackedSSLConnection if settings.uses_tls else _PackedConnection
     return Redis.from_pool(pool)  # the client owns the pool: closing it closes the pool
 
 

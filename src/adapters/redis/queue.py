@@ -120,6 +120,8 @@ class RedisQueue(QueueBackend):
         """Store drafts in chunks, pipelined: while the server runs one chunk, the client encodes the
         next one and decodes the replies that are back."""
         chunks = _chunks(drafts, self._conn.settings.add_chunk, MAX_CHUNK_PAYLOAD_CHARS)
+        if len(chunks) == 1:  # one call (a single add): nothing to overlap, so no task and no extra turn
+            return self._decode_added(chunks[0], await self._run("add", add_argument(chunks[0])))
         sent: list[asyncio.Future[Any]] = []
         jobs: list[Job] = []
         decoded = 0
