@@ -12,6 +12,10 @@ Write a handler::
 
     JobContext, Handler, JobProgress, PermanentError, RetryableError, JobTimeoutError
 
+Observe the producer and the worker (metrics, tracing, audit; ADR 0016)::
+
+    Hook (subclass it; ``[app] hooks`` or ``Backbone.open(hooks=[...])``), Adding, Attempt
+
 Open queues by URL and run workers in this process::
 
     Backbone (``Backbone.open(url, modules=[...])``), Worker, WorkerOptions
@@ -29,6 +33,7 @@ from backbone._layout import check_layout
 
 check_layout()  # before anything below imports one of the four packages
 
+from application.hooks import Adding, Attempt, Hook  # noqa: E402
 from application.worker import Worker, WorkerOptions  # noqa: E402
 from bootstrap.app import Backbone  # noqa: E402
 from bootstrap.modules import ModuleError, UnhandledQueueError  # noqa: E402
@@ -63,6 +68,8 @@ from domain.queue.context import Handler, JobContext  # noqa: E402
 from domain.queue.module import DomainModule, JobSpec, ModuleContext, QueueSpec  # noqa: E402
 
 __all__ = [
+    "Adding",
+    "Attempt",
     "Backbone",
     "Backoff",
     "BackoffType",
@@ -70,6 +77,7 @@ __all__ = [
     "DeadLetter",
     "DomainModule",
     "Handler",
+    "Hook",
     "IGenericQueue",
     "InvalidJobError",
     "Job",

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from application.hooks import Hook
 from application.worker import Worker
 from bootstrap.container import Container, build_container, shutdown
 from bootstrap.modules import ModuleCatalog, ModuleRuntime
@@ -42,16 +43,18 @@ class Backbone:
         url: str | None = None,
         *,
         modules: Sequence[DomainModule] | None = None,
+        hooks: Sequence[Hook] = (),
         config_file: str | Path | None = None,
         **settings: Any,
     ) -> Backbone:
         """``url`` (``memory://``, ``redis://...``, ``amqp://...``, ``kafka://...``) over the
         settings from the environment and ``config_file``; ``modules`` (declarations) replace
-        ``[app] modules`` when given. Other keyword arguments are settings sections
+        ``[app] modules`` when given; ``hooks`` observe every queue and worker (after any in
+        ``[app] hooks``, ADR 0016). Other keyword arguments are settings sections
         (``worker={"lease_ms": 5000}``). Raises ``SettingsError`` for bad settings."""
         if url is not None:
             settings["broker"] = {**settings.get("broker", {}), "url": url}
-        return cls(build_container(load_settings(config_file, **settings), modules))
+        return cls(build_container(load_settings(config_file, **settings), modules, hooks))
 
     @property
     def _handles(self) -> QueueHandles:

@@ -21,8 +21,9 @@ from adapters.outbound.notification_senders import InMemoryNotificationSender, J
 from adapters.outbound.slack_clients import InMemorySlackClient, JsonLinesSlackClient
 from adapters.outbound.slack_webhook import SlackWebhookClient
 from application.clock import system_clock
+from application.hooks import Hook, Hooks
 from bootstrap.brokers import create_broker
-from bootstrap.modules import ModuleCatalog, ModuleRuntime, catalog_job_types, load_modules
+from bootstrap.modules import ModuleCatalog, ModuleRuntime, catalog_job_types, load_hooks, load_modules
 from bootstrap.queues import QueueHandles
 from bootstrap.settings import Settings, SlackSettings
 from bootstrap.topology import Topology
@@ -53,6 +54,10 @@ def _webhook_client(settings: SlackSettings) -> SlackWebhookClient:
     return SlackWebhookClient(settings.webhook_url.get_secret_value(), timeout_s=settings.timeout_ms / 1000)
 
 
+def _hooks(entries: Sequence[str], given: Sequence[Hook]) -> Hooks:
+    return Hooks(load_hooks(entries, given))
+
+
 def _same(value: T) -> T:
     return value  # its own provider, so the demo can wrap one channel without touching the others
 
@@ -64,6 +69,8 @@ class Container(containers.DeclarativeContainer):
 
     # --- modules and queues ---------------------------------------------------------------------
     enabled_modules = providers.Singleton(load_modules, settings.provided.app.modules)
+    given_hooks = providers.Object(())  # hooks passed in code (``Backbone.open(hooks=...)``)
+    hooks = providers.Singleton(_hooks, settings.provided.app.hooks, given_hooks)
     catalog = providers.Singleton(ModuleCatalog, enabled_modules)
     topology = providers.Singleton(Topology.from_modules, catalog, settings.provided.queues)
     broker = providers.Singleton(create_broker, settings.provided.broker, clock)
@@ -76,6 +83,7 @@ class Container(containers.DeclarativeContainer):
         config.payload_limit_bytes,
         max_json_depth=config.json_depth_limit,
         job_types_of=catalog.provided.job_types_for,
+        hooks=hooks,
     )
 
     # --- outbound ports: what the sample modules' handlers are built from ----------------------
@@ -119,7 +127,9 @@ class Container(containers.DeclarativeContainer):
     # --- the modules' services, handlers and workers --------------------------------------------
     modules = providers.Singleton(ModuleRuntime, catalog, queues, module_dependencies, clock)
     handlers = providers.Singleton(HandlerTable, job_types, catalog, modules)
-    workers = providers.Singleton(WorkerFactory, queues, handlers, settings.provided.worker)
+    workers = providers.Singleton(
+        WorkerFactory, queues, handlers, settings.provided.worker, hooks=hooks.provided.hooks
+    )
 
 
 def config_values(settings: Settings) -> dict[str, Any]:
@@ -135,13 +145,18 @@ def config_values(settings: Settings) -> dict[str, Any]:
     return values
 
 
-def build_container(settings: Settings, modules: Sequence[DomainModule] | None = None) -> Container:
+def build_container(
+    settings: Settings, modules: Sequence[DomainModule] | None = None, hooks: Sequence[Hook] = ()
+) -> Container:
     """The container for ``settings``; ``modules`` (declarations, not import paths) replace
-    ``settings.app.modules`` when given (the in-process API, tests)."""
+    ``settings.app.modules`` when given, and ``hooks`` come after ``settings.app.hooks`` (the
+    in-process API, tests)."""
     container = Container(settings=providers.Object(settings))
     container.config.from_dict(config_values(settings))
     if modules is not None:
         container.enabled_modules.override(providers.Object(tuple(modules)))
+    if hooks:
+        container.given_hooks.override(providers.Object(tuple(hooks)))
     return container
 
 

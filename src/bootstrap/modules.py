@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from application.clock import Clock
+from application.hooks import Hook
 from application.jobs.job_types import JobType, JobTypes
 from bootstrap.queues import QueueHandles
 from bootstrap.settings import SettingsError
@@ -25,6 +26,8 @@ from domain.queue.port import IGenericQueue
 T = TypeVar("T")
 
 MODULES_FIELD = "app.modules"
+HOOKS_FIELD = "app.hooks"
+DEFAULT_HOOK_ATTRIBUTE = "HOOK"
 DEFAULT_ATTRIBUTE = "MODULE"
 
 
@@ -48,19 +51,25 @@ class UnhandledQueueError(SettingsError):
         )
 
 
-def load_module(entry: str) -> DomainModule:
-    """The ``DomainModule`` an entry names; ``ModuleError`` naming the entry otherwise."""
+def _import_entry(entry: str, default_attribute: str, field: str) -> Any:
+    """What an import path ``package.module[:ATTRIBUTE]`` names; ``ModuleError`` naming the entry."""
     module_name, _, attribute = entry.partition(":")
-    attribute = attribute or DEFAULT_ATTRIBUTE
+    attribute = attribute or default_attribute
     try:
         package = importlib.import_module(module_name)
     except ImportError as exc:
         raise ModuleError(
-            f"cannot import {module_name!r} for entry {entry!r} ({type(exc).__name__}: {exc})"
+            f"cannot import {module_name!r} for entry {entry!r} ({type(exc).__name__}: {exc})", field
         ) from exc
     found = getattr(package, attribute, None)
     if found is None:
-        raise ModuleError(f"{module_name!r} has no attribute {attribute!r} (entry {entry!r})")
+        raise ModuleError(f"{module_name!r} has no attribute {attribute!r} (entry {entry!r})", field)
+    return found
+
+
+def load_module(entry: str) -> DomainModule:
+    """The ``DomainModule`` an entry names; ``ModuleError`` naming the entry otherwise."""
+    found = _import_entry(entry, DEFAULT_ATTRIBUTE, MODULES_FIELD)
     if not isinstance(found, DomainModule):
         raise ModuleError(f"{entry!r} must be a DomainModule, got {type(found).__name__}")
     return found
@@ -68,6 +77,20 @@ def load_module(entry: str) -> DomainModule:
 
 def load_modules(entries: Iterable[str]) -> tuple[DomainModule, ...]:
     return tuple(load_module(entry) for entry in entries)
+
+
+def load_hook(entry: str) -> Hook:
+    """The ``Hook`` an entry names: an instance, or a class/function called without arguments."""
+    found = _import_entry(entry, DEFAULT_HOOK_ATTRIBUTE, HOOKS_FIELD)
+    hook = found() if callable(found) and not isinstance(found, Hook) else found
+    if not isinstance(hook, Hook):
+        raise ModuleError(f"{entry!r} must be a Hook or make one, got {type(hook).__name__}", HOOKS_FIELD)
+    return hook
+
+
+def load_hooks(entries: Iterable[str], given: Sequence[Hook] = ()) -> tuple[Hook, ...]:
+    """The configured hooks, then ``given`` (hooks passed in code, ``Backbone.open(hooks=...)``)."""
+    return tuple(load_hook(entry) for entry in entries) + tuple(given)
 
 
 class ModuleCatalog:

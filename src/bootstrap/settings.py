@@ -187,22 +187,26 @@ MODULE_ENTRY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-
 
 
 class AppSettings(_Section):
-    """Which modules the composition root builds itself from (ADR 0014).
+    """Which modules the composition root builds itself from (ADR 0014), and which hooks observe
+    its queues and workers (ADR 0016).
 
     Each entry is an import path: ``package.module:ATTRIBUTE``, or ``package.module`` for its
     ``MODULE``. The environment takes a comma-separated list (``BACKBONE_APP__MODULES=a:M,b``).
     """
 
     modules: Annotated[tuple[str, ...], NoDecode, Field(min_length=1)] = DEFAULT_MODULES
+    # Hooks every queue and worker of this process reports to (ADR 0016): import paths of a
+    # ``Hook`` instance, or of a class or function that makes one when called without arguments.
+    hooks: Annotated[tuple[str, ...], NoDecode] = ()
 
-    @field_validator("modules", mode="before")
+    @field_validator("modules", "hooks", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("modules")
+    @field_validator("modules", "hooks")
     @classmethod
     def _import_paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for entry in value:
@@ -211,7 +215,7 @@ class AppSettings(_Section):
                     f"entries must look like 'package.module:ATTRIBUTE' or 'package.module' (got {entry!r})"
                 )
         if len(set(value)) != len(value):
-            raise ValueError("must not name a module twice")
+            raise ValueError("must not name an entry twice")
         return value
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from application.hooks import Hook
 from bootstrap.app import Backbone
 from bootstrap.settings import SettingsError
 from domain.queue.job import Job, JsonValue, NewJob, QueueStats
@@ -83,6 +84,7 @@ class SyncProducer:
         url: str | None = None,
         *,
         modules: Sequence[DomainModule] | None = None,
+        hooks: Sequence[Hook] = (),
         config_file: str | Path | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         **settings: Any,
@@ -91,7 +93,7 @@ class SyncProducer:
             raise SettingsError("timeout_s", f"must be > 0 (got {timeout_s})")
         self.timeout_s = timeout_s
         self._open: Callable[[], Backbone] = functools.partial(
-            Backbone.open, url, modules=modules, config_file=config_file, **settings
+            Backbone.open, url, modules=modules, hooks=hooks, config_file=config_file, **settings
         )
         self._first_app: Backbone | None = self._open()  # bad settings fail here; connects nothing yet
         self._first_pid = os.getpid()
