@@ -11,7 +11,17 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from backbone import Adding, Attempt, Backbone, DomainModule, Hook, JobContext, JobSpec, QueueSpec, SettingsError
+from backbone import (
+    Adding,
+    Attempt,
+    Backbone,
+    DomainModule,
+    Hook,
+    JobContext,
+    JobSpec,
+    QueueSpec,
+    SettingsError,
+)
 
 
 class Ping(BaseModel):
