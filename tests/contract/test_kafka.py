@@ -23,9 +23,7 @@ from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
 from application.queue_backend import QueueBackend
 from application.replication.replicated_queue import ReplicatedQueue
-from domain.queue.job import JobState, NewJob
-from domain.queue.options import QueueDefaults
-from tests.contract.helpers import (
+from backbone.testing.contract.helpers import (
     ECHO,
     SLOW,
     contract_job_types,
@@ -34,9 +32,11 @@ from tests.contract.helpers import (
     unique_queue_name,
     wait_for_state,
 )
-from tests.contract.process_worker import ProcessBrokerUnderTest, ProcessWorker
-from tests.contract.queue_contract import QueueContract
-from tests.contract.support import CONTRACT_SECRET, BrokerUnderTest
+from backbone.testing.contract.process_worker import ProcessBrokerUnderTest, ProcessWorker
+from backbone.testing.contract.queue_contract import QueueContract
+from backbone.testing.contract.support import CONTRACT_SECRET, BrokerUnderTest
+from domain.queue.job import JobState, NewJob
+from domain.queue.options import QueueDefaults
 from tests.harness.brokers import KAFKA_URL_ENV
 from tests.harness.ports import LOOPBACK, free_port
 

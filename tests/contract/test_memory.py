@@ -20,12 +20,12 @@ from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
 from application.queue_backend import ClaimedJob, ClaimRequest, FailureReport, LeaseRef, QueueBackend
 from application.worker import HandlerRegistry, Worker, WorkerOptions
+from backbone.testing.contract.queue_contract import QueueContract
+from backbone.testing.contract.support import BrokerUnderTest, SecondWorker
 from domain.queue.context import JobContext
 from domain.queue.errors import BrokerUnavailableError
 from domain.queue.job import Progress
 from domain.queue.options import QueueDefaults
-from tests.contract.queue_contract import QueueContract
-from tests.contract.support import BrokerUnderTest, SecondWorker
 
 
 class CrashableQueue(QueueBackend):
@@ -197,7 +197,7 @@ class MemoryBrokerUnderTest(BrokerUnderTest):
 
 
 def _contract_types() -> JobTypes:
-    from tests.contract.helpers import contract_job_types
+    from backbone.testing.contract.helpers import contract_job_types
 
     return contract_job_types()
 

@@ -27,13 +27,13 @@ from application.jobs.job_types import JobTypes
 from application.queue_backend import QueueBackend
 from application.replication.log_port import LogRecord
 from application.replication.replicated_queue import ReplicatedQueue
+from backbone.testing.contract.helpers import eventually, unique_queue_name
+from backbone.testing.contract.process_worker import ProcessBrokerUnderTest
+from backbone.testing.contract.queue_contract import QueueContract
+from backbone.testing.contract.support import CONTRACT_SECRET, BrokerUnderTest
 from domain.queue.errors import BrokerUnavailableError
 from domain.queue.job import JobState
 from domain.queue.options import KeepJobs, QueueDefaults
-from tests.contract.helpers import eventually, unique_queue_name
-from tests.contract.process_worker import ProcessBrokerUnderTest
-from tests.contract.queue_contract import QueueContract
-from tests.contract.support import CONTRACT_SECRET, BrokerUnderTest
 from tests.harness.handle import BrokerHandle
 
 TEST_SETTINGS = RabbitMQSettings(connect_timeout_ms=3_000, operation_timeout_ms=5_000)

@@ -29,10 +29,7 @@ from adapters.redis.keys import QueueKeys
 from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
 from application.queue_backend import ClaimRequest, FailureReport, LeaseRef, QueueBackend
-from domain.queue.errors import BrokerUnavailableError
-from domain.queue.job import JobState, NewJob, QueueStats
-from domain.queue.options import JobOptions, QueueDefaults
-from tests.contract.helpers import (
+from backbone.testing.contract.helpers import (
     ECHO,
     OTHER,
     SLOW,
@@ -44,9 +41,12 @@ from tests.contract.helpers import (
     unique_queue_name,
     wait_for_state,
 )
-from tests.contract.process_worker import ProcessBrokerUnderTest, ProcessWorker
-from tests.contract.queue_contract import QueueContract
-from tests.contract.support import CONTRACT_SECRET, BrokerUnderTest
+from backbone.testing.contract.process_worker import ProcessBrokerUnderTest, ProcessWorker
+from backbone.testing.contract.queue_contract import QueueContract
+from backbone.testing.contract.support import CONTRACT_SECRET, BrokerUnderTest
+from domain.queue.errors import BrokerUnavailableError
+from domain.queue.job import JobState, NewJob, QueueStats
+from domain.queue.options import JobOptions, QueueDefaults
 from tests.harness.brokers import start_local_redis
 from tests.harness.handle import BrokerHandle
 from tests.harness.ports import LOOPBACK, free_port

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import random
 from typing import Any
 
 from application.queue_backend import ClaimRequest
-from domain.queue.errors import PermanentError, RetryableError
-from domain.queue.job import JobProgress, JobState, NewJob
-from domain.queue.options import Backoff, BackoffType, JobOptions, KeepJobs, RateLimit
-from tests.contract.helpers import (
+from backbone.testing.contract.helpers import (
     ECHO,
     FAIL,
     SLOW,
@@ -21,6 +19,9 @@ from tests.contract.helpers import (
     running_worker,
     wait_for_state,
 )
+from domain.queue.errors import PermanentError, RetryableError
+from domain.queue.job import JobProgress, JobState, NewJob
+from domain.queue.options import Backoff, BackoffType, JobOptions, KeepJobs, RateLimit
 
 
 class ConsumerBehaviours:
@@ -282,7 +283,7 @@ class ConsumerBehaviours:
             for index in range(5):
                 job = await queue.add(ECHO, {"i": index}, JobOptions(remove_on_complete=2))
                 jobs.append(job)
-                await eventually(lambda job=job: _completed_or_gone(queue, job.id), message="completion")
+                await eventually(functools.partial(_completed_or_gone, queue, job.id), message="completion")
         kept = [job.id for job in jobs if await queue.get_job(job.id) is not None]
         assert kept == [jobs[3].id, jobs[4].id]
 

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from application.jobs.job_types import JobTypes
-from tests.contract.consumer_behaviours import ConsumerBehaviours
-from tests.contract.helpers import contract_job_types, fast_defaults, unique_queue_name
-from tests.contract.producer_behaviours import ProducerBehaviours
-from tests.contract.reliability_behaviours import ReliabilityBehaviours
-from tests.contract.support import BrokerUnderTest
+from backbone.testing.contract.consumer_behaviours import ConsumerBehaviours
+from backbone.testing.contract.helpers import contract_job_types, fast_defaults, unique_queue_name
+from backbone.testing.contract.producer_behaviours import ProducerBehaviours
+from backbone.testing.contract.reliability_behaviours import ReliabilityBehaviours
+from backbone.testing.contract.support import BrokerUnderTest
 
 
 class QueueContract(ProducerBehaviours, ConsumerBehaviours, ReliabilityBehaviours):

@@ -1,0 +1,1 @@
+"""The test kit shipped with messaging-backbone (docs/testing.md)."""
