@@ -1,6 +1,7 @@
-"""The contract suite against a Kafka-protocol broker (Tansu locally), plus what only the Kafka adapter
-promises: its topics, raw records written by a plain Kafka client, two worker processes with one
-SIGKILLed mid-job, start-up from a snapshot.
+"""What only the Kafka adapter promises, against a Kafka-protocol broker (Tansu locally; the shared
+contract is ``tests/contract/test_kafka.py``): the outage behaviour with every connection cut, its
+topics, raw records written by a plain Kafka client, two worker processes with one SIGKILLed
+mid-job, start-up from a snapshot.
 
 Locally the broker runs behind a TCP proxy that it advertises to clients, so an outage is a cut of
 every connection (Tansu keeps records in memory only: a restart would empty it).
@@ -8,21 +9,16 @@ every connection (Tansu keeps records in memory only: a restart would empty it).
 
 from __future__ import annotations
 
-import asyncio
-import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from adapters.kafka import KafkaBroker, KafkaSettings
+from adapters.kafka import KafkaSettings
 from adapters.kafka.topics import QueueTopics
-from application.jobs.job_factory import JobFactory
-from application.jobs.job_types import JobTypes
-from application.queue_backend import QueueBackend
 from application.replication.replicated_queue import ReplicatedQueue
+from backbone.testing.contract.brokers import broker_under_test
 from backbone.testing.contract.helpers import (
     ECHO,
     SLOW,
@@ -32,86 +28,30 @@ from backbone.testing.contract.helpers import (
     unique_queue_name,
     wait_for_state,
 )
-from backbone.testing.contract.process_worker import ProcessBrokerUnderTest, ProcessWorker
+from backbone.testing.contract.process_worker import ProcessWorker
 from backbone.testing.contract.queue_contract import QueueContract
-from backbone.testing.contract.support import CONTRACT_SECRET, BrokerUnderTest
+from backbone.testing.contract.reliability_behaviours import ReliabilityBehaviours
+from backbone.testing.contract.support import BrokerUnderTest
 from domain.queue.job import JobState, NewJob
-from domain.queue.options import QueueDefaults
-from tests.harness.brokers import KAFKA_URL_ENV
-from tests.harness.ports import LOOPBACK, free_port
+from tests.harness.kafka_site import KafkaSite
 
 PREFIX = KafkaSettings(url="kafka://x:1").key_prefix  # the default: what the worker process uses too
 
 
-@dataclass
-class KafkaSite:
-    """Where the tests' Kafka is, and how to make it unreachable for a moment."""
-
-    url: str
-    interrupt: Callable[[], Awaitable[None]]
-
-
-@pytest.fixture(scope="session")
-def kafka_site() -> Iterator[KafkaSite]:
-    from tests.harness import containers
-    from tests.harness.brokers import provide_kafka, start_local_kafka
-    from tests.harness.tcp_proxy import TcpProxy
-
-    in_container = containers.testcontainers_requested() and containers.docker_reachable()
-    if os.environ.get(KAFKA_URL_ENV, "").strip() or in_container:
-        # An external broker or a container: its advertised address cannot be put behind a proxy.
-        async def cannot_interrupt() -> None:
-            pytest.skip("this Kafka cannot be interrupted from the tests (external or container)")
-
-        handle = provide_kafka()
-        try:
-            yield KafkaSite(handle.url, cannot_interrupt)
-        finally:
-            handle.close()
-        return
-
-    port = free_port()
-    server = start_local_kafka(advertised_port=port)
-    proxy = TcpProxy.start(LOOPBACK, server.port, listen_port=port)
-
-    async def cut_and_restore() -> None:
-        await proxy.acut()
-        await asyncio.sleep(0.5)
-        await proxy.arestore()
-
-    try:
-        yield KafkaSite(f"kafka://{LOOPBACK}:{port}", cut_and_restore)
-    finally:
-        proxy.close()
-        server.close()
-
-
-class KafkaBrokerUnderTest(ProcessBrokerUnderTest):
-    name = "kafka"
+class KafkaUnderTest:
+    """The harness's Kafka as the contract drives it, plus a raw producer that can set a key."""
 
     def __init__(self, site: KafkaSite) -> None:
-        super().__init__()
         self.site = site
-        self._brokers: list[KafkaBroker] = []
+        self.contract = broker_under_test(site.url, interrupt=site.interrupt)
 
-    async def open_queue(
-        self, queue: str, job_types: JobTypes, defaults: QueueDefaults, *, max_payload_bytes: int = 512 * 1024
-    ) -> QueueBackend:
-        broker = KafkaBroker(KafkaSettings(url=self.site.url, operation_timeout_ms=5_000))
-        self._brokers.append(broker)
-        return await broker.open_queue(
-            JobFactory(queue, job_types, defaults, max_payload_bytes=max_payload_bytes)
-        )
-
-    async def open_unreachable_queue(self, queue: str, job_types: JobTypes, timeout_ms: int) -> QueueBackend:
-        url = f"kafka://backbone:{CONTRACT_SECRET}@{LOOPBACK}:{free_port()}"
-        settings = KafkaSettings(url=url, connect_timeout_ms=timeout_ms, operation_timeout_ms=timeout_ms)
-        broker = KafkaBroker(settings)
-        self._brokers.append(broker)
-        return await broker.open_queue(JobFactory(queue, job_types))
+    async def open_queue(self, queue: str) -> ReplicatedQueue:
+        handle = await self.contract.open_queue(queue, contract_job_types(), fast_defaults())
+        assert isinstance(handle, ReplicatedQueue)
+        return handle
 
     async def write_raw_record(self, queue: str, raw: bytes | None, *, key: bytes | None = None) -> None:
-        """A plain Kafka client appends ``raw`` to the queue's log topic."""
+        """A plain Kafka client appends ``raw`` (``None``: a tombstone) to the queue's log topic."""
         servers = KafkaSettings(url=self.site.url).bootstrap_servers
         producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all", max_request_size=8 * 1024 * 1024)
         await producer.start()
@@ -120,43 +60,37 @@ class KafkaBrokerUnderTest(ProcessBrokerUnderTest):
         finally:
             await producer.stop()
 
-    @property
-    def worker_url(self) -> str:
-        return self.site.url
-
-    async def interrupt_and_restore(self) -> None:
-        await self.site.interrupt()
-
-    async def close(self) -> None:
-        await self.end_process_workers(graceful=False)
-        for broker in self._brokers:
-            await broker.close()
-
 
 @pytest.fixture
-async def kafka(kafka_site: KafkaSite) -> AsyncIterator[KafkaBrokerUnderTest]:
-    under_test = KafkaBrokerUnderTest(kafka_site)
+async def kafka(kafka_site: KafkaSite) -> AsyncIterator[KafkaUnderTest]:
+    under_test = KafkaUnderTest(kafka_site)
     yield under_test
-    await under_test.close()
+    await under_test.contract.close()
 
 
-class TestKafkaContract(QueueContract):
+class TestKafkaOutage:
+    """The contract's outage behaviour with every connection cut: the harness's proxy, which the
+    broker advertises (``backbone contract``'s own proxy reaches only the bootstrap connections)."""
+
     @pytest.fixture
-    async def broker(self, kafka: KafkaBrokerUnderTest) -> BrokerUnderTest:
-        return kafka
+    def broker(self, kafka: KafkaUnderTest) -> BrokerUnderTest:
+        return kafka.contract
+
+    queue = QueueContract.queue
+    queue_name = QueueContract.queue_name
+    job_types = QueueContract.job_types
+    test_worker_reconnects_by_itself_after_an_outage_and_nothing_acknowledged_is_lost = ReliabilityBehaviours.test_worker_reconnects_by_itself_after_an_outage_and_nothing_acknowledged_is_lost
 
 
 # --- what only the Kafka adapter promises -------------------------------------------------------------
 
 
-async def _open(kafka: KafkaBrokerUnderTest, queue: str) -> ReplicatedQueue:
-    handle = await kafka.open_queue(queue, contract_job_types(), fast_defaults())
-    assert isinstance(handle, ReplicatedQueue)
-    return handle
+async def _open(kafka: KafkaUnderTest, queue: str) -> ReplicatedQueue:
+    return await kafka.open_queue(queue)
 
 
 async def test_opening_a_queue_creates_its_log_snapshot_and_leader_topics(
-    kafka: KafkaBrokerUnderTest,
+    kafka: KafkaUnderTest,
 ) -> None:
     queue = unique_queue_name("kt")
     await _open(kafka, queue)
@@ -184,7 +118,7 @@ async def test_opening_a_queue_creates_its_log_snapshot_and_leader_topics(
     ],
 )
 async def test_a_raw_record_is_dead_lettered_identically_by_every_process_with_a_reason(
-    kafka: KafkaBrokerUnderTest, raw: bytes | None, key: bytes | None, reason: str
+    kafka: KafkaUnderTest, raw: bytes | None, key: bytes | None, reason: str
 ) -> None:
     queue = unique_queue_name("kt")
     first, second = await _open(kafka, queue), await _open(kafka, queue)
@@ -200,7 +134,7 @@ async def test_a_raw_record_is_dead_lettered_identically_by_every_process_with_a
 
 
 async def test_a_range_of_the_log_is_read_back_in_order_up_to_its_end(
-    kafka: KafkaBrokerUnderTest,
+    kafka: KafkaUnderTest,
 ) -> None:
     queue = unique_queue_name("kt")
     handle = await _open(kafka, queue)
@@ -211,17 +145,21 @@ async def test_a_range_of_the_log_is_read_back_in_order_up_to_its_end(
     assert [record.offset for record in records or ()] == [1, 2, 3]
 
 
-async def test_two_worker_processes_one_killed_mid_job_lose_nothing(kafka: KafkaBrokerUnderTest) -> None:
+async def test_two_worker_processes_one_killed_mid_job_lose_nothing(kafka: KafkaUnderTest) -> None:
     queue_name = unique_queue_name("kt")
     queue = await _open(kafka, queue_name)
-    doomed = await kafka.start_second_worker(queue_name, [SLOW], "suicide", concurrency=2, lease_ms=1000)
+    doomed = await kafka.contract.start_second_worker(
+        queue_name, [SLOW], "suicide", concurrency=2, lease_ms=1000
+    )
     await doomed.wait_ready(30)
     first = await queue.add_bulk(
         [NewJob(SLOW, {"sleep_ms": 30, "i": i}) for i in range(10)]
         + [NewJob(SLOW, {"kill_pid": doomed.pid, "sleep_ms": 30})]  # only the doomed worker runs yet
         + [NewJob(SLOW, {"sleep_ms": 30, "i": i}) for i in range(10, 20)]
     )
-    survivor = await kafka.start_second_worker(queue_name, [SLOW], "record", concurrency=2, lease_ms=1000)
+    survivor = await kafka.contract.start_second_worker(
+        queue_name, [SLOW], "record", concurrency=2, lease_ms=1000
+    )
     await survivor.wait_ready(30)
     later = await queue.add_bulk([NewJob(SLOW, {"sleep_ms": 10, "i": i}) for i in range(20, 50)])
 
@@ -235,7 +173,7 @@ async def test_two_worker_processes_one_killed_mid_job_lose_nothing(kafka: Kafka
     await survivor.stop(15)
 
 
-async def test_a_new_process_starts_from_the_newest_snapshot(kafka: KafkaBrokerUnderTest) -> None:
+async def test_a_new_process_starts_from_the_newest_snapshot(kafka: KafkaUnderTest) -> None:
     queue_name = unique_queue_name("kt")
     old = await _open(kafka, queue_name)
     await old.add_bulk([NewJob(ECHO, {"i": i}) for i in range(200)])
@@ -249,7 +187,7 @@ async def test_a_new_process_starts_from_the_newest_snapshot(kafka: KafkaBrokerU
     assert await new.get_stats() == await old.get_stats()
 
 
-async def test_one_process_becomes_the_maintenance_leader(kafka: KafkaBrokerUnderTest) -> None:
+async def test_one_process_becomes_the_maintenance_leader(kafka: KafkaUnderTest) -> None:
     queue_name = unique_queue_name("kt")
     handles = [await _open(kafka, queue_name) for _ in range(2)]
 
@@ -259,7 +197,7 @@ async def test_one_process_becomes_the_maintenance_leader(kafka: KafkaBrokerUnde
     await eventually(one_leader, timeout_s=30, message="one leader")
 
 
-async def test_when_the_leader_closes_another_process_takes_over(kafka: KafkaBrokerUnderTest) -> None:
+async def test_when_the_leader_closes_another_process_takes_over(kafka: KafkaUnderTest) -> None:
     queue_name = unique_queue_name("kt")
     handles = [await _open(kafka, queue_name) for _ in range(2)]
 

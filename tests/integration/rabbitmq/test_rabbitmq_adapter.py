@@ -1,4 +1,5 @@
-"""The contract suite and the RabbitMQ-specific behaviours against a real RabbitMQ node.
+"""What only the RabbitMQ adapter promises, against a real RabbitMQ node (the shared contract is
+``tests/contract/test_rabbitmq.py``): its log ports, raw publishers, snapshots, node restarts.
 
 One node serves the whole session (``rabbitmq_broker`` from ``tests/conftest.py``); every test uses
 a fresh queue name, so its streams and election queue are its own. Every ``open_queue`` is a new
@@ -27,61 +28,15 @@ from application.jobs.job_types import JobTypes
 from application.queue_backend import QueueBackend
 from application.replication.log_port import LogRecord
 from application.replication.replicated_queue import ReplicatedQueue
+from backbone.testing.contract.brokers import broker_under_test
 from backbone.testing.contract.helpers import eventually, unique_queue_name
-from backbone.testing.contract.process_worker import ProcessBrokerUnderTest
-from backbone.testing.contract.queue_contract import QueueContract
-from backbone.testing.contract.support import CONTRACT_SECRET, BrokerUnderTest
+from backbone.testing.contract.support import CONTRACT_SECRET
 from domain.queue.errors import BrokerUnavailableError
 from domain.queue.job import JobState
 from domain.queue.options import KeepJobs, QueueDefaults
 from tests.harness.handle import BrokerHandle
 
 TEST_SETTINGS = RabbitMQSettings(connect_timeout_ms=3_000, operation_timeout_ms=5_000)
-
-
-class RabbitMQBrokerUnderTest(ProcessBrokerUnderTest):
-    name = "rabbitmq"
-
-    def __init__(self, node: BrokerHandle) -> None:
-        super().__init__()
-        self.node = node
-        self._brokers: list[RabbitMQBroker] = []
-
-    async def open_queue(
-        self, queue: str, job_types: JobTypes, defaults: QueueDefaults, *, max_payload_bytes: int = 512 * 1024
-    ) -> QueueBackend:
-        broker = RabbitMQBroker(self.node.url, TEST_SETTINGS)
-        self._brokers.append(broker)
-        return await broker.open_queue(
-            JobFactory(queue, job_types, defaults, max_payload_bytes=max_payload_bytes)
-        )
-
-    async def open_unreachable_queue(self, queue: str, job_types: JobTypes, timeout_ms: int) -> QueueBackend:
-        settings = RabbitMQSettings(connect_timeout_ms=timeout_ms, operation_timeout_ms=timeout_ms)
-        broker = RabbitMQBroker(f"amqp://contract:{CONTRACT_SECRET}@127.0.0.1:9/%2F", settings)
-        self._brokers.append(broker)
-        return await broker.open_queue(JobFactory(queue, job_types))
-
-    async def write_raw_record(self, queue: str, raw: bytes) -> None:
-        stream = QueueTopology.of(TEST_SETTINGS.key_prefix, queue).log_stream
-        await asyncio.to_thread(publish_raw, self.node.url, stream, raw)
-
-    @property
-    def worker_url(self) -> str:
-        return self.node.url
-
-    async def interrupt_and_restore(self) -> None:
-        if self.node.restartable:
-            await self.node.arestart()
-            return
-        for broker in self._brokers:  # a node we do not own: cut every connection of ours instead
-            broker.drop_connections()
-        await asyncio.sleep(0.3)
-
-    async def close(self) -> None:
-        await self.end_process_workers(graceful=True)
-        for broker in self._brokers:
-            await broker.close()
 
 
 def publish_raw(url: str, routing_key: str, body: bytes, headers: dict[str, Any] | None = None) -> None:
@@ -93,14 +48,6 @@ def publish_raw(url: str, routing_key: str, body: bytes, headers: dict[str, Any]
         channel.basic_publish("", routing_key, body, pika.BasicProperties(headers=headers))
     finally:
         connection.close()
-
-
-class TestRabbitMQContract(QueueContract):
-    @pytest.fixture
-    async def broker(self, rabbitmq_broker: BrokerHandle) -> AsyncIterator[BrokerUnderTest]:
-        under_test = RabbitMQBrokerUnderTest(rabbitmq_broker)
-        yield under_test
-        await under_test.close()
 
 
 # --- the three log ports on their own ---------------------------------------------------------------
@@ -334,7 +281,7 @@ async def test_node_restart_mid_run_loses_no_acknowledged_job_and_everyone_recon
 ) -> None:
     if not rabbitmq_broker.restartable:
         pytest.skip("the node comes from BACKBONE_TEST_AMQP_URL: the tests cannot restart it")
-    under_test = RabbitMQBrokerUnderTest(rabbitmq_broker)
+    under_test = broker_under_test(rabbitmq_broker.url, interrupt=rabbitmq_broker.arestart)
     name = unique_queue_name()
     try:
         keep_all = QueueDefaults(attempts=3, remove_on_complete=KeepJobs())  # every completed job is counted

@@ -1,6 +1,8 @@
-"""The contract suite against a real ``redis-server``, plus what only the Redis adapter promises:
-one cluster slot per queue, the eviction-policy warning, an idle worker that costs (almost)
-nothing, garbage under the queue's prefix, and two worker processes with one killed mid-job."""
+"""What only the Redis adapter promises, against a real ``redis-server`` (the shared contract is
+``tests/contract/test_redis.py``): one cluster slot per queue, passwords and TLS, the
+eviction-policy warning, an idle worker that costs (almost) nothing, garbage under the queue's
+prefix, two worker processes with one killed mid-job, and the Lua scripts cross-checked against the
+state machine."""
 
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ import shutil
 import socket
 import subprocess
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -25,9 +26,7 @@ from hypothesis import strategies as st
 from adapters.memory import MemoryBroker
 from adapters.redis import RedisBroker, RedisQueue, RedisSettings
 from adapters.redis.connection import RedisConnection
-from adapters.redis.keys import QueueKeys
 from application.jobs.job_factory import JobFactory
-from application.jobs.job_types import JobTypes
 from application.queue_backend import ClaimRequest, FailureReport, LeaseRef, QueueBackend
 from backbone.testing.contract.helpers import (
     ECHO,
@@ -41,12 +40,11 @@ from backbone.testing.contract.helpers import (
     unique_queue_name,
     wait_for_state,
 )
-from backbone.testing.contract.process_worker import ProcessBrokerUnderTest, ProcessWorker
-from backbone.testing.contract.queue_contract import QueueContract
-from backbone.testing.contract.support import CONTRACT_SECRET, BrokerUnderTest
+from backbone.testing.contract.process_worker import ProcessWorker
+from backbone.testing.contract.support import CONTRACT_SECRET
 from domain.queue.errors import BrokerUnavailableError
 from domain.queue.job import JobState, NewJob, QueueStats
-from domain.queue.options import JobOptions, QueueDefaults
+from domain.queue.options import JobOptions
 from tests.harness.brokers import start_local_redis
 from tests.harness.handle import BrokerHandle
 from tests.harness.ports import LOOPBACK, free_port
@@ -54,50 +52,6 @@ from tests.harness.process import ServerProcess, wait_until
 from tests.harness.redis_server import redis_server_binary
 
 PRIO_SHIFT = 2**40
-
-
-class RedisBrokerUnderTest(ProcessBrokerUnderTest):
-    name = "redis"
-
-    def __init__(self, server: BrokerHandle) -> None:
-        super().__init__()
-        self.server = server
-        self._brokers: list[RedisBroker] = []
-
-    async def open_queue(
-        self, queue: str, job_types: JobTypes, defaults: QueueDefaults, *, max_payload_bytes: int = 512 * 1024
-    ) -> QueueBackend:
-        broker = RedisBroker(RedisSettings(url=self.server.url))
-        self._brokers.append(broker)
-        return await broker.open_queue(
-            JobFactory(queue, job_types, defaults, max_payload_bytes=max_payload_bytes)
-        )
-
-    async def open_unreachable_queue(self, queue: str, job_types: JobTypes, timeout_ms: int) -> QueueBackend:
-        url = f"redis://backbone:{CONTRACT_SECRET}@{LOOPBACK}:{free_port()}/0"
-        settings = RedisSettings(url=url, connect_timeout_ms=timeout_ms, operation_timeout_ms=timeout_ms)
-        return RedisQueue(RedisConnection(settings), JobFactory(queue, job_types), owns_connection=True)
-
-    async def write_raw_record(self, queue: str, raw: bytes) -> None:
-        """A raw client stores ``raw`` as a job record and queues it, bypassing the scripts."""
-        keys = QueueKeys(RedisSettings(url=self.server.url).key_prefix, queue)
-        job_id = f"raw-{uuid.uuid4().hex[:8]}"
-        async with raw_client(self.server) as client:
-            await client.set(keys.job(job_id), raw)
-            await client.zadd(keys.wait, {job_id: 5 * PRIO_SHIFT})
-            await client.zadd(keys.marker, {"w": 0})
-
-    @property
-    def worker_url(self) -> str:
-        return self.server.url
-
-    async def interrupt_and_restore(self) -> None:
-        await self.server.arestart()
-
-    async def close(self) -> None:
-        await self.end_process_workers(graceful=False)
-        for broker in self._brokers:
-            await broker.close()
 
 
 class raw_client:  # noqa: N801 - used as ``async with raw_client(server) as client``
@@ -111,14 +65,6 @@ class raw_client:  # noqa: N801 - used as ``async with raw_client(server) as cli
 
     async def __aexit__(self, *exc: object) -> None:
         await self._client.aclose()
-
-
-class TestRedisContract(QueueContract):
-    @pytest.fixture
-    async def broker(self, durable_redis_broker: BrokerHandle) -> AsyncIterator[BrokerUnderTest]:
-        under_test = RedisBrokerUnderTest(durable_redis_broker)
-        yield under_test
-        await under_test.close()
 
 
 # --- what only the Redis adapter promises -----------------------------------------------------------
