@@ -31,7 +31,9 @@ from domain.queue.port import IGenericQueue
 T = TypeVar("T")
 
 IDLE_POLL_S = 0.005
-DRAIN_WORKER_OPTIONS: dict[str, Any] = {"block_ms": 10, "claim_error_backoff_ms": 10}
+# Short claim waits, so a job made due by moving the clock is claimed at once; no shutdown grace:
+# a drain ends with nothing active, except after its timeout (a hung handler is cancelled then).
+DRAIN_WORKER_OPTIONS: dict[str, Any] = {"block_ms": 10, "claim_error_backoff_ms": 10, "shutdown_grace_ms": 0}
 
 
 class QueuesStillBusyError(AssertionError):

@@ -73,9 +73,10 @@ def backbone_modules(request: pytest.FixtureRequest) -> list[DomainModule]:
     """The modules under test: the ini option ``backbone_modules``; override to give declarations."""
     paths = request.config.getini(MODULES_INI)
     if not paths:
-        raise pytest.UsageError(
+        pytest.fail(
             "backbone_kit needs modules: set `backbone_modules = package.module:MODULE` in the [pytest] "
-            "ini options, or override the `backbone_modules` fixture to return [MODULE, ...]"
+            "ini options, or override the `backbone_modules` fixture to return [MODULE, ...]",
+            pytrace=False,
         )
     from bootstrap.modules import load_modules
 
@@ -113,7 +114,7 @@ else:
 
     @pytest.fixture
     def backbone_kit() -> BackboneTestKit:
-        raise pytest.UsageError(f"the backbone_kit fixture needs pytest-asyncio: {INSTALL_HINT}")
+        pytest.fail(f"the backbone_kit fixture needs pytest-asyncio: {INSTALL_HINT}", pytrace=False)
 
 
 @pytest.fixture
@@ -128,7 +129,7 @@ def backbone_app(backbone_kit: BackboneTestKit) -> Backbone:
 def backbone_contract_url(request: pytest.FixtureRequest) -> str:
     url = request.config.getoption(CONTRACT_URL_OPTION)
     if not url:
-        raise pytest.UsageError(f"the queue contract needs a broker: {CONTRACT_URL_OPTION} URL")
+        pytest.fail(f"the queue contract needs a broker: {CONTRACT_URL_OPTION} URL", pytrace=False)
     return str(url)
 
 

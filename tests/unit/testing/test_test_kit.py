@@ -79,11 +79,6 @@ def backbone_modules() -> list[DomainModule]:
     return [BILLING]
 
 
-@pytest.fixture
-def backbone_settings() -> dict[str, Any]:
-    return {"worker": {"shutdown_grace_ms": 100}}
-
-
 async def test_a_job_added_by_a_service_is_run_by_its_handler_when_the_test_runs_until_idle(
     backbone_kit: BackboneTestKit,
 ) -> None:
@@ -101,7 +96,9 @@ async def test_a_job_retried_with_backoff_completes_and_the_clock_moved_by_exact
     backbone_kit: BackboneTestKit,
 ) -> None:
     started_at = backbone_kit.clock.now_ms
-    job_id = await backbone_kit.service(InvoiceService).send(Invoice(customer="ada", amount_minor=1, failures=2))
+    job_id = await backbone_kit.service(InvoiceService).send(
+        Invoice(customer="ada", amount_minor=1, failures=2)
+    )
 
     await backbone_kit.run_until_idle()
 
@@ -114,7 +111,9 @@ async def test_a_job_retried_with_backoff_completes_and_the_clock_moved_by_exact
 async def test_run_due_leaves_a_retry_delayed_until_the_test_moves_the_clock_to_its_due_time(
     backbone_kit: BackboneTestKit,
 ) -> None:
-    job_id = await backbone_kit.service(InvoiceService).send(Invoice(customer="ada", amount_minor=1, failures=1))
+    job_id = await backbone_kit.service(InvoiceService).send(
+        Invoice(customer="ada", amount_minor=1, failures=1)
+    )
     await backbone_kit.run_due()
     assert (await backbone_kit.job(INVOICES, job_id)).state is JobState.DELAYED
 
@@ -128,7 +127,9 @@ async def test_run_due_leaves_a_retry_delayed_until_the_test_moves_the_clock_to_
     assert (done.state, done.attempts_started) == (JobState.COMPLETED, 2)
 
 
-async def test_a_job_delayed_by_an_hour_runs_when_the_test_runs_until_idle(backbone_kit: BackboneTestKit) -> None:
+async def test_a_job_delayed_by_an_hour_runs_when_the_test_runs_until_idle(
+    backbone_kit: BackboneTestKit,
+) -> None:
     started_at = backbone_kit.clock.now_ms
     job_id = await backbone_kit.service(InvoiceService).send(
         Invoice(customer="ada", amount_minor=1), delay=60 * MINUTE_MS
@@ -142,7 +143,9 @@ async def test_a_job_delayed_by_an_hour_runs_when_the_test_runs_until_idle(backb
 
 
 async def test_a_job_failing_every_attempt_ends_in_the_dead_letters(backbone_kit: BackboneTestKit) -> None:
-    job_id = await backbone_kit.service(InvoiceService).send(Invoice(customer="ada", amount_minor=1, failures=9))
+    job_id = await backbone_kit.service(InvoiceService).send(
+        Invoice(customer="ada", amount_minor=1, failures=9)
+    )
 
     await backbone_kit.run_until_idle()
 
@@ -158,7 +161,9 @@ async def test_run_until_idle_names_the_busy_queue_when_its_time_is_up(backbone_
         await backbone_kit.run_until_idle(timeout_s=0.3)
 
 
-async def test_the_clock_fixture_is_the_kit_clock(backbone_kit: BackboneTestKit, backbone_clock: ManualClock) -> None:
+async def test_the_clock_fixture_is_the_kit_clock(
+    backbone_kit: BackboneTestKit, backbone_clock: ManualClock
+) -> None:
     assert backbone_kit.clock is backbone_clock
     backbone_clock.advance(5)
     job_id = await backbone_kit.service(InvoiceService).send(Invoice(customer="ada", amount_minor=1))
