@@ -1,7 +1,8 @@
 """The shared queue contract: ``docs/queue-contract.md`` as tests, written once.
 
-Each adapter's test module subclasses ``QueueContract`` and provides one async ``broker`` fixture
-yielding a ``BrokerUnderTest``. The behaviours live in three mixins, by side of the port.
+A binding subclasses ``QueueContract`` and provides one async ``broker`` fixture yielding a
+``BrokerUnderTest`` (``suite.py`` for ``backbone contract``, ``tests/contract/`` for this project's
+own runs). The behaviours live in three mixins, by side of the port.
 """
 
 from __future__ import annotations
