@@ -63,6 +63,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_CONTRACT_KEY] = _ContractResults()
+    if config.getoption(CONTRACT_URL_OPTION) and hasattr(config.option, "asyncio_mode"):
+        config.option.asyncio_mode = "auto"  # the contract's tests and fixtures are plain async defs
 
 
 # --- fixtures for a team's own tests -------------------------------------------------------------
