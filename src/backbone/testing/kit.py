@@ -111,9 +111,9 @@ class BackboneTestKit:
                     busy = await self._busy(names, fast_forward)
                     if not busy:
                         return
-                if fast_forward and not any(stats.waiting or stats.active for stats in busy.values()):
-                    self._step_clock(names)  # only delayed jobs are left: move time to the first
-                    continue
+                only_delayed = not any(stats.waiting or stats.active for stats in busy.values())
+                if fast_forward and only_delayed and self._step_clock(names):
+                    continue  # only delayed jobs were left: time moved to the first one's due time
                 if time.monotonic() > deadline:
                     held = "; ".join(
                         f"{name}: waiting={stats.waiting} delayed={stats.delayed} active={stats.active}"
@@ -130,7 +130,10 @@ class BackboneTestKit:
                 busy[name] = stats
         return busy
 
-    def _step_clock(self, names: Sequence[str]) -> None:
+    def _step_clock(self, names: Sequence[str]) -> bool:
+        """Move the clock to the earliest due time in ``names``; whether it moved."""
         due = [at for name in names if (at := self.broker.next_wake_at(name)) is not None]
-        if due and min(due) > self.clock.now_ms:
-            self.clock.advance(min(due) - self.clock.now_ms)
+        if not due or min(due) <= self.clock.now_ms:
+            return False
+        self.clock.advance(min(due) - self.clock.now_ms)
+        return True
