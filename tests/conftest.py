@@ -11,10 +11,13 @@ import pytest
 
 from tests.harness.brokers import provide_kafka, provide_rabbitmq, provide_redis, start_local_redis
 from tests.harness.handle import BrokerHandle
+from tests.harness.kafka_site import KafkaSite, open_kafka_site
 from tests.harness.process import stop_all_processes
 from tests.harness.tcp_proxy import TcpProxy
 
-BROKER_FIXTURES = frozenset({"redis_broker", "durable_redis_broker", "rabbitmq_broker", "kafka_broker"})
+BROKER_FIXTURES = frozenset(
+    {"redis_broker", "durable_redis_broker", "rabbitmq_broker", "kafka_broker", "kafka_site"}
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -68,6 +71,12 @@ def rabbitmq_broker() -> Iterator[BrokerHandle]:
 def kafka_broker() -> Iterator[BrokerHandle]:
     """A Kafka-protocol broker for the whole run: ``.url`` (``kafka://127.0.0.1:P``), ``.restart()``."""
     yield from _serve(provide_kafka())
+
+
+@pytest.fixture(scope="session")
+def kafka_site() -> Iterator[KafkaSite]:
+    """The Kafka for the contract: ``.url`` and ``await .interrupt()`` (every connection cut for a moment)."""
+    yield from open_kafka_site()
 
 
 @pytest.fixture

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from importlib import metadata
@@ -169,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=defaults.rate_per_s, help="realistic latency: jobs/s")
     p.add_argument("--io", metavar="URL", help="realistic handler's round trip: redis://... or tcp://H:P")
     p.add_argument("--output", metavar="FILE", help="also write the JSON here")
+
+    p = command("contract", "run the queue contract against --broker URL (exit code: pytest's)")
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER, metavar="-- PYTEST_ARGS", help="passed to pytest")
     return parser
 
 
@@ -259,10 +264,53 @@ def _fail(code: int, message: str) -> int:
     return code
 
 
+CONTRACT_SUITE = "backbone.testing.contract.suite"  # shipped in the package (docs/testing.md)
+
+
+def _run_contract(args: argparse.Namespace) -> int:
+    """pytest on the shipped contract suite against ``--broker``; its exit code is the command's."""
+    if not args.broker:
+        raise UsageError("backbone contract: error: --broker URL is required")
+    load_settings(args.config, broker={"url": args.broker})  # a bad URL is refused here, naming the rule
+    for needed in ("pytest", "pytest_asyncio"):  # looked up, not imported: pytest imports its plugins
+        if importlib.util.find_spec(needed) is None:
+            hint = f"pip install '{DISTRIBUTION}[testing]'"
+            raise SettingsError("contract", f"needs {needed}, which is not installed: {hint}")
+    import pytest
+
+    pytest_args = list(args.pytest_args)
+    if pytest_args[:1] == ["--"]:
+        pytest_args = pytest_args[1:]
+    argv = [
+        "--pyargs",
+        CONTRACT_SUITE,
+        f"--backbone-contract-url={args.broker}",
+        "-c",
+        os.devnull,  # the caller's own pytest configuration does not apply to the contract
+        "--rootdir",
+        os.getcwd(),
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "asyncio_mode=auto",
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
+        "-rfE",
+        *pytest_args,
+    ]
+    # Only the two plugins the suite needs: the caller's other plugins (and their rewrite of our
+    # already imported packages) stay out of the run.
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    argv[:0] = ["-p", "pytest_asyncio.plugin", "-p", "backbone.testing.plugin"]
+    return int(pytest.main(argv))
+
+
 def main(argv: Sequence[str] | None = None, *, container_hook: ContainerHook | None = None) -> int:
     """Run one command; returns the exit code. ``container_hook`` lets tests override providers."""
     try:
         args = build_parser().parse_args(argv)
+        if args.command == "contract":
+            return _run_contract(args)
         settings = _settings(args)
         configure_logging(settings.log)
         container = build_container(settings)

@@ -28,12 +28,7 @@ import pytest
 from application.broker import Broker
 from application.jobs.job_factory import JobFactory
 from application.queue_backend import QueueBackend
-from bootstrap.brokers import create_broker
-from bootstrap.settings import BrokerSettings
-from domain.queue.errors import BrokerUnavailableError
-from domain.queue.job import JobState, QueueStats
-from domain.queue.options import JobOptions
-from tests.contract.helpers import (
+from backbone.testing.contract.helpers import (
     ECHO,
     FAIL,
     contract_job_types,
@@ -43,6 +38,11 @@ from tests.contract.helpers import (
     unique_queue_name,
     wait_for_state,
 )
+from bootstrap.brokers import create_broker
+from bootstrap.settings import BrokerSettings
+from domain.queue.errors import BrokerUnavailableError
+from domain.queue.job import JobState, QueueStats
+from domain.queue.options import JobOptions
 
 CLI_TIMEOUT_S = 60
 TLS_SHUTDOWN_S = 0.2

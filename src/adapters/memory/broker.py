@@ -57,6 +57,12 @@ class MemoryBroker(Broker):
     def queue_names(self) -> list[str]:
         return sorted(self._queues)
 
+    def next_wake_at(self, queue: str) -> int | None:
+        """When, on this broker's clock, something next falls due in ``queue`` (a delayed job or a
+        lease expiry); ``None`` if nothing will (the test kit steps a manual clock to it)."""
+        shared = self._queues.get(queue)
+        return None if shared is None else shared.machine.next_wake_at()
+
     async def close(self) -> None:
         self._state.closed = True
         for shared in self._queues.values():

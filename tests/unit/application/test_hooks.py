@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import pytest
-from tests.contract.helpers import eventually, running_worker, wait_for_state
 
 from adapters.memory import MemoryBroker
 from application.hooked_queue import HookedQueue, with_hooks
@@ -17,6 +16,7 @@ from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
 from application.queue_backend import ClaimRequest, LeaseRef
 from application.worker import WorkerMetrics
+from backbone.testing.contract.helpers import eventually, running_worker, wait_for_state
 from domain.queue.errors import InvalidJobError
 from domain.queue.job import Job, JobState, NewJob
 from domain.queue.metadata import JobMetadata

@@ -7,11 +7,11 @@ import logging
 from typing import Any
 
 import pytest
-from tests.contract.helpers import eventually, running_worker, wait_for_state
 
 from adapters.memory import MemoryBroker
 from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
+from backbone.testing.contract.helpers import eventually, running_worker, wait_for_state
 from domain.queue.context import JobContext
 from domain.queue.errors import InvalidOptionError
 from domain.queue.job import JobState

@@ -1,6 +1,6 @@
 """A worker in its own OS process, for the contract suite's multi-process behaviours.
 
-    python -m tests.contract.worker_process --url redis://127.0.0.1:6400/0 --queue q \
+    python -m backbone.testing.contract.worker_process --url redis://127.0.0.1:6400/0 --queue q \
         --names contract.echo.v1 --behaviour record
 
 The broker is built the way the CLI builds it (``bootstrap.brokers.create_broker`` with the
@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import os
 import signal
-import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -78,4 +77,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import random
 from typing import Any
 
 from application.queue_backend import ClaimRequest
-from domain.queue.errors import PermanentError, RetryableError
-from domain.queue.job import JobProgress, JobState, NewJob
-from domain.queue.options import Backoff, BackoffType, JobOptions, KeepJobs, RateLimit
-from tests.contract.helpers import (
+from backbone.testing.contract.helpers import (
     ECHO,
     FAIL,
     SLOW,
@@ -21,6 +19,9 @@ from tests.contract.helpers import (
     running_worker,
     wait_for_state,
 )
+from domain.queue.errors import PermanentError, RetryableError
+from domain.queue.job import JobProgress, JobState, NewJob
+from domain.queue.options import Backoff, BackoffType, JobOptions, KeepJobs, RateLimit
 
 
 class ConsumerBehaviours:
@@ -58,10 +59,9 @@ class ConsumerBehaviours:
         rng.shuffle(plan)
         added = []
         for priority, tag in plan:
-            added.append(await queue.add(ECHO, {"tag": tag}, JobOptions(priority=priority)))
-        expected = [
-            job.id for job in sorted(added, key=lambda job: job.priority)
-        ]  # stable: FIFO per priority
+            added.append((priority, await queue.add(ECHO, {"tag": tag}, JobOptions(priority=priority))))
+        # the order asked for, not the priority the adapter reports back; stable: FIFO per priority
+        expected = [job.id for _, job in sorted(added, key=lambda entry: entry[0])]
         calls: list[tuple[str, Any]] = []
         async with running_worker(queue, {ECHO: recording_handler(calls)}, concurrency=1):
             await queue.resume()
@@ -275,7 +275,7 @@ class ConsumerBehaviours:
             for index in range(5):
                 job = await queue.add(ECHO, {"i": index}, JobOptions(remove_on_complete=2))
                 jobs.append(job)
-                await eventually(lambda job=job: _completed_or_gone(queue, job.id), message="completion")
+                await eventually(functools.partial(_completed_or_gone, queue, job.id), message="completion")
         kept = [job.id for job in jobs if await queue.get_job(job.id) is not None]
         assert kept == [jobs[3].id, jobs[4].id]
 

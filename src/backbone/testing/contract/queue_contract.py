@@ -1,8 +1,9 @@
 """The shared queue contract: ``docs/queue-contract.md`` as tests, written once.
 
-Each adapter's test module subclasses ``QueueContract`` and provides one async ``broker`` fixture
-yielding a ``BrokerUnderTest``. The behaviours live in mixins, by side of the port and by feature
-(hostile input at ``add``, poison records written with the broker's own client).
+A binding subclasses ``QueueContract`` and provides one async ``broker`` fixture yielding a
+``BrokerUnderTest`` (``suite.py`` for ``backbone contract``, ``tests/contract/`` for this project's
+own runs). The behaviours live in mixins, by side of the port and by feature (hostile input at
+``add``, poison records written with the broker's own client, hand-backs, hooks).
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ from typing import Any
 import pytest
 
 from application.jobs.job_types import JobTypes
-from tests.contract.consumer_behaviours import ConsumerBehaviours
-from tests.contract.handback_behaviours import HandBackBehaviours
-from tests.contract.helpers import contract_job_types, fast_defaults, unique_queue_name
-from tests.contract.hook_behaviours import HookBehaviours
-from tests.contract.input_fuzz_behaviours import InputFuzzBehaviours
-from tests.contract.poison_behaviours import PoisonBehaviours
-from tests.contract.producer_behaviours import ProducerBehaviours
-from tests.contract.reliability_behaviours import ReliabilityBehaviours
-from tests.contract.support import BrokerUnderTest
+from backbone.testing.contract.consumer_behaviours import ConsumerBehaviours
+from backbone.testing.contract.handback_behaviours import HandBackBehaviours
+from backbone.testing.contract.helpers import contract_job_types, fast_defaults, unique_queue_name
+from backbone.testing.contract.hook_behaviours import HookBehaviours
+from backbone.testing.contract.input_fuzz_behaviours import InputFuzzBehaviours
+from backbone.testing.contract.poison_behaviours import PoisonBehaviours
+from backbone.testing.contract.producer_behaviours import ProducerBehaviours
+from backbone.testing.contract.reliability_behaviours import ReliabilityBehaviours
+from backbone.testing.contract.support import BrokerUnderTest
 
 
 class QueueContract(

@@ -1,4 +1,4 @@
-"""``SecondWorker`` as a real OS process running ``tests.contract.worker_process``."""
+"""``SecondWorker`` as a real OS process running ``backbone.testing.contract.worker_process``."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests.contract.support import BrokerUnderTest, SecondWorker
+from backbone.testing.contract.support import BrokerUnderTest, SecondWorker
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_ROOT = Path(__file__).resolve().parents[3]  # the directory holding ``backbone``
 
 
 class ProcessWorker(SecondWorker):
@@ -30,13 +30,11 @@ class ProcessWorker(SecondWorker):
         lease_ms: int,
     ) -> ProcessWorker:
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(REPO_ROOT), str(REPO_ROOT / "src"), env.get("PYTHONPATH", "")]
-        )
+        env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_ROOT), env.get("PYTHONPATH", "")])
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "tests.contract.worker_process",
+            "backbone.testing.contract.worker_process",
             "--url",
             url,
             "--queue",
@@ -50,7 +48,6 @@ class ProcessWorker(SecondWorker):
             "--lease-ms",
             str(lease_ms),
             stdout=asyncio.subprocess.PIPE,
-            cwd=str(REPO_ROOT),
             env=env,
         )
         return cls(process)
@@ -85,7 +82,7 @@ class ProcessWorker(SecondWorker):
 
 
 class ProcessBrokerUnderTest(BrokerUnderTest):
-    """A network broker whose second workers are real OS processes of ``tests.contract.worker_process``.
+    """A network broker whose second workers are real OS processes of ``backbone.testing.contract.worker_process``.
 
     Subclasses name the URL a worker process connects to.
     """

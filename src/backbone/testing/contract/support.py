@@ -1,7 +1,8 @@
-"""What the shared contract suite needs from each adapter: one small ``BrokerUnderTest`` subclass.
+"""What the shared contract suite needs from each broker: a ``BrokerUnderTest``.
 
-``tests/contract/test_<adapter>.py`` implements this class and binds it to ``QueueContract`` with a
-``broker`` fixture; the behaviours themselves live once, in ``queue_contract.py``.
+``brokers.broker_under_test(url)`` builds one from a broker URL; a binding subclasses
+``QueueContract`` with a ``broker`` fixture yielding it. The behaviours live once, in
+``queue_contract.py``.
 """
 
 from __future__ import annotations

@@ -20,9 +20,7 @@ from hypothesis import strategies as st
 from adapters.redis import RedisBroker, RedisQueue, RedisSettings
 from application.jobs.job_factory import JobFactory
 from application.state_machine.records import MALFORMED_JOB_NAME
-from domain.queue.job import DeadLetter, JobState
-from domain.queue.options import JobOptions
-from tests.contract.helpers import (
+from backbone.testing.contract.helpers import (
     ECHO,
     contract_job_types,
     eventually,
@@ -32,8 +30,10 @@ from tests.contract.helpers import (
     unique_queue_name,
     wait_for_state,
 )
-from tests.contract.test_redis import raw_client
+from domain.queue.job import DeadLetter, JobState
+from domain.queue.options import JobOptions
 from tests.harness.handle import BrokerHandle
+from tests.integration.redis.test_redis_adapter import raw_client
 
 DEEP = b"[" * 100_000 + b"]" * 100_000
 

@@ -9,17 +9,7 @@ from typing import Any
 
 import pytest
 
-from domain.queue.errors import (
-    InvalidJobNameError,
-    InvalidOptionError,
-    InvalidPayloadError,
-    PayloadTooLargeError,
-    UnknownJobNameError,
-)
-from domain.queue.job import DeadLetterFilter, JobState, NewJob, QueueStats
-from domain.queue.metadata import JobMetadata, UserRef
-from domain.queue.options import Backoff, JobOptions, KeepJobs
-from tests.contract.helpers import (
+from backbone.testing.contract.helpers import (
     ECHO,
     FAIL,
     MODEL,
@@ -32,7 +22,17 @@ from tests.contract.helpers import (
     running_worker,
     wait_for_state,
 )
-from tests.contract.support import BrokerUnderTest
+from backbone.testing.contract.support import BrokerUnderTest
+from domain.queue.errors import (
+    InvalidJobNameError,
+    InvalidOptionError,
+    InvalidPayloadError,
+    PayloadTooLargeError,
+    UnknownJobNameError,
+)
+from domain.queue.job import DeadLetterFilter, JobState, NewJob, QueueStats
+from domain.queue.metadata import JobMetadata, UserRef
+from domain.queue.options import Backoff, JobOptions, KeepJobs
 
 ROUND_TRIP_VALUES: list[Any] = [
     {"text": "héllo wörld ✓ 日本語 🚀", "empty_text": ""},

@@ -9,10 +9,7 @@ from typing import Any
 import pytest
 
 from application.queue_backend import ClaimRequest, LeaseRef
-from domain.queue.errors import InvalidOptionError
-from domain.queue.job import Job, JobState
-from domain.queue.options import JobOptions
-from tests.contract.helpers import (
+from backbone.testing.contract.helpers import (
     ECHO,
     SLOW,
     eventually,
@@ -20,6 +17,9 @@ from tests.contract.helpers import (
     running_worker,
     wait_for_state,
 )
+from domain.queue.errors import InvalidOptionError
+from domain.queue.job import Job, JobState
+from domain.queue.options import JobOptions
 
 HOUR_MS = 3_600_000
 

@@ -24,9 +24,7 @@ from application.jobs.job_factory import JobFactory
 from application.replication.event_codec import encode_events
 from application.state_machine import events as ev
 from application.state_machine.stored_json import MAX_JSON_DEPTH, has_lone_surrogate, text_depth_exceeds
-from domain.queue.job import DeadLetter, JobState
-from domain.queue.options import JobOptions
-from tests.contract.helpers import (
+from backbone.testing.contract.helpers import (
     ECHO,
     MODEL,
     contract_job_types,
@@ -37,7 +35,9 @@ from tests.contract.helpers import (
     running_worker,
     wait_for_state,
 )
-from tests.contract.support import BrokerUnderTest
+from backbone.testing.contract.support import BrokerUnderTest
+from domain.queue.job import DeadLetter, JobState
+from domain.queue.options import JobOptions
 
 POISON_DATA = [
     pytest.param(b"{not json", id="not-json"),
@@ -146,13 +146,15 @@ class PoisonBehaviours:
             good = await queue.add(ECHO, {"after": "poison"})
             await wait_for_state(queue, good.id, JobState.COMPLETED, timeout_s=30)
         [letter] = letters
+        letter_id = letter.job_id
         assert letter.reason
         assert _dead_letter_of(letters, "poison-1", RawJob(ECHO, data)) is letter
         assert [job_id for job_id, _ in calls] == [good.id]
         fresh = await broker.open_queue(queue_name, contract_job_types(), fast_defaults())
         try:
-            assert [letter.job_id for letter in await fresh.list_dead_letters()] == [letter.job_id]
-            assert (await fresh.get_job(good.id)).state is JobState.COMPLETED
+            assert [kept.job_id for kept in await fresh.list_dead_letters()] == [letter_id]
+            done = await fresh.get_job(good.id)
+            assert done is not None and done.state is JobState.COMPLETED
         finally:
             await fresh.close()
 

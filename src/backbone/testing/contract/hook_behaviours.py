@@ -11,11 +11,7 @@ import pytest
 from application.hooked_queue import with_hooks
 from application.hooks import Adding, Attempt, Hook, Hooks
 from application.queue_backend import ClaimedJob, LeaseRef
-from domain.queue.errors import InvalidMetadataError, PermanentError
-from domain.queue.job import JobState, NewJob
-from domain.queue.metadata import JobMetadata
-from domain.queue.options import JobOptions
-from tests.contract.helpers import (
+from backbone.testing.contract.helpers import (
     ECHO,
     FAIL,
     SLOW,
@@ -24,6 +20,10 @@ from tests.contract.helpers import (
     running_worker,
     wait_for_state,
 )
+from domain.queue.errors import InvalidMetadataError, PermanentError
+from domain.queue.job import JobState, NewJob
+from domain.queue.metadata import JobMetadata
+from domain.queue.options import JobOptions
 
 
 class RecordingHook(Hook):

@@ -10,10 +10,7 @@ from typing import Any
 import pytest
 
 from application.queue_backend import ClaimRequest, FailureReport, LeaseRef
-from domain.queue.errors import BrokerUnavailableError
-from domain.queue.job import JobState, NewJob
-from domain.queue.options import JobOptions
-from tests.contract.helpers import (
+from backbone.testing.contract.helpers import (
     ECHO,
     MODEL,
     SLOW,
@@ -24,7 +21,10 @@ from tests.contract.helpers import (
     running_worker,
     wait_for_state,
 )
-from tests.contract.support import CONTRACT_SECRET, BrokerUnderTest
+from backbone.testing.contract.support import CONTRACT_SECRET, BrokerUnderTest
+from domain.queue.errors import BrokerUnavailableError
+from domain.queue.job import JobState, NewJob
+from domain.queue.options import JobOptions
 
 MALFORMED_RECORDS = [
     pytest.param(b"\xff\xfe\x00garbage", id="bad-bytes"),

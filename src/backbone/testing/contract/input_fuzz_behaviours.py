@@ -9,7 +9,7 @@ random and mutated inputs at ``add`` on every broker with a worker running, so a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -18,11 +18,7 @@ from hypothesis import strategies as st
 
 from application.jobs.job_types import JobTypes
 from application.jobs.payload_codec import DEFAULT_MAX_JSON_DEPTH
-from domain.queue.errors import InvalidJobError, InvalidOptionError
-from domain.queue.job import JobState
-from domain.queue.metadata import JobMetadata, UserRef
-from domain.queue.options import Backoff, JobOptions
-from tests.contract.helpers import (
+from backbone.testing.contract.helpers import (
     ECHO,
     MODEL,
     fast_defaults,
@@ -30,7 +26,11 @@ from tests.contract.helpers import (
     running_worker,
     wait_for_state,
 )
-from tests.contract.support import BrokerUnderTest
+from backbone.testing.contract.support import BrokerUnderTest
+from domain.queue.errors import InvalidJobError, InvalidOptionError
+from domain.queue.job import JobState
+from domain.queue.metadata import JobMetadata, UserRef
+from domain.queue.options import Backoff, JobOptions
 
 
 def nested(depth: int) -> Any:
@@ -60,11 +60,11 @@ REFUSED_INPUTS = [
     pytest.param(ECHO, nested(980), None, None, "data", id="nested-980"),
     pytest.param(ECHO, nested(5000), None, None, "data", id="nested-5000"),
     pytest.param(ECHO, {"inf": float("inf")}, None, None, "data", id="infinity-in-data"),
-    pytest.param(ECHO, {}, JobOptions(backoff={"delay": 5}), None, "options.backoff", id="backoff-as-dict"),
-    pytest.param(ECHO, {}, JobOptions(timeout="soon"), None, "options.timeout", id="timeout-as-text"),
-    pytest.param(ECHO, {}, None, JobMetadata(user="bob"), "metadata.user", id="user-as-text"),
-    pytest.param(ECHO, {}, None, JobMetadata(tenant_id=42), "metadata.tenant_id", id="tenant-id-as-int"),
-    pytest.param(ECHO, {}, None, JobMetadata(timestamp="now"), "metadata.timestamp", id="timestamp-as-text"),
+    pytest.param(ECHO, {}, JobOptions(backoff={"delay": 5}), None, "options.backoff", id="backoff-as-dict"),  # type: ignore[arg-type]
+    pytest.param(ECHO, {}, JobOptions(timeout="soon"), None, "options.timeout", id="timeout-as-text"),  # type: ignore[arg-type]
+    pytest.param(ECHO, {}, None, JobMetadata(user="bob"), "metadata.user", id="user-as-text"),  # type: ignore[arg-type]
+    pytest.param(ECHO, {}, None, JobMetadata(tenant_id=42), "metadata.tenant_id", id="tenant-id-as-int"),  # type: ignore[arg-type]
+    pytest.param(ECHO, {}, None, JobMetadata(timestamp="now"), "metadata.timestamp", id="timestamp-as-text"),  # type: ignore[arg-type]
     pytest.param(
         ECHO,
         {},
@@ -150,7 +150,7 @@ class InputFuzzBehaviours:
         refused = outcomes.pop(10)
         assert isinstance(refused, InvalidJobError)
         assert all(not isinstance(outcome, BaseException) for outcome in outcomes), outcomes
-        assert sorted(job.data["i"] for job in outcomes) == list(range(20))
+        assert sorted(job.data["i"] for job in outcomes if not isinstance(job, BaseException)) == list(range(20))
         assert (await queue.get_stats()).total == 20
 
     # 3c. fuzz: random and mutated input --------------------------------------------------------------
@@ -168,7 +168,7 @@ class InputFuzzBehaviours:
             )
 
 
-def _add_checker(queue: Any) -> Callable[[str, Any, Any, Any], Awaitable[None]]:
+def _add_checker(queue: Any) -> Callable[[str, Any, Any, Any], Coroutine[Any, Any, None]]:
     async def check(name: str, data: Any, options: Any, metadata: Any) -> None:
         before = (await queue.get_stats()).total
         refused: InvalidJobError | None = None
