@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from application.jobs.job_types import JobType
+from application.state_machine.stored_json import value_depth_exceeds
 from domain.queue.errors import InvalidPayloadError, PayloadTooLargeError
 
 DEFAULT_MAX_PAYLOAD_BYTES = 512 * 1024
@@ -37,7 +38,7 @@ def _encode_checked(value: Any, field: str, max_depth: int) -> tuple[str, int]:
     except (TypeError, ValueError) as exc:
         raise InvalidPayloadError(field, "must be JSON-encodable (no NaN/Infinity)", detail=str(exc)) from exc
     # Cheap bound first: fewer brackets than the limit cannot nest deeper than it.
-    if text.count("[") + text.count("{") > max_depth and _nested_deeper_than(value, max_depth):
+    if text.count("[") + text.count("{") > max_depth and value_depth_exceeds(value, max_depth):
         raise InvalidPayloadError(field, f"must be nested at most {max_depth} levels deep")
     try:
         size = len(text.encode("utf-8"))
@@ -46,24 +47,6 @@ def _encode_checked(value: Any, field: str, max_depth: int) -> tuple[str, int]:
             field, "must be valid Unicode text (no lone surrogates)", detail=str(exc)
         ) from None
     return text, size
-
-
-def _nested_deeper_than(value: Any, limit: int) -> bool:
-    """Whether ``value`` (plain JSON types: what was just encoded) nests more than ``limit``
-    containers; iterative, so any depth is safe to measure."""
-    pending: list[tuple[Any, int]] = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list | tuple):
-            children = item
-        else:
-            continue
-        if depth > limit:
-            return True
-        pending.extend((child, depth + 1) for child in children)
-    return False
 
 
 def encode_payload(
