@@ -200,74 +200,42 @@ class Hooks:
         return bool(self._before_add or self._after_add)
 
     def before_add(self, adding: Adding) -> None:
-        for call in self._before_add:
-            try:
-                call(adding)
-            except Exception:  # a hook never changes what happens to a job
-                _log_failure(call)
+        _call_each(self._before_add, adding)
 
     def after_add(self, adding: Adding) -> None:
-        for call in self._after_add:
-            try:
-                call(adding)
-            except Exception:  # a hook never changes what happens to a job
-                _log_failure(call)
+        _call_each(self._after_add, adding)
 
     def on_claimed(self, queue: str, claimed: Sequence[ClaimedJob]) -> None:
-        for call in self._on_claimed:
-            try:
-                call(queue, claimed)
-            except Exception:  # a hook never changes what happens to a job
-                _log_failure(call)
+        _call_each(self._on_claimed, queue, claimed)
 
     def on_started(self, attempt: Attempt) -> None:
-        for call in self._on_started:
-            try:
-                call(attempt)
-            except Exception:  # a hook never changes what happens to a job
-                _log_failure(call)
+        _call_each(self._on_started, attempt)
 
     def on_completed(self, attempt: Attempt) -> None:
-        for call in self._on_completed:
-            try:
-                call(attempt)
-            except Exception:  # a hook never changes what happens to a job
-                _log_failure(call)
+        _call_each(self._on_completed, attempt)
 
     def on_retry_scheduled(self, attempt: Attempt) -> None:
-        for call in self._on_retry_scheduled:
-            try:
-                call(attempt)
-            except Exception:  # a hook never changes what happens to a job
-                _log_failure(call)
+        _call_each(self._on_retry_scheduled, attempt)
 
     def on_dead_lettered(self, attempt: Attempt) -> None:
-        for call in self._on_dead_lettered:
-            try:
-                call(attempt)
-            except Exception:  # a hook never changes what happens to a job
-                _log_failure(call)
+        _call_each(self._on_dead_lettered, attempt)
 
     def on_lease_lost(self, attempt: Attempt) -> None:
-        for call in self._on_lease_lost:
-            try:
-                call(attempt)
-            except Exception:  # a hook never changes what happens to a job
-                _log_failure(call)
+        _call_each(self._on_lease_lost, attempt)
 
     def on_handed_back(self, attempt: Attempt) -> None:
-        for call in self._on_handed_back:
-            try:
-                call(attempt)
-            except Exception:  # a hook never changes what happens to a job
-                _log_failure(call)
+        _call_each(self._on_handed_back, attempt)
 
     def on_released(self, queue: str, leases: Sequence[LeaseRef]) -> None:
-        for call in self._on_released:
-            try:
-                call(queue, leases)
-            except Exception:  # a hook never changes what happens to a job
-                _log_failure(call)
+        _call_each(self._on_released, queue, leases)
+
+
+def _call_each(calls: tuple[Callable[..., None], ...], *args: Any) -> None:
+    for call in calls:
+        try:
+            call(*args)
+        except Exception:  # a hook never changes what happens to a job
+            _log_failure(call)
 
 
 def _log_failure(call: Callable[..., None]) -> None:
