@@ -25,6 +25,7 @@ from application.hooks import Hook, Hooks
 from bootstrap.brokers import create_broker
 from bootstrap.modules import ModuleCatalog, ModuleRuntime, catalog_job_types, load_hooks, load_modules
 from bootstrap.queues import QueueHandles
+from bootstrap.scheduling import schedule_table
 from bootstrap.settings import Settings, SlackSettings
 from bootstrap.topology import Topology
 from bootstrap.wiring import HandlerTable, WorkerFactory
@@ -75,6 +76,7 @@ class Container(containers.DeclarativeContainer):
     topology = providers.Singleton(Topology.from_modules, catalog, settings.provided.queues)
     broker = providers.Singleton(create_broker, settings.provided.broker, clock)
     job_types = providers.Singleton(catalog_job_types, catalog)
+    schedules = providers.Singleton(schedule_table, catalog)  # the modules' schedules (ADR 0020)
     queues = providers.Singleton(
         QueueHandles,
         broker,
