@@ -35,9 +35,8 @@ def schedule_table(catalog: ModuleCatalog) -> tuple[ScheduleRow, ...]:
     for module in catalog.modules:
         for schedule in module.schedules:
             if schedule.name in owners:
-                raise ModuleError(
-                    f"schedule {schedule.name!r} is declared by both {owners[schedule.name]} and {module.name}"
-                )
+                owner = owners[schedule.name]
+                raise ModuleError(f"schedule {schedule.name!r} is declared by both {owner} and {module.name}")
             owners[schedule.name] = module.name
             queue = module.queue_of(schedule.job)
             assert queue is not None  # DomainModule checks that a schedule's job is its own
@@ -54,7 +53,9 @@ def build_scheduler(
 ) -> Scheduler:
     """A scheduler for the schedules whose job goes to one of ``queues``."""
     worked = set(queues)
-    entries = [ScheduledQueue(row.timetable, handles.handle(row.queue)) for row in rows if row.queue in worked]
+    entries = [
+        ScheduledQueue(row.timetable, handles.handle(row.queue)) for row in rows if row.queue in worked
+    ]
     return Scheduler(entries, clock, **options)
 
 

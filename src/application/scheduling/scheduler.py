@@ -77,7 +77,9 @@ class Scheduler:
         """Add one slot's job (deduplicated if any process added it before)."""
         schedule = entry.timetable.schedule
         key = schedule.slot_key(slot)
-        options = JobOptions(job_id=key, idempotency_key=key, idempotency_ttl=idempotency_ttl_ms(entry.timetable))
+        options = JobOptions(
+            job_id=key, idempotency_key=key, idempotency_ttl=idempotency_ttl_ms(entry.timetable)
+        )
         metadata = JobMetadata(
             correlation_id=key,
             user=UserRef.system(),
@@ -93,7 +95,10 @@ class Scheduler:
             self.counts.added += 1
             self.counts.by_schedule[schedule.name] = self.counts.by_schedule.get(schedule.name, 0) + 1
             logger.info(
-                "schedule %s: added job %s for slot %d", schedule.name, job.id, slot,
+                "schedule %s: added job %s for slot %d",
+                schedule.name,
+                job.id,
+                slot,
                 extra={"job_id": job.id, "correlation_id": key},
             )
         entry.last_slot = slot
@@ -113,7 +118,10 @@ class Scheduler:
                 self.counts.errors += 1
                 logger.warning(
                     "schedule %s: adding slot %d failed (%s: %s); retried at the next look",
-                    entry.timetable.schedule.name, slot, type(exc).__name__, exc,
+                    entry.timetable.schedule.name,
+                    slot,
+                    type(exc).__name__,
+                    exc,
                     extra={"correlation_id": entry.timetable.schedule.slot_key(slot)},
                 )
         return jobs
@@ -135,7 +143,9 @@ class Scheduler:
                 await asyncio.wait_for(self._stop.wait(), self._sleep_ms(self.clock()) / 1000)
         logger.info(
             "scheduler stopped: added=%d deduplicated=%d errors=%d",
-            self.counts.added, self.counts.deduplicated, self.counts.errors,
+            self.counts.added,
+            self.counts.deduplicated,
+            self.counts.errors,
         )
 
 

@@ -67,7 +67,8 @@ class Schedule:
             zoneinfo.ZoneInfo(self.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
             raise InvalidOptionError(
-                f"{prefix}.timezone", "must be an IANA time zone name such as 'Europe/Berlin'",
+                f"{prefix}.timezone",
+                "must be an IANA time zone name such as 'Europe/Berlin'",
                 detail=f"got {self.timezone!r}",
             ) from None
         for bound in ("start_ms", "end_ms"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,16 @@ NEW_YORK = ZoneInfo("America/New_York")
 JOB = "message.cleanup.v1"
 
 
-def ms(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, tz: ZoneInfo = BERLIN, fold: int = 0) -> int:
+def ms(
+    year: int,
+    month: int,
+    day: int,
+    hour: int = 0,
+    minute: int = 0,
+    second: int = 0,
+    tz: ZoneInfo = BERLIN,
+    fold: int = 0,
+) -> int:
     return round(datetime(year, month, day, hour, minute, second, tzinfo=tz, fold=fold).timestamp() * 1000)
 
 
@@ -63,7 +73,7 @@ def test_an_every_half_hour_cron_fires_in_both_passes_of_the_repeated_hour() -> 
         "2026-10-25T02:00:00+01:00",
         "2026-10-25T02:30:00+01:00",
     ]
-    assert [b - a for a, b in zip(slots, slots[1:], strict=False)] == [1_800_000] * 3
+    assert [b - a for a, b in itertools.pairwise(slots)] == [1_800_000] * 3
 
 
 def test_a_six_field_cron_has_seconds_first() -> None:
