@@ -189,3 +189,42 @@ BAD_CRON_MODULE = DomainModule(
     jobs=[JobSpec(JOB, None, queue="bad-cron")],
     schedules=[Schedule(name="broken", job=JOB, cron="0 25 * * *")],
 )
+
+
+async def test_a_scheduler_started_after_missed_slots_adds_only_the_latest_one_within_the_window(
+    queue_name: str,
+) -> None:
+    module = ticking_module(queue_name, every_ms=60_000, catch_up_ms=30_000)
+    async with Backbone.open("memory://", modules=[module]) as app:
+        late = scheduler_of(app, queue_name)
+        await late.tick(START_MS + 5 * 60_000 + 10_000)  # slots 0..5 passed while nothing ran
+        stale = scheduler_of(app, queue_name)
+        await stale.tick(START_MS + 6 * 60_000 + 40_000)  # slot 6 is 40 s old: past the window
+        stats = await app.queue(queue_name).get_stats()
+        latest = await app.queue(queue_name).get_job(f"schedule:tick:{START_MS + 5 * 60_000}")
+
+    assert stats.waiting == 1
+    assert latest is not None
+    assert stale.counts.added == 0
+
+
+async def test_backbone_workers_run_the_schedules_of_their_queues(queue_name: str) -> None:
+    seen: list[Any] = []
+
+    async def tick(data: Any, ctx: JobContext) -> None:
+        seen.append(data)
+
+    module = DomainModule(
+        "in-process",
+        queues=[QueueSpec(queue_name)],
+        jobs=[JobSpec(JOB, None, queue=queue_name)],
+        handlers=lambda ctx: {JOB: tick},
+        schedules=[Schedule(name="tick", job=JOB, data={"n": 2}, every_ms=1000)],
+    )
+    async with Backbone.open("memory://", modules=[module]) as app, app.workers():
+        for _ in range(300):  # at most 3 s: the next whole second is a slot
+            if seen:
+                break
+            await asyncio.sleep(0.01)
+
+    assert seen[:1] == [{"n": 2}]
