@@ -17,6 +17,7 @@ from dependency_injector import containers, providers
 
 from adapters.outbound.json_lines import JsonLinesSink
 from adapters.outbound.ledgers import InMemoryLedger, JsonLinesLedger
+from adapters.outbound.message_stores import InMemoryMessageStore
 from adapters.outbound.notification_senders import InMemoryNotificationSender, JsonLinesNotificationSender
 from adapters.outbound.slack_clients import InMemorySlackClient, JsonLinesSlackClient
 from adapters.outbound.slack_webhook import SlackWebhookClient
@@ -115,6 +116,7 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(InMemoryLedger),
         file=providers.Singleton(_ledger_file, config.outbound.ledger_path),
     )
+    message_store = providers.Singleton(InMemoryMessageStore)  # seed 003's cleanup (domain.messages)
     # What ``ModuleContext.dependency(key, type)`` hands a module: each entry is the provider itself,
     # called only when a module asks (overrides made before that are honoured).
     module_dependencies = providers.Dict(
@@ -124,6 +126,7 @@ class Container(containers.DeclarativeContainer):
         push_sender=push_sender.provider,
         slack_client=slack_client.provider,
         slack_alerts_channel=config.slack.alerts_channel.provider,
+        message_store=message_store.provider,
     )
 
     # --- the modules' services, handlers and workers --------------------------------------------
