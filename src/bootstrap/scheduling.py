@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from application.clock import Clock
 from application.scheduling import ScheduledQueue, Scheduler, Timetable, compile_schedule
 from bootstrap.modules import ModuleCatalog, ModuleError
 from bootstrap.queues import QueueHandles
 from domain.queue.errors import InvalidOptionError
+from domain.queue.schedule import Schedule
 
 SCHEDULES_FIELD = "app.modules"
 
@@ -44,8 +47,25 @@ def schedule_table(catalog: ModuleCatalog) -> tuple[ScheduleRow, ...]:
                 timetable = compile_schedule(schedule)
             except InvalidOptionError as exc:
                 raise ModuleError(f"module {module.name}: {exc}") from None
+            _check_data(module.name, schedule, catalog)
             rows.append(ScheduleRow(module.name, queue, timetable))
     return tuple(rows)
+
+
+def _check_data(module: str, schedule: Schedule, catalog: ModuleCatalog) -> None:
+    """The schedule's data must be a valid payload of its job: refused at start, not at 02:00."""
+    model = catalog.jobs[schedule.job].model
+    if model is None:
+        return
+    try:
+        model.model_validate(schedule.data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "data"
+        raise ModuleError(
+            f"module {module}: schedules.{schedule.name}.data: not a valid {schedule.job} payload "
+            f"({where}: {first['msg']})"
+        ) from None
 
 
 def build_scheduler(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from application.clock import Clock
 from application.scheduling.timetable import Timetable
-from domain.queue.errors import QueueError
+from domain.queue.errors import InvalidJobError
 from domain.queue.job import Job
 from domain.queue.metadata import JobMetadata, UserRef
 from domain.queue.options import DAY_MS, JobOptions
@@ -112,18 +112,20 @@ class Scheduler:
             slot = entry.timetable.due(now)
             if slot is None or slot == entry.last_slot:
                 continue
+            name = entry.timetable.schedule.name
+            extra = {"correlation_id": entry.timetable.schedule.slot_key(slot)}
             try:
                 jobs.append(await self.add_slot(entry, slot))
-            except (QueueError, TimeoutError, OSError) as exc:
+            except InvalidJobError as exc:  # the queue refuses this job: retrying cannot help
+                entry.last_slot = slot
+                self.counts.errors += 1
+                logger.error("schedule %s: slot %d refused by the queue: %s", name, slot, exc, extra=extra)
+            except Exception as exc:  # a broker outage, a timeout: the slot is retried at the next look
                 self.counts.errors += 1
                 logger.warning(
                     "schedule %s: adding slot %d failed (%s: %s); retried at the next look",
-                    entry.timetable.schedule.name,
-                    slot,
-                    type(exc).__name__,
-                    exc,
-                    extra={"correlation_id": entry.timetable.schedule.slot_key(slot)},
-                )
+                    name, slot, type(exc).__name__, exc, extra=extra,
+                )  # fmt: skip
         return jobs
 
     def _sleep_ms(self, now: int) -> int:

@@ -10,6 +10,7 @@ import secrets
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 from tests.harness.handle import BrokerHandle
 
 from application.clock import ManualClock, system_clock
@@ -228,3 +229,27 @@ async def test_backbone_workers_run_the_schedules_of_their_queues(queue_name: st
             await asyncio.sleep(0.01)
 
     assert seen[:1] == [{"n": 2}]
+
+
+class Retention(BaseModel):
+    retention_days: int
+
+
+BAD_DATA_MODULE = DomainModule(
+    "bad-data",
+    queues=[QueueSpec("bad-data")],
+    jobs=[JobSpec(JOB, Retention, queue="bad-data")],
+    schedules=[Schedule(name="wrong-payload", job=JOB, data={"retention_days": "soon"}, every_ms=1000)],
+)
+
+
+def test_a_schedule_whose_data_is_not_a_valid_payload_is_refused_at_start_with_exit_code_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["--module", f"{__name__}:BAD_DATA_MODULE", "schedules", "list"])
+
+    assert code == 2
+    assert (
+        "schedules.wrong-payload.data: not a valid schedule.tick.v1 payload (retention_days"
+        in capsys.readouterr().err
+    )
