@@ -2,7 +2,8 @@
 
 Declare a module::
 
-    DomainModule, QueueSpec, JobSpec, ModuleContext, QueueDefaults, Backoff, BackoffType, KeepJobs, RateLimit
+    DomainModule, QueueSpec, JobSpec, ModuleContext, QueueDefaults, Backoff, BackoffType, KeepJobs, RateLimit,
+    Schedule (a repeatable job, ADR 0020)
 
 Enqueue::
 
@@ -66,6 +67,7 @@ from domain.queue import (  # noqa: E402
 )
 from domain.queue.context import Handler, JobContext  # noqa: E402
 from domain.queue.module import DomainModule, JobSpec, ModuleContext, QueueSpec  # noqa: E402
+from domain.queue.schedule import Schedule  # noqa: E402
 
 __all__ = [
     "Adding",
@@ -100,6 +102,7 @@ __all__ = [
     "QueueStats",
     "RateLimit",
     "RetryableError",
+    "Schedule",
     "SettingsError",
     "SyncProducer",
     "UnhandledQueueError",

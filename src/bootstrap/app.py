@@ -20,6 +20,7 @@ from application.worker import Worker
 from bootstrap.container import Container, build_container, shutdown
 from bootstrap.modules import ModuleCatalog, ModuleRuntime
 from bootstrap.queues import QueueHandles
+from bootstrap.scheduling import build_scheduler
 from bootstrap.settings import load_settings
 from bootstrap.wiring import WorkerFactory
 from domain.queue.errors import UnknownJobNameError
@@ -29,6 +30,7 @@ from domain.queue.port import IGenericQueue
 T = TypeVar("T")
 
 IDLE_POLL_S = 0.01
+SCHEDULER_STOP_TIMEOUT_S = 15.0  # its one wait in flight is an add bounded by 10 s
 
 
 class Backbone:
@@ -94,21 +96,26 @@ class Backbone:
 
     @contextlib.asynccontextmanager
     async def workers(self, *queues: str, **options: Any) -> AsyncIterator[list[Worker]]:
-        """Run workers for ``queues`` (default: every queue a module handles) while the block runs;
-        on leaving it they finish their active jobs and stop."""
+        """Run workers for ``queues`` (default: every queue a module handles) while the block runs,
+        and the schedules whose jobs go to those queues (ADR 0020); on leaving it the scheduler
+        stops and the workers finish their active jobs and stop."""
         names = list(queues) or self.handled_queues()
         factory: WorkerFactory = self.container.workers()
         for name in names:
             factory.handlers.check_handled(name)
         running = [await self.worker(name, **options) for name in names]
         tasks = [asyncio.create_task(worker.run(), name=f"worker:{worker.queue}") for worker in running]
+        scheduler = build_scheduler(self.container.schedules(), names, self._handles, self.container.clock())
+        scheduling = asyncio.create_task(scheduler.run(), name="scheduler")
         try:
             for worker in running:
                 await worker.wait_started()
             yield running
         finally:
+            scheduler.request_stop()
             for worker in running:
                 worker.request_stop()
+            await asyncio.wait_for(scheduling, SCHEDULER_STOP_TIMEOUT_S)
             await asyncio.gather(*tasks)
 
     async def wait_until_idle(self, *queues: str, timeout_s: float = 30.0) -> None:

@@ -17,6 +17,7 @@ from dependency_injector import containers, providers
 
 from adapters.outbound.json_lines import JsonLinesSink
 from adapters.outbound.ledgers import InMemoryLedger, JsonLinesLedger
+from adapters.outbound.message_stores import InMemoryMessageStore
 from adapters.outbound.notification_senders import InMemoryNotificationSender, JsonLinesNotificationSender
 from adapters.outbound.slack_clients import InMemorySlackClient, JsonLinesSlackClient
 from adapters.outbound.slack_webhook import SlackWebhookClient
@@ -25,6 +26,7 @@ from application.hooks import Hook, Hooks
 from bootstrap.brokers import create_broker
 from bootstrap.modules import ModuleCatalog, ModuleRuntime, catalog_job_types, load_hooks, load_modules
 from bootstrap.queues import QueueHandles
+from bootstrap.scheduling import schedule_table
 from bootstrap.settings import Settings, SlackSettings
 from bootstrap.topology import Topology
 from bootstrap.wiring import HandlerTable, WorkerFactory
@@ -75,6 +77,7 @@ class Container(containers.DeclarativeContainer):
     topology = providers.Singleton(Topology.from_modules, catalog, settings.provided.queues)
     broker = providers.Singleton(create_broker, settings.provided.broker, clock)
     job_types = providers.Singleton(catalog_job_types, catalog)
+    schedules = providers.Singleton(schedule_table, catalog)  # the modules' schedules (ADR 0020)
     queues = providers.Singleton(
         QueueHandles,
         broker,
@@ -113,6 +116,7 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(InMemoryLedger),
         file=providers.Singleton(_ledger_file, config.outbound.ledger_path),
     )
+    message_store = providers.Singleton(InMemoryMessageStore)  # seed 003's cleanup (domain.messages)
     # What ``ModuleContext.dependency(key, type)`` hands a module: each entry is the provider itself,
     # called only when a module asks (overrides made before that are honoured).
     module_dependencies = providers.Dict(
@@ -122,6 +126,7 @@ class Container(containers.DeclarativeContainer):
         push_sender=push_sender.provider,
         slack_client=slack_client.provider,
         slack_alerts_channel=config.slack.alerts_channel.provider,
+        message_store=message_store.provider,
     )
 
     # --- the modules' services, handlers and workers --------------------------------------------

@@ -181,6 +181,7 @@ DEFAULT_MODULES = (
     "domain.transactions.module:MODULE",
     "domain.notifications.module:MODULE",
     "domain.slack.module:MODULE",
+    "domain.messages.module:MODULE",
     "application.payments.module:MODULE",
 )
 MODULE_ENTRY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_]*)?$"

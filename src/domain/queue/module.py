@@ -28,6 +28,7 @@ from domain.queue.errors import InvalidOptionError
 from domain.queue.naming import validate_job_name, validate_queue_name
 from domain.queue.options import MAX_ATTEMPTS, QueueDefaults, RateLimit
 from domain.queue.port import IGenericQueue
+from domain.queue.schedule import Schedule
 
 T = TypeVar("T")
 
@@ -122,9 +123,11 @@ class DomainModule:
     jobs: Sequence[JobSpec] = ()
     handlers: HandlersBuilder = _no_handlers
     services: Mapping[type[Any], ServiceBuilder] = field(default_factory=dict)
+    schedules: Sequence[Schedule] = ()  # jobs of this module added on a timetable (ADR 0020)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "queues", tuple(self.queues))
+        object.__setattr__(self, "schedules", tuple(self.schedules))
         object.__setattr__(self, "jobs", tuple(self.jobs))
         object.__setattr__(self, "services", dict(self.services))
         self._validate()
@@ -146,6 +149,16 @@ class DomainModule:
                     f"{where}.jobs.{job.name}.queue",
                     "must be one of the module's queues",
                     detail=f"{job.queue!r}; declared: {', '.join(queue_names) or 'none'}",
+                )
+        schedule_names = [schedule.name for schedule in self.schedules]
+        for schedule in self.schedules:
+            if schedule_names.count(schedule.name) > 1:
+                raise InvalidOptionError(f"{where}.schedules", f"must not declare {schedule.name!r} twice")
+            if schedule.job not in job_names:
+                raise InvalidOptionError(
+                    f"{where}.schedules.{schedule.name}.job",
+                    "must be one of the module's jobs",
+                    detail=f"{schedule.job!r}; declared: {', '.join(job_names) or 'none'}",
                 )
 
     def queue_of(self, job_name: str) -> str | None:

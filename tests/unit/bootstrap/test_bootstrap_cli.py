@@ -103,6 +103,7 @@ def test_stats_without_queues_lists_every_queue_of_the_enabled_modules_as_a_tabl
     ]
     assert [line.split()[0] for line in out.splitlines()[2:]] == [
         "batch-message-sending",
+        "message-cleanup",
         "notification-email",
         "notification-push",
         "notification-sms",
@@ -287,6 +288,7 @@ def test_a_worker_without_queues_runs_every_queue_the_enabled_modules_handle(run
     )
     assert started == [
         "batch-message-sending",
+        "message-cleanup",
         "notification-email",
         "notification-push",
         "notification-sms",

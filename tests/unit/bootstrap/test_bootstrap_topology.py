@@ -17,6 +17,7 @@ def _sample_topology(**settings: object) -> Topology:
 def test_the_sample_modules_declare_the_seed_002_queues_they_use() -> None:
     assert _sample_topology().names() == [
         "batch-message-sending",
+        "message-cleanup",
         "notification-email",
         "notification-push",
         "notification-sms",
