@@ -19,6 +19,7 @@ from typing import Any
 from application.worker import Worker
 from bootstrap.container import Container
 from bootstrap.health import check_health
+from bootstrap.probes import WorkerProbes
 from bootstrap.queues import QueueHandles
 from bootstrap.render import dead_letter_dict, job_dict, stats_dict, table, to_json
 from bootstrap.settings import SettingsError
@@ -104,6 +105,9 @@ async def run_workers(
 
 async def cmd_worker(args: argparse.Namespace, container: Container) -> int:
     factory: WorkerFactory = container.workers()
+    probes = WorkerProbes.from_settings(container.settings().worker, args.metrics_port, _handles(container))
+    if probes is not None:  # /metrics, /healthz, /readyz (docs/operations.md)
+        factory = probes.instrument(factory)
     handled = factory.handlers.handled_queues()
     queues = list(dict.fromkeys(args.queues)) or handled
     for name in queues:  # every queue is checked before any worker connects
@@ -127,7 +131,8 @@ async def cmd_worker(args: argparse.Namespace, container: Container) -> int:
                 f"concurrency={worker.options.concurrency} jobs={','.join(worker.registry.names()) or '-'}"
             )
 
-    await run_workers(workers, args.run_for_ms, announce)
+    async with probes.serving(workers) if probes is not None else contextlib.nullcontext():
+        await run_workers(workers, args.run_for_ms, announce)
     for worker in workers:
         m = worker.metrics
         out(
