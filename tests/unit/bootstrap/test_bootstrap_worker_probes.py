@@ -172,7 +172,7 @@ async def test_a_blocked_event_loop_fails_healthz_within_the_liveness_timeout(ap
     async with probes.serving([worker]):
         assert (await asyncio.to_thread(get, port, "/healthz"))[0] == 200
         thread = _get_later(port, "/healthz", 2 * LIVENESS_MS / 1000, answers)
-        time.sleep(3 * LIVENESS_MS / 1000)  # blocks the event loop on purpose
+        time.sleep(3 * LIVENESS_MS / 1000)  # noqa: ASYNC251 - blocks the event loop on purpose
         thread.join(HTTP_TIMEOUT_S)
         [(status, body)] = answers
         assert (status, json.loads(body)["status"]) == (503, "event loop blocked")
@@ -186,7 +186,7 @@ async def test_a_blocked_event_loop_fails_readyz(app: Backbone) -> None:
     answers: list[tuple[int, str]] = []
     async with probes.serving([worker]):
         thread = _get_later(port, "/readyz", 0.1, answers)
-        time.sleep(1.6)  # blocks the event loop longer than the readiness wait (timeout + 1 s)
+        time.sleep(1.6)  # noqa: ASYNC251 - blocks the loop beyond the readiness wait (timeout + 1 s)
         thread.join(HTTP_TIMEOUT_S)
         [(status, body)] = answers
         assert status == 503
