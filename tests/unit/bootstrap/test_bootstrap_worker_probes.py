@@ -217,3 +217,16 @@ async def test_readyz_passes_when_the_failure_rate_is_within_the_default_thresho
     async with probes.serving([await app.worker("pings")]):
         status, _ = await asyncio.to_thread(get, port, "/readyz")
     assert status == 200
+
+
+def test_prometheus_client_is_imported_only_when_the_endpoint_is_enabled() -> None:
+    code = (
+        "import sys; from bootstrap.cli import main; "
+        "main(['worker', 'slack-alerts', '--run-for-ms', '50']); "
+        "print('prometheus_client' in sys.modules)"
+    )
+    env = {key: value for key, value in os.environ.items() if not key.startswith("BACKBONE_")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, env=env, timeout=START_TIMEOUT_S, check=True
+    )
+    assert done.stdout.decode().splitlines()[-1] == "False"
