@@ -33,6 +33,7 @@ class PrometheusHook(Hook):
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         self._names: dict[str, set[str]] = {}
+        self._by_name: dict[tuple[str, str], _Series] = {}
         r = self.registry
         by_name = ("queue", "job_name")
         self.added = Counter(f"{PREFIX}_jobs_added", "Jobs stored by add/add_bulk", by_name, registry=r)
@@ -101,8 +102,19 @@ class PrometheusHook(Hook):
         names.add(name)
         return name
 
-    def _labels(self, attempt: Attempt) -> tuple[str, str]:
-        return attempt.queue, self.job_name(attempt.queue, attempt.job.name)
+    def _series(self, queue: str, name: str) -> _Series:
+        """The labelled children of one (queue, job name), made once (at most ``MAX_JOB_NAMES`` + 1)."""
+        series = self._by_name.get((queue, name))
+        if series is None:
+            label = self.job_name(queue, name)
+            series = self._by_name.get((queue, label))
+            if series is None:
+                series = self._by_name[(queue, label)] = _Series(self, queue, label)
+        return series
+
+    def _of(self, attempt: Attempt) -> _Series:
+        started: _Series | None = attempt.state.get(self)  # set by on_started
+        return started if started is not None else self._series(attempt.queue, attempt.job.name)
 
     # --- what the process knows about itself ----------------------------------------------------------
 
@@ -123,47 +135,88 @@ class PrometheusHook(Hook):
     def after_add(self, adding: Adding) -> None:
         for job in adding.jobs or ():
             if not job.deduplicated:
-                self.added.labels(adding.queue, self.job_name(adding.queue, job.name)).inc()
+                self._series(adding.queue, job.name).added.inc()
 
     # --- worker ---------------------------------------------------------------------------------------
 
     def on_started(self, attempt: Attempt) -> None:
-        attempt.state[self] = True  # the end events observe handler time only for started attempts
-        labels = self._labels(attempt)
-        self.started.labels(*labels).inc()
+        series = self._series(attempt.queue, attempt.job.name)
+        attempt.state[self] = series  # the end events observe handler time only for started attempts
+        series.started.inc()
         if attempt.number == 1:
             due_ms = attempt.job.created_at + attempt.job.options.delay
-            self.wait.labels(*labels).observe(max(0.0, time.time() - due_ms / 1000))
+            series.wait.observe(max(0.0, time.time() - due_ms / 1000))
 
-    def _ended(self, attempt: Attempt, labels: tuple[str, str]) -> None:
-        if attempt.state.get(self):
-            self.processing.labels(*labels).observe(attempt.duration_ms / 1000)
+    def _ended(self, attempt: Attempt, series: _Series) -> None:
+        if self in attempt.state:
+            series.processing.observe(attempt.duration_ms / 1000)
 
     def on_completed(self, attempt: Attempt) -> None:
-        labels = self._labels(attempt)
-        self.completed.labels(*labels).inc()
-        self._ended(attempt, labels)
+        series = self._of(attempt)
+        series.completed.inc()
+        self._ended(attempt, series)
 
-    def _failed(self, attempt: Attempt, labels: tuple[str, str]) -> None:
+    def _failed(self, attempt: Attempt, series: _Series) -> None:
         # no error: the attempt was cut off at shutdown and handed back (it runs again)
         category = failure_category(attempt.error) if attempt.error is not None else "interrupted"
-        self.failed.labels(*labels, category).inc()
-        self._ended(attempt, labels)
+        series.failed(category).inc()
+        self._ended(attempt, series)
 
     def on_retry_scheduled(self, attempt: Attempt) -> None:
-        labels = self._labels(attempt)
-        self.retried.labels(*labels).inc()
-        self._failed(attempt, labels)
+        series = self._of(attempt)
+        series.retried.inc()
+        self._failed(attempt, series)
 
     def on_dead_lettered(self, attempt: Attempt) -> None:
-        labels = self._labels(attempt)
-        self.dead_lettered.labels(*labels).inc()
-        self._failed(attempt, labels)
+        series = self._of(attempt)
+        series.dead_lettered.inc()
+        self._failed(attempt, series)
 
     def on_lease_lost(self, attempt: Attempt) -> None:
-        labels = self._labels(attempt)
-        self.lease_lost.labels(*labels).inc()
-        self._ended(attempt, labels)
+        series = self._of(attempt)
+        series.lease_lost.inc()
+        self._ended(attempt, series)
 
     def on_handed_back(self, attempt: Attempt) -> None:
-        self.handed_back.labels(*self._labels(attempt)).inc()
+        self._of(attempt).handed_back.inc()
+
+
+class _Series:
+    """The children of every per-job metric for one (queue, job_name): a lookup once, not per event."""
+
+    __slots__ = (
+        "_failed",
+        "_hook",
+        "added",
+        "completed",
+        "dead_lettered",
+        "handed_back",
+        "job_name",
+        "lease_lost",
+        "processing",
+        "queue",
+        "retried",
+        "started",
+        "wait",
+    )
+
+    def __init__(self, hook: PrometheusHook, queue: str, job_name: str) -> None:
+        self._hook = hook
+        self.queue = queue
+        self.job_name = job_name
+        self.added = hook.added.labels(queue, job_name)
+        self.started = hook.started.labels(queue, job_name)
+        self.completed = hook.completed.labels(queue, job_name)
+        self.retried = hook.retried.labels(queue, job_name)
+        self.dead_lettered = hook.dead_lettered.labels(queue, job_name)
+        self.handed_back = hook.handed_back.labels(queue, job_name)
+        self.lease_lost = hook.lease_lost.labels(queue, job_name)
+        self.processing = hook.processing.labels(queue, job_name)
+        self.wait = hook.wait.labels(queue, job_name)
+        self._failed: dict[str, Counter] = {}
+
+    def failed(self, category: str) -> Counter:
+        counter = self._failed.get(category)
+        if counter is None:  # a handful of categories (failure_category and "interrupted")
+            counter = self._failed[category] = self._hook.failed.labels(self.queue, self.job_name, category)
+        return counter
