@@ -33,10 +33,12 @@ async def ping(job: Ping, ctx: JobContext) -> str:
     return job.outcome
 
 
+UNHANDLED = "ping.elsewhere.v1"  # routed to the queue, but no handler for it in this worker
+
 PINGS = DomainModule(
     "pings",
     queues=[QueueSpec("pings")],
-    jobs=[JobSpec(NAME, Ping, queue="pings")],
+    jobs=[JobSpec(NAME, Ping, queue="pings"), JobSpec(UNHANDLED, Ping, queue="pings")],
     handlers=lambda ctx: {NAME: ping},
 )
 
@@ -46,12 +48,15 @@ def value(hook: PrometheusHook, metric: str, **labels: str) -> float:
     return 0.0 if found is None else found
 
 
-async def _run(hook: PrometheusHook, outcomes: list[str]) -> None:
+async def _run(hook: PrometheusHook, outcomes: list[str], unhandled: int = 0) -> None:
     options = JobOptions(attempts=3, backoff=Backoff(BackoffType.FIXED, delay=0))
-    async with Backbone.open("memory://", modules=[PINGS], hooks=[hook]) as app:
+    hand_back_once = {"unknown_job_delay_ms": 0, "unknown_job_max_hand_backs": 1}
+    async with Backbone.open("memory://", modules=[PINGS], hooks=[hook], worker=hand_back_once) as app:
         queue = app.queue("pings")
         for outcome in outcomes:
             await queue.add(NAME, Ping(outcome=outcome), options)
+        for _ in range(unhandled):
+            await queue.add(UNHANDLED, Ping(outcome="ok"), options)
         async with app.workers():
             await app.wait_until_idle(timeout_s=10)
 
@@ -67,6 +72,17 @@ async def test_completed_failed_retried_and_dead_lettered_jobs_are_counted_per_q
     assert value(hook, "backbone_jobs_dead_lettered_total", **labels) == 1
     assert value(hook, "backbone_jobs_failed_total", **labels, category="retryable") == 1
     assert value(hook, "backbone_jobs_failed_total", **labels, category="permanent") == 1
+
+
+async def test_a_job_without_a_handler_is_counted_handed_back_then_dead_lettered_at_the_limit() -> None:
+    hook = PrometheusHook()
+    await _run(hook, [], unhandled=1)
+    labels = {"queue": "pings", "job_name": UNHANDLED}
+    assert value(hook, "backbone_jobs_handed_back_total", **labels) == 1
+    assert value(hook, "backbone_jobs_dead_lettered_total", **labels) == 1
+    assert value(hook, "backbone_jobs_failed_total", **labels, category="permanent") == 1
+    assert value(hook, "backbone_jobs_started_total", **labels) == 0
+    assert value(hook, "backbone_job_processing_seconds_count", **labels) == 0  # it never ran
 
 
 async def test_processing_time_is_observed_per_finished_attempt_and_wait_time_per_first_attempt() -> None:
