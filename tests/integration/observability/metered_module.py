@@ -1,7 +1,9 @@
-"""The module the real-Prometheus test's worker process runs: one queue, jobs that complete or are
-refused for good (dead-lettered at once)."""
+"""The module the worker processes of these tests run: one queue, jobs that complete, are refused
+for good (dead-lettered at once), or block the event loop for a while (to fail /healthz)."""
 
 from __future__ import annotations
+
+import time
 
 from pydantic import BaseModel
 
@@ -13,9 +15,12 @@ JOB = "metered.job.v1"
 
 class Metered(BaseModel):
     ok: bool
+    block_s: float = 0.0
 
 
 async def run(job: Metered, ctx: JobContext) -> None:
+    if job.block_s:
+        time.sleep(job.block_s)  # noqa: ASYNC251 - blocks the event loop on purpose
     if not job.ok:
         raise PermanentError("refused for good")
 
