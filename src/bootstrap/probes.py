@@ -21,7 +21,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import metadata
@@ -169,8 +169,9 @@ class WorkerProbes:
         self.queues = [worker.queue for worker in workers]
         version = _version()
         for worker in workers:
+            options = worker.options
             self.hook.worker_started(
-                worker.queue, worker.options.worker_id, worker.options.concurrency, version
+                worker.queue, options.worker_id, options.concurrency, version, _active_jobs(worker)
             )
         self._beat = time.monotonic()
         server = self._bind()
@@ -191,6 +192,10 @@ class WorkerProbes:
             await asyncio.gather(*tasks, return_exceptions=True)
             await asyncio.to_thread(server.shutdown)
             server.server_close()
+
+
+def _active_jobs(worker: Worker) -> Callable[[], float]:
+    return lambda: worker.active_count  # read by the HTTP thread at scrape time: one len()
 
 
 def _handler_for(probes: WorkerProbes) -> type[BaseHTTPRequestHandler]:

@@ -9,6 +9,7 @@ sending arbitrary names cannot grow the series without limit. Needs the ``promet
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -88,6 +89,12 @@ class PrometheusHook(Hook):
             ("queue", "worker_id", "concurrency", "version"),
             registry=r,
         )
+        self.active = Gauge(
+            f"{PREFIX}_worker_active_jobs",
+            "Jobs whose handler runs now in this process's worker (read at scrape time)",
+            ("queue",),
+            registry=r,
+        )
         self.up = Gauge(f"{PREFIX}_worker_up", "1 while this process's workers run", registry=r)
 
     # --- labels -------------------------------------------------------------------------------------
@@ -118,8 +125,18 @@ class PrometheusHook(Hook):
 
     # --- what the process knows about itself ----------------------------------------------------------
 
-    def worker_started(self, queue: str, worker_id: str, concurrency: int, version: str) -> None:
+    def worker_started(
+        self,
+        queue: str,
+        worker_id: str,
+        concurrency: int,
+        version: str,
+        active_jobs: Callable[[], float] | None = None,
+    ) -> None:
+        """Info and up for one worker; ``active_jobs`` (read at each scrape) feeds its active gauge."""
         self.worker_info.labels(queue, worker_id, str(concurrency), version).set(1)
+        if active_jobs is not None:
+            self.active.labels(queue).set_function(active_jobs)
         self.up.set(1)
 
     def workers_stopped(self) -> None:

@@ -85,6 +85,7 @@ def test_metrics_shows_the_worker_up_with_its_info_and_queue_gauges(worker_port:
     assert "backbone_worker_up 1.0" in body
     assert 'backbone_worker_info{concurrency="10",queue="slack-alerts"' in body
     assert 'backbone_queue_jobs{queue="slack-alerts",state="waiting"} 0.0' in body
+    assert 'backbone_worker_active_jobs{queue="slack-alerts"} 0.0' in body
 
 
 def test_healthz_answers_200_while_the_event_loop_runs(worker_port: int) -> None:
