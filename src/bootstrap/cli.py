@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lease-ms", type=int)
     p.add_argument("--shutdown-grace-ms", type=int)
     p.add_argument("--run-for-ms", type=int, help="stop by itself after this long")
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="N",
+        help="serve /metrics, /healthz and /readyz on this port (default: worker.metrics_port; off)",
+    )
 
     p = command("enqueue", "add one job and print it as JSON")
     p.add_argument("queue")

@@ -20,6 +20,7 @@ from typing import Any
 from application.worker import Worker
 from bootstrap.container import Container
 from bootstrap.health import check_health
+from bootstrap.probes import WorkerProbes
 from bootstrap.queues import QueueHandles
 from bootstrap.render import dead_letter_dict, job_dict, stats_dict, table, to_json
 from bootstrap.scheduling import ScheduleRow, build_scheduler
@@ -107,6 +108,9 @@ async def run_workers(
 
 async def cmd_worker(args: argparse.Namespace, container: Container) -> int:
     factory: WorkerFactory = container.workers()
+    probes = WorkerProbes.from_settings(container.settings().worker, args.metrics_port, _handles(container))
+    if probes is not None:  # /metrics, /healthz, /readyz (docs/operations.md)
+        factory = probes.instrument(factory)
     handled = factory.handlers.handled_queues()
     queues = list(dict.fromkeys(args.queues)) or handled
     for name in queues:  # every queue is checked before any worker connects
@@ -134,7 +138,8 @@ async def cmd_worker(args: argparse.Namespace, container: Container) -> int:
     scheduler = build_scheduler(rows, queues, _handles(container), container.clock())
     scheduling = asyncio.create_task(scheduler.run(), name="scheduler")  # ADR 0020: in every worker
     try:
-        await run_workers(workers, args.run_for_ms, announce)
+        async with probes.serving(workers) if probes is not None else contextlib.nullcontext():
+            await run_workers(workers, args.run_for_ms, announce)
     finally:
         scheduler.request_stop()
         await asyncio.wait_for(scheduling, SCHEDULER_STOP_TIMEOUT_S)

@@ -111,6 +111,16 @@ class WorkerSettings(_Section):
     block_ms: Annotated[int, Field(ge=1, le=60_000)] = 1000
     unknown_job_delay_ms: Annotated[int, Field(ge=0, le=24 * 3600 * 1000)] = 10_000  # ADR 0017
     unknown_job_max_hand_backs: Annotated[int, Field(ge=0, le=1_000_000)] = 360
+    # HTTP endpoint of `backbone worker` (docs/operations.md): /metrics, /healthz, /readyz; off when None
+    metrics_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    metrics_host: str = "0.0.0.0"  # probes and scrapes come from outside the pod (Kubernetes)
+    metrics_stats_interval_ms: Annotated[int, Field(ge=100, le=3600 * 1000)] = 5000
+    liveness_timeout_ms: Annotated[int, Field(ge=100, le=600_000)] = 5000
+    readiness_timeout_ms: Annotated[int, Field(ge=100, le=60_000)] = 2000
+    readiness_max_failure_rate: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    readiness_max_failure_rates: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
+        default_factory=dict
+    )
 
 
 class BackoffSettings(_Section):
