@@ -113,6 +113,7 @@ class RedisConnection:
         self._timeout_s = settings.operation_timeout_ms / 1000
         self._client_ids: weakref.WeakKeyDictionary[AbstractConnection, int] = weakref.WeakKeyDictionary()
         self._unblocking: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     def guard(self, what: str) -> _Guard:
         """Translate connection failures of one operation; redis-py's socket timeouts bound it."""
@@ -154,13 +155,17 @@ class RedisConnection:
                 finally:
                     timer.cancel()
             except BaseException:
-                await connection.disconnect()  # a half-read reply must not reach the next caller
+                # A half-read reply must not reach the next caller. ``nowait`` closes the socket at
+                # once, so a second cancellation cannot leave it open.
+                await connection.disconnect(nowait=True)
                 raise
             finally:
                 await pool.release(connection)
         return reply is not None
 
     def _unblock(self, client_id: int) -> None:
+        if self._closed:
+            return
         task = asyncio.get_running_loop().create_task(self._send_unblock(client_id))
         self._unblocking.add(task)
         task.add_done_callback(self._unblocking.discard)
@@ -199,6 +204,11 @@ class RedisConnection:
             )
 
     async def close(self) -> None:
+        # An UNBLOCK still on its way would open a new command connection after the pool is closed.
+        self._closed = True
+        for task in list(self._unblocking):
+            task.cancel()
+        await asyncio.gather(*self._unblocking, return_exceptions=True)
         await self.commands.aclose()
         await self.blocking.aclose()
 

@@ -527,3 +527,31 @@ def test_redis_adapter_and_state_machine_agree_on_random_operation_sequences(
     redis_broker: BrokerHandle, operations: list[tuple[str, Any]]
 ) -> None:
     asyncio.run(_cross_check(redis_broker.url, operations))
+
+
+async def _backbone_clients(client: aioredis.Redis) -> int:
+    listed = await client.client_list()
+    return sum(1 for entry in listed if entry.get("name") == "messaging-backbone")
+
+
+class _ClosedWhenTheWaitIsEnded(RedisConnection):
+    """Closes itself at the moment a wait's end (CLIENT UNBLOCK) is sent: the race a worker's stop can hit."""
+
+    closing: asyncio.Task[None] | None = None
+
+    def _unblock(self, client_id: int) -> None:
+        super()._unblock(client_id)
+        self.closing = asyncio.ensure_future(self.close())
+
+
+async def test_closing_while_a_wait_is_being_ended_leaves_no_connection_open(redis_broker: BrokerHandle) -> None:
+    async with raw_client(redis_broker) as client:
+        before = await _backbone_clients(client)
+        connection = _ClosedWhenTheWaitIsEnded(RedisSettings(url=redis_broker.url))
+        await asyncio.gather(
+            connection.wait_for_signal(f"{unique_queue_name('rd')}:marker", 0.05), return_exceptions=True
+        )
+        assert connection.closing is not None
+        await connection.closing
+        await asyncio.sleep(0.2)  # time for a late UNBLOCK to open a connection
+        assert await _backbone_clients(client) == before
