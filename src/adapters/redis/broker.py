@@ -40,6 +40,11 @@ class RedisBroker(Broker):
     def settings(self) -> RedisSettings:
         return self._settings
 
+    @property
+    def connection(self) -> RedisConnection:
+        """The shared clients (the worker registry writes through them too, ADR 0025)."""
+        return self._connection_or_new()
+
     def _connection_or_new(self) -> RedisConnection:
         if self._connection is None:
             self._connection = RedisConnection(self._settings)
