@@ -72,7 +72,11 @@ async def test_the_add_and_every_attempt_of_a_job_are_one_trace_with_the_attempt
 ) -> None:
     hook = TracingHook(provider)
     async with Backbone.open(
-        broker_url, modules=[MODULE], hooks=[hook], broker={"key_prefix": key_prefix}, worker={"block_ms": 100}
+        broker_url,
+        modules=[MODULE],
+        hooks=[hook],
+        broker={"key_prefix": key_prefix},
+        worker={"block_ms": 100},
     ) as app:
         job = await app.queue(QUEUE).add(
             JOB, Flaky(fail_times=ATTEMPTS - 1), metadata=JobMetadata(correlation_id="order-42")
@@ -117,7 +121,11 @@ async def test_the_add_and_every_attempt_of_a_job_are_one_trace_with_the_attempt
             start=1,
         )
     ]
-    assert [span.status.status_code for span in attempts] == [StatusCode.ERROR, StatusCode.ERROR, StatusCode.UNSET]
+    assert [span.status.status_code for span in attempts] == [
+        StatusCode.ERROR,
+        StatusCode.ERROR,
+        StatusCode.UNSET,
+    ]
     assert [[event.name for event in span.events] for span in attempts] == [["exception"], ["exception"], []]
     assert stored is not None
     assert stored.metadata.correlation_id == "order-42"  # unchanged by the trace context beside it
@@ -170,7 +178,10 @@ async def test_a_worker_in_another_process_continues_the_trace_it_receives_throu
     [producer] = exporter.get_finished_spans()
     assert producer.context is not None
     spans = [span for span in console_spans("\n" + output) if span["kind"] == "SpanKind.CONSUMER"]
-    assert [(span["attributes"]["backbone.job.attempt"], span["attributes"]["backbone.job.outcome"]) for span in spans] == [
+    assert [
+        (span["attributes"]["backbone.job.attempt"], span["attributes"]["backbone.job.outcome"])
+        for span in spans
+    ] == [
         (1, "retry_scheduled"),
         (2, "completed"),
     ]
