@@ -65,13 +65,15 @@ class WorkerPresence:
         *,
         clock: Clock = system_clock,
         worker_id: str | None = None,
+        hook: ActiveJobsHook | None = None,
     ) -> None:
+        """``hook`` (made here when not given) must observe the workers this presence describes."""
         self.registry = registry
         self.version = version
         self.interval_ms = interval_ms
         self.clock = clock
         self.worker_id = worker_id or default_worker_id()
-        self.hook = ActiveJobsHook(clock)
+        self.hook = hook if hook is not None else ActiveJobsHook(clock)
         self.started_at = clock()
         self._workers: Sequence[Worker] = ()
 
@@ -111,7 +113,7 @@ class WorkerPresence:
 
     @contextlib.asynccontextmanager
     async def publishing(self, workers: Sequence[Worker]) -> AsyncIterator[None]:
-        """Heartbeats for ``workers`` while the block runs; removed from the registry at its end."""
+        """Heartbeats for ``workers`` while the block runs; removed (and the registry closed) at its end."""
         self._workers = tuple(workers)
         self.started_at = self.clock()
         task = asyncio.create_task(self._beating(), name=f"heartbeat:{self.worker_id}")
@@ -126,3 +128,5 @@ class WorkerPresence:
                 logger.warning(
                     "worker heartbeat not removed worker_id=%s (expires by itself): %s", self.worker_id, exc
                 )
+            finally:
+                await self.registry.close()
