@@ -7,10 +7,22 @@ import asyncio
 
 from pydantic import BaseModel
 
-from backbone import Backoff, BackoffType, DomainModule, JobContext, JobSpec, QueueDefaults, QueueSpec
+from backbone import (
+    Backoff,
+    BackoffType,
+    DomainModule,
+    Handler,
+    IGenericQueue,
+    JobContext,
+    JobSpec,
+    ModuleContext,
+    QueueDefaults,
+    QueueSpec,
+)
 
 QUEUE = "traced"
 JOB = "traced.job.v1"
+FOLLOW_UP = "traced.followup.v1"  # its handler adds a JOB
 ATTEMPTS = 3
 
 
@@ -27,6 +39,22 @@ async def run(job: Flaky, ctx: JobContext) -> str:
     return "done"
 
 
+class FollowUp(BaseModel):
+    pass
+
+
+def follow_up(queue: IGenericQueue) -> Handler:
+    async def run(job: FollowUp, ctx: JobContext) -> str:
+        added = await queue.add(JOB, Flaky())
+        return added.id
+
+    return run
+
+
+def handlers(ctx: ModuleContext) -> dict[str, Handler]:
+    return {JOB: run, FOLLOW_UP: follow_up(ctx.queue(QUEUE))}
+
+
 MODULE = DomainModule(
     "traced",
     queues=[
@@ -38,6 +66,6 @@ MODULE = DomainModule(
             ),
         )
     ],
-    jobs=[JobSpec(JOB, Flaky, queue=QUEUE)],
-    handlers=lambda ctx: {JOB: run},
+    jobs=[JobSpec(JOB, Flaky, queue=QUEUE), JobSpec(FOLLOW_UP, FollowUp, queue=QUEUE)],
+    handlers=handlers,
 )

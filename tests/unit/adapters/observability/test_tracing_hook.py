@@ -9,7 +9,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
-from tests.integration.observability.traced_module import JOB, MODULE, QUEUE, Flaky
+from tests.integration.observability.traced_module import FOLLOW_UP, JOB, MODULE, QUEUE, Flaky, FollowUp
 
 from adapters.observability.tracing import TracingHook
 from backbone import Backbone, InvalidJobError, JobMetadata, NewJob
@@ -76,3 +76,26 @@ def test_no_exporter_is_made_for_none_and_an_unknown_exporter_name_is_refused_na
         match=r"OTEL_TRACES_EXPORTER: no exporter named 'bogus' is installed \(known: .*console",
     ):
         _exporters("bogus")
+
+
+async def test_a_job_a_handler_adds_is_traced_under_the_attempt_that_added_it(
+    hook: TracingHook, exporter: InMemorySpanExporter
+) -> None:
+    async with Backbone.open("memory://", modules=[MODULE], hooks=[hook], worker={"block_ms": 20}) as app:
+        await app.queue(QUEUE).add(FOLLOW_UP, FollowUp())
+        async with app.workers(QUEUE):
+            await app.wait_until_idle(QUEUE, timeout_s=10)
+    spans = {
+        (span.kind, (span.attributes or {}).get("backbone.job.name")): span
+        for span in exporter.get_finished_spans()
+    }
+    first_attempt = spans[(SpanKind.CONSUMER, FOLLOW_UP)]
+    follow_up_add = spans[(SpanKind.PRODUCER, JOB)]
+    follow_up_attempt = spans[(SpanKind.CONSUMER, JOB)]
+    assert first_attempt.context is not None and follow_up_add.context is not None
+    assert follow_up_add.parent is not None and follow_up_add.parent.span_id == first_attempt.context.span_id
+    assert (
+        follow_up_attempt.parent is not None
+        and follow_up_attempt.parent.span_id == follow_up_add.context.span_id
+    )
+    assert len({span.context.trace_id for span in spans.values() if span.context}) == 1
