@@ -2,7 +2,7 @@
 
 A worker is listed until ``HEARTBEAT_MISSES`` heartbeat intervals after its last heartbeat (15 s
 with the default ``worker.heartbeat_interval_ms`` of 5 s); one that stopped cleanly is gone at once.
-``--json`` prints one object per worker (the heartbeat, times as epoch ms plus ISO 8601).
+``--json`` prints a JSON array, one object per worker (the heartbeat, times as epoch ms plus ISO 8601).
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ ACTIVE_IN_TABLE = 3  # job ids shown per worker in the table (all of them with -
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="one JSON object per live worker")
+    parser.add_argument(
+        "--json", action="store_true", help="print a JSON array, one object per live worker (its heartbeat)"
+    )
 
 
 def _iso(ms: int) -> str:
