@@ -50,6 +50,10 @@ class RedisBroker(Broker):
     def settings(self) -> RedisSettings:
         return self._settings
 
+    async def connection(self) -> RedisConnection:
+        """The shared clients (the worker registry writes through them too, ADR 0025)."""
+        return await self._connection_or_new()
+
     async def _connection_or_new(self) -> RedisConnection:
         if self._connection is None:
             connection = RedisConnection(self._settings)
