@@ -16,7 +16,14 @@ from application.hooks import NO_HOOKS, Hooks
 from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
 from application.jobs.payload_codec import DEFAULT_MAX_JSON_DEPTH
-from application.queue_backend import ClaimedJob, ClaimRequest, FailureReport, LeaseRef, QueueBackend
+from application.queue_backend import (
+    ClaimedJob,
+    ClaimRequest,
+    FailureReport,
+    LeaseRef,
+    PayloadRewrite,
+    QueueBackend,
+)
 from bootstrap.topology import Topology
 from domain.queue.job import (
     DeadLetter,
@@ -82,6 +89,9 @@ class QueueHandle(QueueBackend):
 
     async def remove_job(self, job_id: str) -> bool:
         return await (await self.backend()).remove_job(job_id)
+
+    async def rewrite_payloads(self, rewrite: PayloadRewrite) -> int:
+        return await (await self.backend()).rewrite_payloads(rewrite)
 
     async def pause(self) -> None:
         await (await self.backend()).pause()

@@ -28,6 +28,7 @@ SCRIPT_NAMES = (
     "hand_back",
     "malformed",
     "remove",
+    "replace_data",
     "pause",
     "clean",
     "purge",

@@ -56,6 +56,9 @@ class CrashableQueue(QueueBackend):
     async def remove_job(self, job_id: str) -> bool:
         return await self._alive().remove_job(job_id)
 
+    async def rewrite_payloads(self, rewrite: Any) -> int:
+        return await self._alive().rewrite_payloads(rewrite)
+
     async def pause(self) -> None:
         await self._alive().pause()
 
