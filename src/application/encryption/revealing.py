@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from application.encryption.policy import PayloadEncryption
 from application.hooked_queue import HookedQueue
 from application.hooks import NO_HOOKS
 from application.queue_backend import QueueBackend
 from domain.queue.job import DeadLetter, Job, JsonValue, NewJob
 from domain.queue.metadata import JobMetadata
 from domain.queue.options import JobOptions
+
+if TYPE_CHECKING:
+    from application.encryption.policy import PayloadEncryption  # imports cryptography
 
 
 def revealing(backend: QueueBackend, encryption: PayloadEncryption | None) -> QueueBackend:
