@@ -163,8 +163,6 @@ class EncryptionBehaviours:
         old, new = _key("k1"), _key("k2")
         before = _sealing(queue_name, old)
         producer = await open_handle(before)
-        waiting = await producer.add(ECHO, {"card": SECRET_CARD, "n": 1})
-        delayed = await producer.add(ECHO, {"card": SECRET_CARD, "n": 2}, JobOptions(delay=HOUR_MS))
         dead = await producer.add(FAIL, {"card": SECRET_CARD, "n": 3}, JobOptions(attempts=1))
 
         async def refuses(payload: Any, ctx: JobContext) -> None:
@@ -172,6 +170,8 @@ class EncryptionBehaviours:
 
         async with running_worker(producer, {FAIL: refuses}, encryption=before):
             await wait_for_state(producer, dead.id, JobState.FAILED)
+        waiting = await producer.add(ECHO, {"card": SECRET_CARD, "n": 1})
+        delayed = await producer.add(ECHO, {"card": SECRET_CARD, "n": 2}, JobOptions(delay=HOUR_MS))
 
         during = _sealing(queue_name, old, new)  # both keys loaded: the newest seals
         report = await rotate_payloads(await open_handle(during), during)
