@@ -93,8 +93,8 @@ def parse_keys(text: str, origin: str = "keys") -> list[PayloadKey]:
         key_id, colon, encoded = entry.partition(":")
         key_id = key_id.strip()
         if not colon:
-            raise PayloadKeyError(
-                f"{origin} entry {index + 1} ({key_id[:64]!r}...): must be 'key-id:base64-secret'"
+            raise PayloadKeyError(  # never echo the entry: it may be a bare secret
+                f"{origin} entry {index + 1}: must be 'key-id:base64-secret'"
             )
         keys.append(PayloadKey(key_id, _decode_secret(key_id, encoded.strip())))
     return keys
