@@ -115,7 +115,7 @@ def test_a_malformed_envelope_is_refused_as_tampered() -> None:
 
 def test_a_payload_sealed_with_a_key_not_loaded_says_which_key() -> None:
     sealed = json.loads(_cipher("k1").seal("q", "a.b.v1", "job-1", PLAIN))
-    with pytest.raises(KeyNotLoadedError, match="^encrypted, key k1 not loaded$"):
+    with pytest.raises(KeyNotLoadedError, match=r"^encrypted, key k1 not loaded$"):
         _cipher("k2").open("q", "a.b.v1", "job-1", sealed)
 
 
