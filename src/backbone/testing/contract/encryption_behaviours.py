@@ -1,4 +1,4 @@
-"""Contract behaviour 28: payload encryption at rest, the same on every broker (ADR 0023).
+"""Contract behaviour 29: payload encryption at rest, the same on every broker (ADR 0023).
 
 The producer's handle seals the payloads of an encrypted queue before the adapter sees them; what
 the broker stores (read here through a handle without keys) holds only the envelope with its key
@@ -81,7 +81,7 @@ class EncryptionBehaviours:
         for handle in opened:
             await handle.close()
 
-    # 28. payload encryption at rest ------------------------------------------------------------------
+    # 29. payload encryption at rest ------------------------------------------------------------------
 
     async def test_an_encrypted_payload_reaches_the_handler_and_get_job_in_plaintext_while_the_broker_holds_only_its_envelope(
         self, open_handle: Any, queue_name: str
