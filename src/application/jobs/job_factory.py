@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from application.encryption.envelope import ENVELOPE_FIELD, is_sealed
 from application.jobs.job_types import JobTypes
 from application.jobs.payload_codec import (
     DEFAULT_MAX_JSON_DEPTH,
@@ -78,6 +79,10 @@ class JobFactory:
         if metadata is not None and not isinstance(metadata, JobMetadata):
             raise InvalidMetadataError("metadata", "must be a JobMetadata instance")
         resolved = self._plain_options if options is None else options.resolve(self.defaults)
+        if is_sealed(data):  # stored sealed data is told apart by this shape alone
+            raise InvalidPayloadError(
+                "data", f"must not be an object whose only key is {ENVELOPE_FIELD!r} (reserved)"
+            )
         data_json = encode_payload(job_type, data, self.max_payload_bytes, self.max_json_depth)
         job_id = resolved.job_id or self._new_id()
         if self.encryption is not None and self.encryption.applies(self.queue, name):

@@ -143,3 +143,16 @@ def test_the_job_factory_seals_only_the_job_names_or_queues_that_are_encrypted()
     assert encryption.open("payments", "card.charge.v1", charge.id, json.loads(charge.data_json)) == {
         "card": "4111"
     }
+
+
+def test_data_shaped_like_an_envelope_is_refused_at_add_on_any_queue() -> None:
+    from domain.queue.errors import InvalidPayloadError
+
+    factory = JobFactory("plain", JobTypes(strict=False))
+    with pytest.raises(InvalidPayloadError) as refused:
+        factory.draft("a.b.v1", {ENVELOPE_FIELD: {"kid": "k1"}}, None, None, 1)
+    assert (refused.value.field, refused.value.rule) == (
+        "data",
+        "must not be an object whose only key is '$encrypted' (reserved)",
+    )
+    assert factory.draft("a.b.v1", {ENVELOPE_FIELD: 1, "other": 2}, None, None, 1).data_json
