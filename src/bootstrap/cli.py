@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bootstrap import cli_workers, commands
+from bootstrap import cli_keys, cli_workers, commands
 from bootstrap.bench import BenchParameters, run_benchmark
 from bootstrap.broker_table import DISTRIBUTION
 from bootstrap.container import Container, build_container, shutdown
@@ -159,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--next", type=int, default=3, metavar="N", help="how many next fire times (default 3)")
     s.add_argument("--json", action="store_true")
 
+    cli_keys.add_parser(sub, common, _Parser)  # backbone keys rotate/list/generate (ADR 0023)
+
     p = command("demo", "the payment-completed scenario end to end")
     p.add_argument("--payments", type=int)
     p.add_argument("--seed", type=int)
@@ -267,6 +269,7 @@ COMMANDS: dict[str, Command] = {
     "health": commands.cmd_health,
     "schedules": commands.cmd_schedules,
     "workers": cli_workers.cmd_workers,
+    "keys": cli_keys.cmd_keys,
     "demo": _cmd_demo,
     "bench": _cmd_bench,
 }

@@ -29,6 +29,7 @@ SCRIPT_NAMES = (
     "hand_back",
     "malformed",
     "remove",
+    "replace_data",
     "pause",
     "clean",
     "purge",

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from application.broker import DEFAULT_KEY_PREFIX, Broker
+from application.encryption.revealing import revealing
 from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
 from application.queue_backend import QueueBackend
@@ -87,15 +88,26 @@ class UrlBrokerUnderTest(ProcessBrokerUnderTest):
         return broker
 
     async def open_queue(
-        self, queue: str, job_types: JobTypes, defaults: QueueDefaults, *, max_payload_bytes: int = 512 * 1024
+        self,
+        queue: str,
+        job_types: JobTypes,
+        defaults: QueueDefaults,
+        *,
+        max_payload_bytes: int = 512 * 1024,
+        encryption: Any = None,
     ) -> QueueBackend:
         broker = self._broker(
             self._connect_url,
             connect_timeout_ms=CONNECT_TIMEOUT_MS,
             operation_timeout_ms=OPERATION_TIMEOUT_MS[self.name],
         )
-        return await broker.open_queue(
-            JobFactory(queue, job_types, defaults, max_payload_bytes=max_payload_bytes)
+        return revealing(
+            await broker.open_queue(
+                JobFactory(
+                    queue, job_types, defaults, max_payload_bytes=max_payload_bytes, encryption=encryption
+                )
+            ),
+            encryption,
         )
 
     async def open_unreachable_queue(self, queue: str, job_types: JobTypes, timeout_ms: int) -> QueueBackend:
