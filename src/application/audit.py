@@ -11,17 +11,21 @@ never returned by ``read``.
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import json
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from application.clock import Clock, system_clock
-from application.hooks import AdminAction, Hook
+from application.hooks import Adding, AdminAction, Attempt, Hook
 from domain.queue.errors import QueueError
 from domain.queue.job import JsonValue
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_MS = 90 * 24 * 3600 * 1000  # seed 001: a security audit log kept 90 days
 MAX_ERROR_CHARS = 500
@@ -195,6 +199,109 @@ class AuditHook(Hook):
             raise AuditWriteError("; ".join(failures))
 
     async def close(self) -> None:
+        """Close the store and every mirror."""
         for sink in (self.store, *self.mirrors):
             if sink is not None:
                 await sink.close()
+
+
+class LifecycleAuditHook(AuditHook):
+    """An ``AuditHook`` that also records every job's lifecycle (``audit.lifecycle``): each add
+    (``job.added``, the actor is the job's ``metadata.user.sub``) and each attempt's end
+    (``job.completed``, ``job.retry_scheduled``, ``job.dead_lettered``, ``job.lease_lost``).
+
+    Those events come from the synchronous producer and worker hooks, so their entries are written
+    by background tasks: a failed write is logged (``application.audit``), it never fails a job.
+    ``close`` waits for the writes still on their way.
+    """
+
+    __slots__ = ("_pending",)
+
+    def __init__(
+        self,
+        store: AuditSink | None,
+        mirrors: Sequence[AuditSink] = (),
+        *,
+        actor: str | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        super().__init__(store, mirrors, actor=actor, clock=clock)
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def after_add(self, adding: Adding) -> None:
+        entries = adding.entries
+        user = next((e.metadata.user for e in entries if e.metadata is not None and e.metadata.user), None)
+        jobs = adding.jobs or []
+        self._write(
+            AuditEntry(
+                time_ms=self.clock(),
+                actor=user.sub if user is not None else self.actor,
+                action="job.added",
+                queue=adding.queue,
+                outcome="ok" if adding.error is None else "failed",
+                job_ids=tuple(job.id for job in jobs),
+                count=len(jobs) if adding.error is None else 0,
+                params={"names": sorted({e.name for e in entries}), "bulk": adding.bulk},
+                error=error_text(adding.error),
+            )
+        )
+
+    def on_completed(self, attempt: Attempt) -> None:
+        self._attempt_entry("job.completed", attempt, "ok")
+
+    def on_retry_scheduled(self, attempt: Attempt) -> None:
+        self._attempt_entry("job.retry_scheduled", attempt, "failed")
+
+    def on_dead_lettered(self, attempt: Attempt) -> None:
+        self._attempt_entry("job.dead_lettered", attempt, "failed")
+
+    def on_lease_lost(self, attempt: Attempt) -> None:
+        self._attempt_entry("job.lease_lost", attempt, "failed")
+
+    def _attempt_entry(self, action: str, attempt: Attempt, outcome: str) -> None:
+        job = attempt.job
+        self._write(
+            AuditEntry(
+                time_ms=self.clock(),
+                actor=attempt.worker_id,
+                action=action,
+                queue=attempt.queue,
+                outcome=outcome,
+                job_ids=(job.id,),
+                params={
+                    "name": job.name,
+                    "attempt": attempt.number,
+                    "correlation_id": job.metadata.correlation_id,
+                },
+                error=attempt.reason[:MAX_ERROR_CHARS] if attempt.reason else None,
+            )
+        )
+
+    def _write(self, entry: AuditEntry) -> None:
+        task = asyncio.get_running_loop().create_task(self._append_logged(entry))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _append_logged(self, entry: AuditEntry) -> None:
+        for sink in (self.store, *self.mirrors):
+            if sink is None:
+                continue
+            try:
+                await sink.append(entry)
+            except Exception as exc:
+                logger.error(
+                    "audit entry %s of job %s not written to %s: %s",
+                    entry.action,
+                    ",".join(entry.job_ids) or "-",
+                    type(sink).__name__,
+                    error_text(exc),
+                )
+
+    async def flush(self) -> None:
+        """Wait until every lifecycle entry recorded so far is written (or its failure logged)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.flush()
+        await super().close()

@@ -11,7 +11,7 @@ import importlib
 from typing import Any
 
 from adapters.outbound.audit_json_lines import JsonLinesAuditSink
-from application.audit import AuditHook, AuditSink, AuditStore
+from application.audit import AuditHook, AuditSink, AuditStore, LifecycleAuditHook
 from application.broker import BrokerOptionError
 from application.clock import Clock, system_clock
 from bootstrap.brokers import broker_options, broker_scheme
@@ -58,4 +58,5 @@ def build_audit_hook(
     if not audit.enabled:
         return None
     mirrors: list[AuditSink] = [JsonLinesAuditSink(audit.file)] if audit.file else []
-    return AuditHook(store, mirrors, actor=audit.actor, clock=clock)
+    kind = LifecycleAuditHook if audit.lifecycle else AuditHook
+    return kind(store, mirrors, actor=audit.actor, clock=clock)

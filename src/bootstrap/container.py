@@ -177,5 +177,9 @@ async def shutdown(container: Container) -> None:
     """Close every queue handle, the broker and the audit store (only if they were ever created)."""
     handles: QueueHandles = container.queues()
     await handles.close()
-    store: AuditStore = container.audit_store()
-    await store.close()
+    hook: AuditHook | None = container.audit_hook()
+    if hook is not None:
+        await hook.close()  # lifecycle entries still on their way first, then the store
+    else:
+        store: AuditStore = container.audit_store()
+        await store.close()

@@ -191,13 +191,16 @@ class DemoSettings(_Section):
 class AuditSettings(_Section):
     """The audit log of admin actions (ADR 0024, docs/security.md): kept on the broker itself for
     ``retention_ms`` (default 90 days), mirrored as JSON lines to ``file`` when set. ``actor`` is
-    who the entries name when the caller gives none (default: the OS user; ``--actor`` on the CLI).
+    who the entries name when the caller gives none (default: the OS user; ``--actor`` on the CLI);
+    ``lifecycle`` also records every job's add and outcome.
     """
 
     enabled: bool = True
     retention_ms: Annotated[int, Field(ge=1000, le=10 * 366 * 24 * 3600 * 1000)] = DEFAULT_AUDIT_RETENTION_MS
     actor: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")] | None = None
     file: str | None = None
+    # also every job's add and attempt outcome (``job.*`` entries, written in the background)
+    lifecycle: bool = False
 
 
 DEFAULT_MODULES = (
