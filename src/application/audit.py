@@ -194,7 +194,8 @@ class AuditHook(Hook):
             try:
                 await sink.append(entry)
             except Exception as exc:
-                failures.append(f"{type(sink).__name__}: {error_text(exc)}")
+                reason = str(exc) if isinstance(exc, QueueError) else error_text(exc)
+                failures.append(f"{type(sink).__name__}: {reason}")
         if failures:
             raise AuditWriteError("; ".join(failures))
 

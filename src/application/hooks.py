@@ -104,7 +104,9 @@ class AdminRecordError(QueueError):
         self.action = action
         self.causes = tuple(causes)
         done = "was done" if action.outcome != "failed" else "failed on its own"
-        reasons = "; ".join(f"{type(c).__name__}: {c}" for c in self.causes)
+        reasons = "; ".join(
+            str(c) if isinstance(c, QueueError) else f"{type(c).__name__}: {c}" for c in self.causes
+        )
         super().__init__(
             f"{action.describe()} {done} (outcome {action.outcome}), but its audit entry could not "
             f"be written: {reasons}"
