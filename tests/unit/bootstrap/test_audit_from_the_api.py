@@ -5,9 +5,18 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from application.audit import AuditQuery, default_actor
-from application.hooks import current_actor
-from backbone import Backbone, DomainModule, JobContext, JobMetadata, JobSpec, QueueSpec, UserRef
+from application.audit import default_actor
+from backbone import (
+    AuditQuery,
+    Backbone,
+    DomainModule,
+    JobContext,
+    JobMetadata,
+    JobSpec,
+    QueueSpec,
+    UserRef,
+    current_actor,
+)
 
 
 class Ping(BaseModel):
