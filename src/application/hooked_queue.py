@@ -47,10 +47,29 @@ def _found(done: bool) -> str:
     return "ok" if done else "not_found"
 
 
+# Operations no hook observes: bound straight to the inner backend's methods on each instance, so
+# the worker's hot path (claim, complete, fail, ...) costs no extra call through the wrapper.
+PASSED_THROUGH = (
+    "get_job",
+    "is_paused",
+    "get_stats",
+    "list_dead_letters",
+    "claim",
+    "extend_leases",
+    "update_progress",
+    "complete",
+    "fail",
+    "release",
+    "hand_back",
+)
+
+
 class HookedQueue(QueueBackend):
     def __init__(self, backend: QueueBackend, hooks: Hooks) -> None:
         self.inner = backend
         self.hooks = hooks
+        for name in PASSED_THROUGH:
+            setattr(self, name, getattr(backend, name))
 
     @property
     def name(self) -> str:
