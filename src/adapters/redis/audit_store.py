@@ -4,7 +4,8 @@ Each entry is one stream record (field ``e``: the entry as JSON) whose id is the
 ms (raised past the newest id when clocks of two writers disagree), written by one script that
 also trims every record older than the retention (``XADD ... MINID``). ``read`` ranges over ids
 from ``max(since, now - retention)``, so an entry past its retention is never shown even before
-the next write trims it.
+the next write trims it. The clients are a ``RedisBroker``'s (no queue opened), so a Redis Cluster
+is found and used as for queues; the stream is one key, in one slot.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from adapters.redis.connection import RedisConnection
+from adapters.redis.broker import RedisBroker
 from adapters.redis.settings import RedisSettings
 from application.audit import (
     DEFAULT_RETENTION_MS,
@@ -59,8 +60,7 @@ class RedisAuditStore(AuditStore):
         self.retention_ms = retention_ms
         self.clock = clock
         self.key = f"{settings.key_prefix}:audit"
-        self._settings = settings
-        self._connection: RedisConnection | None = None
+        self._broker = RedisBroker(settings)  # its clients only (a cluster is found as for queues)
 
     @classmethod
     def from_url(
@@ -74,13 +74,8 @@ class RedisAuditStore(AuditStore):
         settings = settings_from_options(RedisSettings, "redis", options, url=url)
         return cls(settings, retention_ms=retention_ms, clock=clock)
 
-    def _connect(self) -> RedisConnection:
-        if self._connection is None:
-            self._connection = RedisConnection(self._settings)
-        return self._connection
-
     async def append(self, entry: AuditEntry) -> None:
-        connection = self._connect()
+        connection = await self._broker.connection()
         try:
             async with connection.guard("audit write"):
                 await connection.commands.eval(
@@ -90,7 +85,7 @@ class RedisAuditStore(AuditStore):
             raise AuditWriteError(f"redis {connection.redacted_url} {self.key}: {exc}") from exc
 
     async def read(self, query: AuditQuery) -> list[AuditEntry]:
-        connection = self._connect()
+        connection = await self._broker.connection()
         start = max(self.oldest_kept_ms(), query.since_ms or 0, 0)
         entries: list[AuditEntry] = []
         lower = f"{start}-0"
@@ -110,6 +105,4 @@ class RedisAuditStore(AuditStore):
         return select(entries, query, self.oldest_kept_ms())
 
     async def close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            await connection.close()
+        await self._broker.close()
