@@ -21,8 +21,10 @@ from adapters.outbound.message_stores import InMemoryMessageStore
 from adapters.outbound.notification_senders import InMemoryNotificationSender, JsonLinesNotificationSender
 from adapters.outbound.slack_clients import InMemorySlackClient, JsonLinesSlackClient
 from adapters.outbound.slack_webhook import SlackWebhookClient
+from application.audit import AuditHook, AuditStore
 from application.clock import system_clock
 from application.hooks import Hook, Hooks
+from bootstrap.audit import build_audit_hook, create_audit_store
 from bootstrap.brokers import create_broker
 from bootstrap.encryption import payload_encryption
 from bootstrap.modules import ModuleCatalog, ModuleRuntime, catalog_job_types, load_hooks, load_modules
@@ -57,8 +59,9 @@ def _webhook_client(settings: SlackSettings) -> SlackWebhookClient:
     return SlackWebhookClient(settings.webhook_url.get_secret_value(), timeout_s=settings.timeout_ms / 1000)
 
 
-def _hooks(entries: Sequence[str], given: Sequence[Hook]) -> Hooks:
-    return Hooks(load_hooks(entries, given))
+def _hooks(entries: Sequence[str], given: Sequence[Hook], audit: AuditHook | None) -> Hooks:
+    hooks = load_hooks(entries, given)
+    return Hooks([*hooks, audit] if audit is not None else hooks)
 
 
 def _same(value: T) -> T:
@@ -73,7 +76,12 @@ class Container(containers.DeclarativeContainer):
     # --- modules and queues ---------------------------------------------------------------------
     enabled_modules = providers.Singleton(load_modules, settings.provided.app.modules)
     given_hooks = providers.Object(())  # hooks passed in code (``Backbone.open(hooks=...)``)
-    hooks = providers.Singleton(_hooks, settings.provided.app.hooks, given_hooks)
+    # the audit log of admin actions, on the broker itself (ADR 0024)
+    audit_store = providers.Singleton(
+        create_audit_store, settings.provided.broker, settings.provided.audit, clock
+    )
+    audit_hook = providers.Singleton(build_audit_hook, settings.provided.audit, audit_store, clock)
+    hooks = providers.Singleton(_hooks, settings.provided.app.hooks, given_hooks, audit_hook)
     catalog = providers.Singleton(ModuleCatalog, enabled_modules)
     topology = providers.Singleton(Topology.from_modules, catalog, settings.provided.queues)
     broker = providers.Singleton(create_broker, settings.provided.broker, clock)
@@ -169,6 +177,12 @@ def build_container(
 
 
 async def shutdown(container: Container) -> None:
-    """Close every queue handle and the broker (only if they were ever created)."""
+    """Close every queue handle, the broker and the audit store (only if they were ever created)."""
     handles: QueueHandles = container.queues()
     await handles.close()
+    hook: AuditHook | None = container.audit_hook()
+    if hook is not None:
+        await hook.close()  # lifecycle entries still on their way first, then the store
+    else:
+        store: AuditStore = container.audit_store()
+        await store.close()

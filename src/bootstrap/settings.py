@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from application.audit import DEFAULT_RETENTION_MS as DEFAULT_AUDIT_RETENTION_MS
 from application.broker import DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_KEY_PREFIX, DEFAULT_OPERATION_TIMEOUT_MS
 from application.jobs.payload_codec import (
     DEFAULT_MAX_JSON_DEPTH,
@@ -191,6 +192,21 @@ class DemoSettings(_Section):
     timeout_s: Annotated[float, Field(gt=0, le=3600)] = 50.0
 
 
+class AuditSettings(_Section):
+    """The audit log of admin actions (ADR 0024, docs/security.md): kept on the broker itself for
+    ``retention_ms`` (default 90 days), mirrored as JSON lines to ``file`` when set. ``actor`` is
+    who the entries name when the caller gives none (default: the OS user; ``--actor`` on the CLI);
+    ``lifecycle`` also records every job's add and outcome.
+    """
+
+    enabled: bool = True
+    retention_ms: Annotated[int, Field(ge=1000, le=10 * 366 * 24 * 3600 * 1000)] = DEFAULT_AUDIT_RETENTION_MS
+    actor: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")] | None = None
+    file: str | None = None
+    # also every job's add and attempt outcome (``job.*`` entries, written in the background)
+    lifecycle: bool = False
+
+
 DEFAULT_MODULES = (
     "domain.transactions.module:MODULE",
     "domain.notifications.module:MODULE",
@@ -274,6 +290,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
     encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     config_file: str | None = None
 
     @field_validator("queues")
