@@ -49,9 +49,14 @@ def list_arguments(state: JobState | str, limit: int, offset: int) -> JobState:
 
 
 def log_line(text: str) -> str:
-    """``ctx.log(text)``: a string, cut to ``MAX_LOG_LINE_CHARS`` characters."""
+    """``ctx.log(text)``: a string, cut to ``MAX_LOG_LINE_CHARS`` characters; a lone surrogate
+    (not encodable as UTF-8, so not storable on every broker) becomes ``?``."""
     if not isinstance(text, str):
         raise InvalidOptionError("text", "must be a string", detail=f"got {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
     if len(text) > MAX_LOG_LINE_CHARS:
         return text[: MAX_LOG_LINE_CHARS - 3] + "..."
     return text

@@ -33,6 +33,8 @@ SCRIPT_NAMES = (
     "purge",
     "reprocess",
     "read",
+    "log",
+    "inspect",
 )
 
 Arg = str | int | bytes

@@ -136,7 +136,9 @@ class QueueStateMachine:
             live = [
                 entry
                 for entry in heap
-                if (record := jobs.get(entry[2])) is not None and record.state is state and record.seq == entry[1]
+                if (record := jobs.get(entry[2])) is not None
+                and record.state is state
+                and record.seq == entry[1]
             ]
             return [entry[2] for entry in heapq.nsmallest(count, live)]
         if state is JobState.ACTIVE:

@@ -61,7 +61,11 @@ class QueueSpec:
             raise InvalidOptionError(f"{prefix}.attempts", f"must be in 1..{MAX_ATTEMPTS}")
         self.defaults.backoff.validate(f"{prefix}.backoff")
         keep_logs = self.defaults.keep_logs
-        if isinstance(keep_logs, bool) or not isinstance(keep_logs, int) or not 0 <= keep_logs <= MAX_KEEP_LOGS:
+        if (
+            isinstance(keep_logs, bool)
+            or not isinstance(keep_logs, int)
+            or not 0 <= keep_logs <= MAX_KEEP_LOGS
+        ):
             raise InvalidOptionError(f"{prefix}.keep_logs", f"must be an integer in 0..{MAX_KEEP_LOGS}")
         if self.rate_limit is not None:
             self.rate_limit.validate()

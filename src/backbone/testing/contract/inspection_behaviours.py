@@ -10,7 +10,14 @@ import pytest
 from application.jobs.job_types import JobTypes
 from application.queue_arguments import MAX_LOG_LINE_CHARS
 from application.queue_backend import ClaimRequest, FailureReport, LeaseRef
-from backbone.testing.contract.helpers import ECHO, FAIL, fast_defaults, now_ms, running_worker, wait_for_state
+from backbone.testing.contract.helpers import (
+    ECHO,
+    FAIL,
+    fast_defaults,
+    now_ms,
+    running_worker,
+    wait_for_state,
+)
 from backbone.testing.contract.support import BrokerUnderTest
 from domain.queue.context import JobContext
 from domain.queue.errors import InvalidOptionError
@@ -30,6 +37,12 @@ def logging_handler(*lines: str) -> Any:
     return handle
 
 
+async def _texts(queue: Any, job_id: str) -> list[str] | None:
+    """The texts of a job's log lines (None if the job does not exist)."""
+    lines = await queue.get_job_logs(job_id)
+    return None if lines is None else [line.text for line in lines]
+
+
 async def _claim_one(queue: Any, worker: str = "inspector") -> Any:
     [claimed] = await queue.claim(ClaimRequest(worker, 1, 60_000, block_ms=2000))
     return claimed
@@ -46,6 +59,7 @@ class InspectionBehaviours:
         async with running_worker(queue, {ECHO: logging_handler("fetched the rate", "charged the card")}):
             await wait_for_state(queue, job.id, JobState.COMPLETED)
         lines = await queue.get_job_logs(job.id)
+        assert lines is not None
         assert [line.text for line in lines] == ["fetched the rate", "charged the card"]
         assert all(before - 1000 <= line.at <= now_ms() + 1000 for line in lines)
         assert lines[0].at <= lines[1].at
@@ -60,7 +74,7 @@ class InspectionBehaviours:
         job = await queue.add(FAIL, {}, JobOptions(attempts=2))
         async with running_worker(queue, {FAIL: fails_first}):
             await wait_for_state(queue, job.id, JobState.COMPLETED)
-        assert [line.text for line in await queue.get_job_logs(job.id)] == ["attempt 1", "attempt 2"]
+        assert await _texts(queue, job.id) == ["attempt 1", "attempt 2"]
 
     async def test_only_the_newest_keep_logs_lines_of_a_job_are_kept(
         self, broker: BrokerUnderTest, queue_name: str, job_types: JobTypes
@@ -70,7 +84,7 @@ class InspectionBehaviours:
             job = await handle.add(ECHO, {})
             async with running_worker(handle, {ECHO: logging_handler("1", "2", "3", "4", "5")}):
                 await wait_for_state(handle, job.id, JobState.COMPLETED)
-            assert [line.text for line in await handle.get_job_logs(job.id)] == ["3", "4", "5"]
+            assert await _texts(handle, job.id) == ["3", "4", "5"]
         finally:
             await handle.close()
 
@@ -128,7 +142,7 @@ class InspectionBehaviours:
             await queue.append_log(LeaseRef(job.id, claimed.token), 42)
         assert raised.value.field == "text"
         assert await queue.append_log(LeaseRef(job.id, claimed.token), "from the holder")
-        assert [line.text for line in await queue.get_job_logs(job.id)] == ["from the holder"]
+        assert await _texts(queue, job.id) == ["from the holder"]
         await queue.release("inspector", [LeaseRef(job.id, claimed.token)])
 
     # 31. listing the jobs of one state ---------------------------------------------------------------
