@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from tests.unit.application.state_machine.test_state_machine import T0, add, claim
 
 from application.queue_backend import LeaseRef
 from application.state_machine import events as ev
 from application.state_machine.machine import QueueStateMachine
 from domain.queue.job import JobLogLine, JobState
-from tests.unit.application.state_machine.test_state_machine import T0, add, claim
 
 
 @pytest.fixture
@@ -20,7 +20,9 @@ def _ids(machine: QueueStateMachine, state: JobState) -> list[str]:
     return [job.id for job in machine.list_jobs(state, 100, 0)]
 
 
-def test_a_retried_job_is_listed_once_at_its_new_place_in_the_waiting_order(machine: QueueStateMachine) -> None:
+def test_a_retried_job_is_listed_once_at_its_new_place_in_the_waiting_order(
+    machine: QueueStateMachine,
+) -> None:
     add(machine, "a", "b")
     [(job_id, token)] = claim(machine)
     machine.apply(ev.Fail(LeaseRef(job_id, token), "boom", None, retry_delay_ms=0, now=T0 + 1))
