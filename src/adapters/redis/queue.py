@@ -243,7 +243,10 @@ class RedisQueue(QueueBackend):
         lines = []
         for entry in reply:
             at, _, text = entry.decode("utf-8", "replace").partition(" ")
-            lines.append(JobLogLine(int(at), text))
+            if at.isdigit():
+                lines.append(JobLogLine(int(at), text))
+            else:  # not what log.lua wrote (a raw client's entry): shown whole, without a time
+                lines.append(JobLogLine(0, entry.decode("utf-8", "replace")))
         return lines
 
     # --- dead letters -------------------------------------------------------------------------

@@ -90,3 +90,13 @@ async def test_retention_deletes_the_logs_of_the_jobs_it_drops(
     assert await raw.exists(redis_queue.keys.logs(kept_for_no_time.job_id)) == 0
     assert await raw.exists(redis_queue.keys.logs(older.job_id)) == 0
     assert await raw.exists(redis_queue.keys.logs(newer.job_id)) == 1
+
+
+async def test_an_entry_a_raw_client_pushed_is_shown_whole_without_a_time(
+    redis_queue: RedisQueue, raw: aioredis.Redis
+) -> None:
+    lease = await _logged(redis_queue)
+    await raw.rpush(redis_queue.keys.logs(lease.job_id), b"no time here")
+    lines = await redis_queue.get_job_logs(lease.job_id)
+    assert lines is not None
+    assert [(line.at > 0, line.text) for line in lines] == [(True, "a line"), (False, "no time here")]
