@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bootstrap import cli_jobs, commands
+from bootstrap import cli_jobs, cli_workers, commands
 from bootstrap.bench import BenchParameters, run_benchmark
 from bootstrap.broker_table import DISTRIBUTION
 from bootstrap.container import Container, build_container, shutdown
@@ -95,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="serve /metrics, /healthz and /readyz on this port (default: worker.metrics_port; off)",
     )
+    p.add_argument(
+        "--tracing",
+        action="store_true",
+        help="OpenTelemetry spans (the otel extra), exporters from OTEL_* (default: worker.tracing)",
+    )
+    cli_workers.add_parser(command("workers", "the live workers on the broker, from their heartbeats"))
 
     p = command("enqueue", "add one job and print it as JSON")
     p.add_argument("queue")
@@ -264,6 +270,7 @@ COMMANDS: dict[str, Command] = {
     "clean": commands.cmd_clean,
     "health": commands.cmd_health,
     "schedules": commands.cmd_schedules,
+    "workers": cli_workers.cmd_workers,
     "demo": _cmd_demo,
     "bench": _cmd_bench,
 }

@@ -121,6 +121,10 @@ class WorkerSettings(_Section):
     readiness_max_failure_rates: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
         default_factory=dict
     )
+    # heartbeats on the broker, listed by `backbone workers` (ADR 0025); a killed worker drops out
+    # within 3 intervals; 0 turns them off
+    heartbeat_interval_ms: Annotated[int, Field(ge=0, le=60_000)] = 5000
+    tracing: bool = False  # OpenTelemetry spans (the otel extra), exporters from the OTEL_* environment
 
 
 class BackoffSettings(_Section):
