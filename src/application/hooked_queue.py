@@ -30,6 +30,7 @@ from domain.queue.job import (
     DeadLetter,
     DeadLetterFilter,
     Job,
+    JobLogLine,
     JobState,
     JsonValue,
     NewJob,
@@ -157,6 +158,12 @@ class HookedQueue(QueueBackend):
     async def get_stats(self) -> QueueStats:
         return await self.inner.get_stats()
 
+    async def list_jobs(self, state: JobState, limit: int = 100, offset: int = 0) -> list[Job]:
+        return await self.inner.list_jobs(state, limit, offset)
+
+    async def get_job_logs(self, job_id: str) -> list[JobLogLine] | None:
+        return await self.inner.get_job_logs(job_id)
+
     async def list_dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
         return await self.inner.list_dead_letters(limit, offset)
 
@@ -235,6 +242,9 @@ class HookedQueue(QueueBackend):
 
     async def update_progress(self, lease: LeaseRef, progress: Progress) -> bool:
         return await self.inner.update_progress(lease, progress)
+
+    async def append_log(self, lease: LeaseRef, text: str) -> bool:
+        return await self.inner.append_log(lease, text)
 
     async def complete(self, lease: LeaseRef, return_json: str) -> bool:
         return await self.inner.complete(lease, return_json)

@@ -12,6 +12,8 @@ from domain.queue.errors import InvalidOptionError
 from domain.queue.job import JobState
 
 CLEANABLE_STATES = (JobState.COMPLETED, JobState.FAILED)
+LISTABLE_STATES = (JobState.WAITING, JobState.DELAYED, JobState.ACTIVE, JobState.COMPLETED, JobState.FAILED)
+MAX_LOG_LINE_CHARS = 2000  # a longer ctx.log line is cut to this many characters, ending in "..."
 
 
 def clean_arguments(grace_ms: int, state: JobState | str, limit: int) -> JobState:
@@ -31,6 +33,33 @@ def page_arguments(limit: int, offset: int) -> None:
     """``list_dead_letters(limit, offset)``: both non-negative."""
     _not_negative("limit", limit)
     _not_negative("offset", offset)
+
+
+def list_arguments(state: JobState | str, limit: int, offset: int) -> JobState:
+    """``list_jobs(state, limit, offset)``: one of the five stored states, non-negative page."""
+    try:
+        listed = JobState(state)
+    except ValueError:
+        listed = None
+    if listed not in LISTABLE_STATES:
+        names = ", ".join(repr(s.value) for s in LISTABLE_STATES)
+        raise InvalidOptionError("state", f"must be one of {names}", detail=f"got {state!r}")
+    page_arguments(limit, offset)
+    return JobState(state)
+
+
+def log_line(text: str) -> str:
+    """``ctx.log(text)``: a string, cut to ``MAX_LOG_LINE_CHARS`` characters; a lone surrogate
+    (not encodable as UTF-8, so not storable on every broker) becomes ``?``."""
+    if not isinstance(text, str):
+        raise InvalidOptionError("text", "must be a string", detail=f"got {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    if len(text) > MAX_LOG_LINE_CHARS:
+        return text[: MAX_LOG_LINE_CHARS - 3] + "..."
+    return text
 
 
 def purge_arguments(older_than_ms: int) -> None:

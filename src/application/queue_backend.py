@@ -91,6 +91,12 @@ class QueueBackend(IGenericQueue):
         """Store progress for the running attempt; False if the lease is no longer held."""
 
     @abstractmethod
+    async def append_log(self, lease: LeaseRef, text: str) -> bool:
+        """Store one ``ctx.log`` line with the running job (cut to ``MAX_LOG_LINE_CHARS``; only
+        the queue's ``keep_logs`` newest lines are kept); False if the lease is no longer held.
+        Raises ``InvalidOptionError`` naming ``text`` if it is not a string."""
+
+    @abstractmethod
     async def complete(self, lease: LeaseRef, return_json: str) -> bool:
         """Mark the attempt successful; False (and nothing changed) if the lease is stale."""
 

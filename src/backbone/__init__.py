@@ -13,6 +13,10 @@ Write a handler::
 
     JobContext, Handler, JobProgress, PermanentError, RetryableError, JobTimeoutError
 
+Inspect (ADR 0026)::
+
+    JobLogLine (what ``get_job_logs`` returns: the lines handlers stored with ``ctx.log``)
+
 Observe the producer and the worker (metrics, tracing, audit; ADR 0016)::
 
     Hook (subclass it; ``[app] hooks`` or ``Backbone.open(hooks=[...])``), Adding, Attempt
@@ -54,6 +58,7 @@ from domain.queue import (  # noqa: E402
     IGenericQueue,
     InvalidJobError,
     Job,
+    JobLogLine,
     JobMetadata,
     JobOptions,
     JobProgress,
@@ -94,6 +99,7 @@ __all__ = [
     "InvalidJobError",
     "Job",
     "JobContext",
+    "JobLogLine",
     "JobMetadata",
     "JobOptions",
     "JobProgress",

@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bootstrap import cli_keys, cli_workers, commands
+from bootstrap import cli_jobs, cli_keys, cli_workers, commands
 from bootstrap.bench import BenchParameters, run_benchmark
 from bootstrap.broker_table import DISTRIBUTION
 from bootstrap.cli_audit import add_audit_parser, cmd_audit
@@ -122,9 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("queues", nargs="*", metavar="QUEUE")
     p.add_argument("--json", action="store_true")
 
-    p = command("job", "show one job")
-    p.add_argument("queue")
-    p.add_argument("job_id")
+    p = command("job", "show one job; `job logs QUEUE JOB_ID`: its ctx.log lines")
+    p.add_argument("queue", metavar="QUEUE | logs")
+    p.add_argument("job_id", metavar="JOB_ID | QUEUE")
+    p.add_argument("logs_job_id", nargs="?", metavar="JOB_ID", help="after `logs QUEUE`: the job")
+    p.add_argument("--json", action="store_true", help="job logs: print the lines as JSON")
+    cli_jobs.add_jobs_command(sub, common)
 
     p = command("dlq", "dead letters")
     dlq = p.add_subparsers(dest="dlq_command", required=True, parser_class=_Parser)
@@ -268,7 +271,8 @@ COMMANDS: dict[str, Command] = {
     "worker": commands.cmd_worker,
     "enqueue": commands.cmd_enqueue,
     "stats": commands.cmd_stats,
-    "job": commands.cmd_job,
+    "job": cli_jobs.cmd_job,
+    "jobs": cli_jobs.cmd_jobs,
     "dlq": commands.cmd_dlq,
     "pause": commands.cmd_pause,
     "resume": commands.cmd_pause,

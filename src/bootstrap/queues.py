@@ -34,6 +34,7 @@ from domain.queue.job import (
     DeadLetter,
     DeadLetterFilter,
     Job,
+    JobLogLine,
     JobState,
     JsonValue,
     NewJob,
@@ -116,6 +117,12 @@ class QueueHandle(QueueBackend):
     async def get_stats(self) -> QueueStats:
         return await (await self.backend()).get_stats()
 
+    async def list_jobs(self, state: JobState, limit: int = 100, offset: int = 0) -> list[Job]:
+        return await (await self.backend()).list_jobs(state, limit, offset)
+
+    async def get_job_logs(self, job_id: str) -> list[JobLogLine] | None:
+        return await (await self.backend()).get_job_logs(job_id)
+
     async def list_dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
         return await (await self.backend()).list_dead_letters(limit, offset)
 
@@ -143,6 +150,9 @@ class QueueHandle(QueueBackend):
 
     async def update_progress(self, lease: LeaseRef, progress: Progress) -> bool:
         return await (await self.backend()).update_progress(lease, progress)
+
+    async def append_log(self, lease: LeaseRef, text: str) -> bool:
+        return await (await self.backend()).append_log(lease, text)
 
     async def complete(self, lease: LeaseRef, return_json: str) -> bool:
         return await (await self.backend()).complete(lease, return_json)

@@ -150,6 +150,7 @@ class QueueOverride(_Section):
     keep_completed: Annotated[int, Field(ge=0)] | None = None
     keep_failed_ms: Annotated[int, Field(ge=0)] | None = None
     rate_limit: RateLimitSettings | None = None
+    keep_logs: Annotated[int, Field(ge=0, le=10_000)] | None = None  # ctx.log lines kept per job
 
 
 class LedgerKind(StrEnum):

@@ -58,6 +58,8 @@ class QueueTopology:
             )
         if override.keep_failed_ms is not None:
             defaults = dataclasses.replace(defaults, remove_on_fail=KeepJobs(age=override.keep_failed_ms))
+        if override.keep_logs is not None:
+            defaults = dataclasses.replace(defaults, keep_logs=override.keep_logs)
         rate_limit = self.rate_limit
         if override.rate_limit is not None:
             rate_limit = RateLimit(override.rate_limit.max, override.rate_limit.duration_ms).validate()

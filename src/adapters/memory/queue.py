@@ -15,6 +15,7 @@ from typing import Any
 from adapters.memory.raw_records import MalformedRecordError, decode_raw_record
 from application.clock import Clock
 from application.jobs.job_factory import JobFactory
+from application.queue_arguments import log_line
 from application.queue_backend import (
     ClaimedJob,
     ClaimRequest,
@@ -30,6 +31,7 @@ from domain.queue.job import (
     DeadLetter,
     DeadLetterFilter,
     Job,
+    JobLogLine,
     JobState,
     JsonValue,
     NewJob,
@@ -139,6 +141,14 @@ class MemoryQueue(QueueBackend):
         self._tick()
         return self._machine.stats()
 
+    async def list_jobs(self, state: JobState, limit: int = 100, offset: int = 0) -> list[Job]:
+        self._tick()
+        return self._machine.list_jobs(state, limit, offset)
+
+    async def get_job_logs(self, job_id: str) -> list[JobLogLine] | None:
+        self._tick()
+        return self._machine.job_logs(job_id)
+
     async def list_dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
         self._tick()
         return self._machine.dead_letters(limit, offset)
@@ -203,6 +213,11 @@ class MemoryQueue(QueueBackend):
     async def update_progress(self, lease: LeaseRef, progress: Progress) -> bool:
         self._check_open()
         return bool(self._machine.on_update_progress(ev.UpdateProgress(lease, progress, self._clock())))
+
+    async def append_log(self, lease: LeaseRef, text: str) -> bool:
+        self._check_open()
+        event = ev.AppendLog(lease, log_line(text), self._factory.defaults.keep_logs, self._clock())
+        return bool(self._machine.on_append_log(event))
 
     async def complete(self, lease: LeaseRef, return_json: str) -> bool:
         self._check_open()

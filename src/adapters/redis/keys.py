@@ -51,6 +51,10 @@ class QueueKeys:
     def job(self, job_id: str) -> str:
         return f"{self.base}job:{job_id}"
 
+    def logs(self, job_id: str) -> str:
+        """The job's ``ctx.log`` lines (a list, deleted with the job; ADR 0026)."""
+        return f"{self.base}logs:{job_id}"
+
     def idempotency(self, key: str) -> str:
         return f"{self.base}idem:{key}"
 

@@ -36,7 +36,14 @@ from adapters.redis.scripts import Arg, AutoPipeline, ScriptRunner
 from adapters.redis.value_codec import COMPACT_JSON, encode_progress
 from application.clock import Clock, system_clock
 from application.jobs.job_factory import JobFactory
-from application.queue_arguments import clean_arguments, hand_back_arguments, page_arguments, purge_arguments
+from application.queue_arguments import (
+    clean_arguments,
+    hand_back_arguments,
+    list_arguments,
+    log_line,
+    page_arguments,
+    purge_arguments,
+)
 from application.queue_backend import (
     ClaimedJob,
     ClaimRequest,
@@ -50,6 +57,7 @@ from domain.queue.job import (
     DeadLetter,
     DeadLetterFilter,
     Job,
+    JobLogLine,
     JobState,
     JsonValue,
     NewJob,
@@ -246,6 +254,37 @@ class RedisQueue(QueueBackend):
             paused=bool(paused),
         )
 
+    # --- inspection (ADR 0026) ------------------------------------------------------------------
+
+    async def list_jobs(self, state: JobState, limit: int = 100, offset: int = 0) -> list[Job]:
+        state = list_arguments(state, limit, offset)
+        reply = await self._run("inspect", "list", str(state), offset, limit)
+        jobs = []
+        for index in range(0, len(reply), 2):
+            job_id = reply[index].decode("utf-8", "surrogateescape")
+            try:
+                jobs.append(decode_job(job_id, self.name, pairs_to_dict(reply[index + 1])))
+            except MalformedJobHashError as exc:
+                logger.warning("job %s queue=%s does not decode: %s", job_id, self.name, exc)
+                jobs.append(malformed_job(job_id, self.name, exc, deduplicated=False))
+        return jobs
+
+    async def get_job_logs(self, job_id: str) -> list[JobLogLine] | None:
+        key = wire_text(job_id) if isinstance(job_id, str) else None
+        if key is None:
+            return None
+        reply = await self._run("inspect", "logs", key)
+        if reply is None:
+            return None
+        lines = []
+        for entry in reply:
+            at, _, text = entry.decode("utf-8", "replace").partition(" ")
+            if at.isdigit():
+                lines.append(JobLogLine(int(at), text))
+            else:  # not what log.lua wrote (a raw client's entry): shown whole, without a time
+                lines.append(JobLogLine(0, entry.decode("utf-8", "replace")))
+        return lines
+
     # --- dead letters -------------------------------------------------------------------------
 
     async def list_dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
@@ -360,6 +399,10 @@ class RedisQueue(QueueBackend):
 
     async def update_progress(self, lease: LeaseRef, progress: Progress) -> bool:
         return bool(await self._run("progress", lease.job_id, lease.token, encode_progress(progress)))
+
+    async def append_log(self, lease: LeaseRef, text: str) -> bool:
+        keep = self._factory.defaults.keep_logs
+        return bool(await self._run("log", lease.job_id, lease.token, log_line(text), keep))
 
     async def complete(self, lease: LeaseRef, return_json: str) -> bool:
         return await self._completions.submit((lease, return_json))

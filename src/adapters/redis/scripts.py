@@ -35,6 +35,8 @@ SCRIPT_NAMES = (
     "purge",
     "reprocess",
     "read",
+    "log",
+    "inspect",
 )
 
 Arg = str | int | bytes

@@ -1,7 +1,7 @@
 """``RevealingQueue``: a queue handle whose reads show the plaintext of payloads it can open.
 
 Wrapped around a backend where queues are opened in a process that loaded payload keys. The
-adapter below stores and returns only sealed data; ``get_job``, ``list_dead_letters`` and what
+adapter below stores and returns only sealed data; ``get_job``, ``list_jobs``, ``list_dead_letters`` and what
 ``add``/``add_bulk`` return are opened here, in the reader's process. A payload sealed with a key
 this process did not load (or that does not open) is returned sealed, as stored: renderers say
 "encrypted, key K not loaded" (``application.encryption.envelope.not_loaded_text``). ``claim`` is
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from application.hooked_queue import HookedQueue
 from application.hooks import NO_HOOKS
 from application.queue_backend import QueueBackend
-from domain.queue.job import DeadLetter, Job, JsonValue, NewJob
+from domain.queue.job import DeadLetter, Job, JobState, JsonValue, NewJob
 from domain.queue.metadata import JobMetadata
 from domain.queue.options import JobOptions
 
@@ -58,6 +58,9 @@ class RevealingQueue(HookedQueue):
     async def get_job(self, job_id: str) -> Job | None:
         job = await self.inner.get_job(job_id)
         return None if job is None else self._job(job)
+
+    async def list_jobs(self, state: JobState, limit: int = 100, offset: int = 0) -> list[Job]:
+        return [self._job(job) for job in await self.inner.list_jobs(state, limit, offset)]
 
     async def list_dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
         letters = await self.inner.list_dead_letters(limit, offset)

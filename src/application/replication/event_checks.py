@@ -231,6 +231,10 @@ def check_event(event: ev.QueueEvent) -> None:
             if not isinstance(event.raw, bytes):
                 _refuse("raw", "must be bytes", event.raw)
             _str(event.reason, "reason")
+        case ev.AppendLog():
+            _lease(event.lease)
+            _str(event.text, "text")
+            _int(event.keep, "keep", 0)
         case ev.Pause() | ev.Resume() | ev.Tick():
             pass
         case _:

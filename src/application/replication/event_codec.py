@@ -132,6 +132,14 @@ def _encode_event(event: ev.QueueEvent) -> Obj:
                 "raw": vc.encode_bytes(event.raw),
                 "reason": event.reason,
             }
+        case ev.AppendLog():
+            return {
+                "t": "log",
+                "now": event.now,
+                "lease": vc.encode_lease(event.lease),
+                "text": event.text,
+                "keep": event.keep,
+            }
         case ev.Tick():
             return {"t": "tick", "now": event.now}
     raise TypeError(f"not a queue event: {type(event).__name__}")
@@ -273,6 +281,15 @@ def _malformed(d: Obj) -> ev.RecordMalformed:
     )
 
 
+def _append_log(d: Obj) -> ev.AppendLog:
+    return ev.AppendLog(
+        lease=vc.decode_lease(d.get("lease")),
+        text=vc.get_str(d, "text"),
+        keep=_positive(vc.get_int(d, "keep"), "keep"),
+        now=_now(d),
+    )
+
+
 _DECODERS: dict[str, Callable[[Obj], ev.QueueEvent]] = {
     "add": _add,
     "claim": _claim,
@@ -296,6 +313,7 @@ _DECODERS: dict[str, Callable[[Obj], ev.QueueEvent]] = {
         now=_now(d),
     ),
     "malformed": _malformed,
+    "log": _append_log,
     "tick": lambda d: ev.Tick(now=_now(d)),
 }
 

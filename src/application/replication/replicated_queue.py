@@ -13,7 +13,14 @@ import time
 from collections.abc import Sequence
 
 from application.jobs.job_factory import JobFactory
-from application.queue_arguments import clean_arguments, hand_back_arguments, page_arguments, purge_arguments
+from application.queue_arguments import (
+    clean_arguments,
+    hand_back_arguments,
+    list_arguments,
+    log_line,
+    page_arguments,
+    purge_arguments,
+)
 from application.queue_backend import (
     ClaimedJob,
     ClaimRequest,
@@ -31,6 +38,7 @@ from domain.queue.job import (
     DeadLetter,
     DeadLetterFilter,
     Job,
+    JobLogLine,
     JobProgress,
     JobState,
     JsonValue,
@@ -129,6 +137,15 @@ class ReplicatedQueue(QueueBackend):
     async def get_stats(self) -> QueueStats:
         return (await self._engine.sync()).stats()
 
+    # --- inspection -----------------------------------------------------------------------------
+
+    async def list_jobs(self, state: JobState, limit: int = 100, offset: int = 0) -> list[Job]:
+        state = list_arguments(state, limit, offset)
+        return (await self._engine.sync()).list_jobs(state, limit, offset)
+
+    async def get_job_logs(self, job_id: str) -> list[JobLogLine] | None:
+        return (await self._engine.sync()).job_logs(job_id)
+
     # --- dead letters ---------------------------------------------------------------------------
 
     async def list_dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
@@ -204,6 +221,13 @@ class ReplicatedQueue(QueueBackend):
             ev.UpdateProgress(lease=lease, progress=progress, now=self._clock())
         )
         return updated
+
+    async def append_log(self, lease: LeaseRef, text: str) -> bool:
+        event = ev.AppendLog(
+            lease=lease, text=log_line(text), keep=self._factory.defaults.keep_logs, now=self._clock()
+        )
+        appended: bool = await self._engine.submit(event)
+        return appended
 
     async def complete(self, lease: LeaseRef, return_json: str) -> bool:
         done: bool = await self._engine.submit(

@@ -49,6 +49,8 @@ def _encode_record(r: JobRecord) -> Obj:
     }
     if r.hand_backs:  # written only when set: snapshots of queues that never handed back are unchanged
         encoded["hand_backs"] = r.hand_backs
+    if r.logs:  # likewise: written only when a handler logged (ADR 0026)
+        encoded["logs"] = [[at, text] for at, text in r.logs]
     return encoded
 
 
@@ -83,7 +85,24 @@ def _decode_record(value: Any) -> JobRecord:
         lease_until=vc.get_opt_int(d, "lease_until"),
         raw_record=vc.get_opt_bytes(d, "raw"),
         hand_backs=_hand_backs(d),
+        logs=_logs(d),
     )
+
+
+def _logs(d: Obj) -> list[tuple[int, str]]:
+    """Absent in snapshots of jobs that never logged (and in those written before ADR 0026)."""
+    lines = []
+    for entry in d.get("logs", []):
+        if (
+            not isinstance(entry, list)
+            or len(entry) != 2
+            or isinstance(entry[0], bool)
+            or not isinstance(entry[0], int)
+            or not isinstance(entry[1], str)
+        ):
+            fail("logs entries must be [at, text]")
+        lines.append((entry[0], entry[1]))
+    return lines
 
 
 def _hand_backs(d: Obj) -> int:

@@ -146,6 +146,16 @@ class RecordMalformed:
 
 
 @dataclass(frozen=True, slots=True)
+class AppendLog:
+    """A handler's ``ctx.log`` line for the attempt it holds; only the newest ``keep`` lines stay."""
+
+    lease: LeaseRef
+    text: str
+    keep: int
+    now: int
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """Time passes: promote due delayed jobs, recover expired leases, expire idempotency keys."""
 
@@ -170,5 +180,6 @@ QueueEvent = (
     | PurgeDeadLetters
     | ReplaceData
     | RecordMalformed
+    | AppendLog
     | Tick
 )

@@ -17,7 +17,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from application.queue_arguments import clean_arguments, hand_back_arguments, page_arguments, purge_arguments
+from application.queue_arguments import (
+    clean_arguments,
+    hand_back_arguments,
+    list_arguments,
+    log_line,
+    page_arguments,
+    purge_arguments,
+)
 from application.queue_backend import ClaimedJob, JobDraft, LeaseRef
 from application.state_machine import events as ev
 from application.state_machine.records import (
@@ -27,7 +34,7 @@ from application.state_machine.records import (
     JobRecord,
 )
 from application.state_machine.stored_json import StoredJsonError, decode_stored_json, stored_bytes
-from domain.queue.job import DeadLetter, Job, JobState, QueueStats
+from domain.queue.job import DeadLetter, Job, JobLogLine, JobState, QueueStats
 from domain.queue.metadata import JobMetadata
 from domain.queue.options import KeepJobs, RateLimit
 
@@ -115,6 +122,46 @@ class QueueStateMachine:
             if len(result) >= limit:
                 break
             result.append(self.jobs[job_id].to_dead_letter(self.queue))
+        return result
+
+    def list_jobs(self, state: JobState, limit: int, offset: int) -> list[Job]:
+        """A page of one state's jobs, in the order of ``IGenericQueue.list_jobs``."""
+        state = list_arguments(state, limit, offset)
+        if limit == 0:
+            return []
+        ids = self._ids_in(state, offset + limit)
+        return [self.jobs[job_id].to_job(self.queue) for job_id in ids[offset : offset + limit]]
+
+    def job_logs(self, job_id: str) -> list[JobLogLine] | None:
+        record = self.jobs.get(job_id)
+        return None if record is None else [JobLogLine(at, text) for at, text in record.logs]
+
+    def _ids_in(self, state: JobState, count: int) -> list[str]:
+        """The first ``count`` ids of ``state`` in listing order (heap entries that went stale skipped)."""
+        jobs = self.jobs
+        if state is JobState.WAITING or state is JobState.DELAYED:
+            heap = self.waiting if state is JobState.WAITING else self.delayed
+            live = [
+                entry
+                for entry in heap
+                if (record := jobs.get(entry[2])) is not None
+                and record.state is state
+                and record.seq == entry[1]
+            ]
+            return [entry[2] for entry in heapq.nsmallest(count, live)]
+        if state is JobState.ACTIVE:
+            started = {
+                record.lease_number: job_id
+                for _, _, job_id in self.leases
+                if (record := jobs.get(job_id)) is not None and record.state is JobState.ACTIVE
+            }
+            return [started[number] for number in heapq.nlargest(count, started)]
+        finished = self.completed if state is JobState.COMPLETED else self.failed
+        result: list[str] = []
+        for job_id in reversed(finished):
+            if len(result) >= count:
+                break
+            result.append(job_id)
         return result
 
     def next_wake_at(self) -> int | None:
@@ -347,6 +394,17 @@ class QueueStateMachine:
         self.counts[JobState.FAILED] += 1
         self.failed[record.id] = None
         return record.to_job(self.queue)
+
+    def on_append_log(self, event: ev.AppendLog) -> bool:
+        self._advance(event.now)
+        record = self._held(event.lease)
+        if record is None:
+            return False
+        if event.keep > 0:
+            record.logs.append((self.now, log_line(event.text)))
+            if len(record.logs) > event.keep:
+                del record.logs[: len(record.logs) - event.keep]
+        return True
 
     def on_tick(self, event: ev.Tick) -> None:
         self._advance(event.now)
@@ -620,5 +678,6 @@ _HANDLERS: dict[type, str] = {
     ev.PurgeDeadLetters: "on_purge_dead_letters",
     ev.ReplaceData: "on_replace_data",
     ev.RecordMalformed: "on_record_malformed",
+    ev.AppendLog: "on_append_log",
     ev.Tick: "on_tick",
 }

@@ -56,6 +56,7 @@ class JobRecord:
     lease_number: int = 0
     lease_until: int | None = None
     raw_record: bytes | None = None
+    logs: list[tuple[int, str]] = field(default_factory=list)  # ctx.log lines (at, text), oldest first
 
     def to_job(self, queue: str, *, deduplicated: bool = False, data: Any = _DECODE) -> Job:
         """The domain snapshot. ``data``: the already decoded data, when the caller has it.

@@ -50,6 +50,10 @@ class RunningJobContext(JobContext):
         if not await self._backend.update_progress(self._lease, progress):
             raise LeaseLostError(f"job {self._job.id} is no longer held by this worker")
 
+    async def log(self, text: str) -> None:
+        if not await self._backend.append_log(self._lease, text):
+            raise LeaseLostError(f"job {self._job.id} is no longer held by this worker")
+
 
 def validate_progress(progress: object) -> None:
     if isinstance(progress, JobProgress):

@@ -41,5 +41,15 @@ class JobContext(ABC):
         Raises ``LeaseLostError`` if another worker has taken the job over.
         """
 
+    @abstractmethod
+    async def log(self, text: str) -> None:
+        """Store one line with the job (``get_job_logs``, ``backbone job logs``).
+
+        The queue keeps the newest ``keep_logs`` lines per job (100 unless configured); a line
+        longer than 2000 characters is cut. Lines are stored as given (not encrypted). Raises
+        ``InvalidOptionError`` if ``text`` is not a string, ``LeaseLostError`` if another worker
+        has taken the job over.
+        """
+
 
 Handler = Callable[[Any, JobContext], Awaitable[Any]]

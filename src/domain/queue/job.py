@@ -66,6 +66,14 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class JobLogLine:
+    """One line a handler stored with ``ctx.log(text)``: when (epoch ms, the queue's clock) and what."""
+
+    at: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class NewJob:
     """One entry of ``add_bulk``."""
 

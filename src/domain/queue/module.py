@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from domain.queue.context import Handler
 from domain.queue.errors import InvalidOptionError
 from domain.queue.naming import validate_job_name, validate_queue_name
-from domain.queue.options import MAX_ATTEMPTS, QueueDefaults, RateLimit
+from domain.queue.options import MAX_ATTEMPTS, MAX_KEEP_LOGS, QueueDefaults, RateLimit
 from domain.queue.port import IGenericQueue
 from domain.queue.schedule import Schedule
 
@@ -60,6 +60,13 @@ class QueueSpec:
         if not 1 <= self.defaults.attempts <= MAX_ATTEMPTS:
             raise InvalidOptionError(f"{prefix}.attempts", f"must be in 1..{MAX_ATTEMPTS}")
         self.defaults.backoff.validate(f"{prefix}.backoff")
+        keep_logs = self.defaults.keep_logs
+        if (
+            isinstance(keep_logs, bool)
+            or not isinstance(keep_logs, int)
+            or not 0 <= keep_logs <= MAX_KEEP_LOGS
+        ):
+            raise InvalidOptionError(f"{prefix}.keep_logs", f"must be an integer in 0..{MAX_KEEP_LOGS}")
         if self.rate_limit is not None:
             self.rate_limit.validate()
 

@@ -95,6 +95,10 @@ class RateLimit:
         return self
 
 
+DEFAULT_KEEP_LOGS = 100
+MAX_KEEP_LOGS = 10_000
+
+
 @dataclass(frozen=True, slots=True)
 class QueueDefaults:
     """Per-queue defaults for options a job leaves as ``None``.
@@ -110,6 +114,7 @@ class QueueDefaults:
     timeout: int | None = 30_000
     remove_on_complete: KeepJobs = field(default_factory=lambda: KeepJobs(count=50))
     remove_on_fail: KeepJobs = field(default_factory=lambda: KeepJobs(age=30 * DAY_MS))
+    keep_logs: int = DEFAULT_KEEP_LOGS  # newest ``ctx.log`` lines kept per job (0: logs are not stored)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from domain.queue.job import DeadLetter, DeadLetterFilter, Job, JobState, JsonValue, NewJob, QueueStats
+from domain.queue.job import (
+    DeadLetter,
+    DeadLetterFilter,
+    Job,
+    JobLogLine,
+    JobState,
+    JsonValue,
+    NewJob,
+    QueueStats,
+)
 from domain.queue.metadata import JobMetadata
 from domain.queue.options import JobOptions
 
@@ -75,6 +84,20 @@ class IGenericQueue(ABC):
     @abstractmethod
     async def get_stats(self) -> QueueStats:
         """Exact counts per state and the paused flag."""
+
+    # --- inspection (ADR 0026) ----------------------------------------------------------------
+
+    @abstractmethod
+    async def list_jobs(self, state: JobState, limit: int = 100, offset: int = 0) -> list[Job]:
+        """A page of the jobs in one state: ``waiting`` in claim order, ``delayed`` by due time,
+        ``active`` most recently started first, ``completed`` and ``failed`` newest first (``failed``
+        in the order of ``list_dead_letters``). Raises ``InvalidOptionError`` naming ``state``,
+        ``limit`` or ``offset`` for a state that is not one of these five or a negative number."""
+
+    @abstractmethod
+    async def get_job_logs(self, job_id: str) -> list[JobLogLine] | None:
+        """The lines handlers stored with ``ctx.log``, oldest first (at most the queue's
+        ``keep_logs``); ``None`` if the job does not exist. Removed with the job."""
 
     # --- dead letters (the seeds' ``<queue>-dlq``) ---------------------------------------------
 

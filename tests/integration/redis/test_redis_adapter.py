@@ -406,6 +406,7 @@ _operations = st.lists(
         st.tuples(st.just("fail"), st.tuples(st.integers(0, 8), st.sampled_from([None, 0, HOUR_MS]))),
         st.tuples(st.just("release"), st.integers(0, 8)),
         st.tuples(st.just("progress"), st.integers(0, 8)),
+        st.tuples(st.just("log"), st.integers(0, 8)),
         st.tuples(st.just("extend"), st.integers(0, 8)),
         st.tuples(st.just("remove"), st.integers(0, 11)),
         st.tuples(st.just("reprocess"), st.integers(0, 11)),
@@ -453,7 +454,7 @@ async def _step(side: _Side, operation: str, argument: Any) -> Any:
         claimed = await queue.claim(ClaimRequest("w", argument, 60_000, block_ms=1))
         side.leases.extend(LeaseRef(c.job.id, c.token) for c in claimed)
         return [(c.job.id, c.job.attempts_started) for c in claimed]
-    if operation in ("complete", "fail", "release", "progress", "extend"):
+    if operation in ("complete", "fail", "release", "progress", "extend", "log"):
         index = argument[0] if operation == "fail" else argument
         lease = side.lease(index)
         if lease is None:
@@ -466,6 +467,8 @@ async def _step(side: _Side, operation: str, argument: Any) -> Any:
             return await queue.release("w", [lease])
         if operation == "progress":
             return await queue.update_progress(lease, index * 10)
+        if operation == "log":
+            return await queue.append_log(lease, f"line {index}")
         return await queue.extend_leases("w", [lease], 60_000)
     if operation == "remove":
         return await queue.remove_job(side.job_id(argument))
@@ -495,7 +498,16 @@ async def _observe(side: _Side) -> Any:
     letters = [
         (d.job_id, d.reason, d.attempts_made, d.last_error) for d in await side.queue.list_dead_letters()
     ]
-    return await side.queue.get_stats(), await side.queue.is_paused(), jobs, letters
+    logs = []
+    for job_id in side.ids:
+        lines = await side.queue.get_job_logs(job_id)
+        logs.append(None if lines is None else [line.text for line in lines])
+    listed = {}
+    for state in (JobState.WAITING, JobState.ACTIVE, JobState.COMPLETED, JobState.FAILED):
+        listed[state] = [job.id for job in await side.queue.list_jobs(state)]
+    # delayed: which jobs (the two sides' clocks differ, and jobs due in one millisecond may tie)
+    listed[JobState.DELAYED] = sorted(job.id for job in await side.queue.list_jobs(JobState.DELAYED))
+    return await side.queue.get_stats(), await side.queue.is_paused(), jobs, letters, logs, listed
 
 
 async def _cross_check(url: str, operations: list[tuple[str, Any]]) -> None:

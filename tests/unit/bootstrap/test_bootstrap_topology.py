@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bootstrap.modules import ModuleCatalog, load_modules
 from bootstrap.settings import DEFAULT_MODULES, load_settings
 from bootstrap.topology import Topology
+from domain.queue.errors import InvalidOptionError
 from domain.queue.module import DomainModule, QueueSpec
 from domain.queue.options import BackoffType, QueueDefaults, RateLimit
 
@@ -89,3 +92,15 @@ def test_an_override_for_a_new_queue_adds_it_to_the_table() -> None:
     topology = _sample_topology(queues={"reports-export": {"attempts": 9}})
     assert "reports-export" in topology
     assert topology.for_queue("reports-export").defaults.attempts == 9
+
+
+def test_keep_logs_is_100_unless_the_settings_set_it_per_queue() -> None:
+    topology = _sample_topology(queues={"notification-email": {"keep_logs": 5}})
+    assert topology.for_queue("notification-email").defaults.keep_logs == 5
+    assert topology.for_queue("transaction-processing").defaults.keep_logs == 100
+
+
+def test_a_module_queue_keeping_an_impossible_number_of_log_lines_is_refused_naming_the_field() -> None:
+    with pytest.raises(InvalidOptionError) as raised:
+        QueueSpec("reports-export", defaults=QueueDefaults(keep_logs=-1))
+    assert raised.value.field == "queues.reports-export.keep_logs"

@@ -29,6 +29,7 @@ class DirectJobContext(JobContext):
     def __init__(self, job: Job) -> None:
         self._job = job
         self.progress: list[Progress] = []
+        self.logs: list[str] = []
         self._logger = logging.LoggerAdapter(logging.getLogger("tests.handlers"), {})
 
     @property
@@ -41,6 +42,9 @@ class DirectJobContext(JobContext):
 
     async def update_progress(self, progress: Progress) -> None:
         self.progress.append(progress)
+
+    async def log(self, text: str) -> None:
+        self.logs.append(text)
 
     def next_attempt(self) -> DirectJobContext:
         """The context of the job's next attempt: the broker hands back the last stored progress."""

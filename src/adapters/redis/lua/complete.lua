@@ -17,6 +17,7 @@ for _, entry in ipairs(cjson.decode(ARGV[2])) do
     gone[id] = true
     gone_ids[#gone_ids + 1] = id
     gone_keys[#gone_keys + 1] = k
+    gone_keys[#gone_keys + 1] = lkey(id)
     results[#results + 1] = "1"
   elseif held_now then
     local order = redis.call("HINCRBY", K_META, "fseq", 1)

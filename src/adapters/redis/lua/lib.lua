@@ -12,6 +12,7 @@ local MALFORMED_NAME = "malformed.record.v1"
 local SWEEP_LIMIT = 1000
 
 local function jkey(id) return PFX .. "job:" .. id end
+local function lkey(id) return PFX .. "logs:" .. id end -- ctx.log lines, deleted with the job
 local function fmt(n) return string.format("%d", n) end
 local function num(v, default)
   local n = tonumber(v)
@@ -97,7 +98,7 @@ local function delete_job(id)
   else
     for _, key in ipairs({K_WAIT, K_DELAYED, K_ACTIVE, K_DONE, K_FAILED}) do redis.call("ZREM", key, id) end
   end
-  redis.call("DEL", k)
+  redis.call("DEL", k, lkey(id))
 end
 
 -- Keep at most `count` newest and those finished less than `age` ms ago ("" = no bound).
@@ -110,14 +111,14 @@ local function retain(set, count, age, now)
       if not oldest then break end
       if num(field(jkey(oldest), "fon"), 0) >= cutoff then break end
       redis.call("ZREM", set, oldest)
-      redis.call("DEL", jkey(oldest))
+      redis.call("DEL", jkey(oldest), lkey(oldest))
     end
   end
   if count and count ~= "" then
     local excess = redis.call("ZCARD", set) - tonumber(count)
     if excess > 0 then
       local victims = redis.call("ZPOPMIN", set, excess)
-      for j = 1, #victims, 2 do redis.call("DEL", jkey(victims[j])) end
+      for j = 1, #victims, 2 do redis.call("DEL", jkey(victims[j]), lkey(victims[j])) end
     end
   end
 end

@@ -83,6 +83,18 @@ class EncryptionBehaviours:
 
     # 29. payload encryption at rest ------------------------------------------------------------------
 
+    async def test_listed_jobs_show_the_plaintext_where_the_key_is_loaded_and_the_envelope_elsewhere(
+        self, open_handle: Any, queue_name: str
+    ) -> None:
+        encryption = _sealing(queue_name, _key("k1"))
+        producer = await open_handle(encryption)
+        stored_view = await open_handle()
+        job = await producer.add(ECHO, {"card": SECRET_CARD})
+        [listed] = await producer.list_jobs(JobState.WAITING)
+        [stored] = await stored_view.list_jobs(JobState.WAITING)
+        assert (listed.id, listed.data) == (job.id, {"card": SECRET_CARD})
+        assert is_sealed(stored.data) and SECRET_CARD not in json.dumps(stored.data)
+
     async def test_an_encrypted_payload_reaches_the_handler_and_get_job_in_plaintext_while_the_broker_holds_only_its_envelope(
         self, open_handle: Any, queue_name: str
     ) -> None:

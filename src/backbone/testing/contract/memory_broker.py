@@ -75,6 +75,12 @@ class CrashableQueue(QueueBackend):
     async def get_stats(self) -> Any:
         return await self._alive().get_stats()
 
+    async def list_jobs(self, state: Any, limit: int = 100, offset: int = 0) -> Any:
+        return await self._alive().list_jobs(state, limit, offset)
+
+    async def get_job_logs(self, job_id: str) -> Any:
+        return await self._alive().get_job_logs(job_id)
+
     async def list_dead_letters(self, limit: int = 100, offset: int = 0) -> Any:
         return await self._alive().list_dead_letters(limit, offset)
 
@@ -98,6 +104,9 @@ class CrashableQueue(QueueBackend):
 
     async def update_progress(self, lease: LeaseRef, progress: Progress) -> bool:
         return await self._alive().update_progress(lease, progress)
+
+    async def append_log(self, lease: LeaseRef, text: str) -> bool:
+        return await self._alive().append_log(lease, text)
 
     async def complete(self, lease: LeaseRef, return_json: str) -> bool:
         return await self._alive().complete(lease, return_json)

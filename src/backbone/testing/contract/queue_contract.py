@@ -19,6 +19,7 @@ from backbone.testing.contract.handback_behaviours import HandBackBehaviours
 from backbone.testing.contract.helpers import contract_job_types, fast_defaults, unique_queue_name
 from backbone.testing.contract.hook_behaviours import HookBehaviours
 from backbone.testing.contract.input_fuzz_behaviours import InputFuzzBehaviours
+from backbone.testing.contract.inspection_behaviours import InspectionBehaviours
 from backbone.testing.contract.poison_behaviours import PoisonBehaviours
 from backbone.testing.contract.producer_behaviours import ProducerBehaviours
 from backbone.testing.contract.reliability_behaviours import ReliabilityBehaviours
@@ -34,6 +35,7 @@ class QueueContract(
     InputFuzzBehaviours,
     PoisonBehaviours,
     EncryptionBehaviours,
+    InspectionBehaviours,
 ):
     """Every behaviour of the contract; subclasses only build the broker."""
 

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from application.queue_arguments import LISTABLE_STATES
 from application.queue_backend import JobDraft, LeaseRef
 from application.replication.snapshot_codec import (
     canonical_state,
@@ -83,6 +84,7 @@ operations = st.lists(
             steps,
         ),
         st.builds(lambda j, n, t: ("progress", j, n, t), st.sampled_from(JOB_IDS), st.integers(1, 12), steps),
+        st.builds(lambda j, n, t: ("log", j, n, t), st.sampled_from(JOB_IDS), st.integers(1, 12), steps),
         st.builds(lambda j, t: ("remove", j, t), st.sampled_from(JOB_IDS), steps),
         st.builds(lambda j, t: ("reprocess", j, t), st.sampled_from(JOB_IDS), steps),
         st.builds(lambda p, t: ("pause", p, t), st.booleans(), steps),
@@ -132,6 +134,8 @@ def _events(ops: list[tuple[object, ...]]) -> list[ev.QueueEvent]:
             case "progress":
                 progress = JobProgress(percentage=10.0, step="s")
                 result.append(ev.UpdateProgress(lease=_lease(args[0], args[1]), progress=progress, now=now))
+            case "log":
+                result.append(ev.AppendLog(lease=_lease(args[0], args[1]), text=f"at {now}", keep=2, now=now))
             case "remove":
                 result.append(ev.Remove(job_id=args[0], now=now))
             case "reprocess":
@@ -155,6 +159,8 @@ def _observe(machine: QueueStateMachine) -> tuple[object, ...]:
         [machine.get(job_id) for job_id in JOB_IDS],
         machine.dead_letters(100, 0),
         machine.next_wake_at(),
+        [machine.job_logs(job_id) for job_id in JOB_IDS],
+        [machine.list_jobs(state, 100, 0) for state in LISTABLE_STATES],
     )
 
 
