@@ -102,6 +102,9 @@ class HookedQueue(QueueBackend):
     async def clean(self, grace_ms: int, state: JobState, limit: int = 1000) -> int:
         return await self.inner.clean(grace_ms, state, limit)
 
+    async def drain(self) -> int:
+        return await self.inner.drain()
+
     async def get_stats(self) -> QueueStats:
         return await self.inner.get_stats()
 

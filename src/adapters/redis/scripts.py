@@ -30,6 +30,7 @@ SCRIPT_NAMES = (
     "remove",
     "pause",
     "clean",
+    "drain",
     "purge",
     "reprocess",
     "read",

@@ -227,7 +227,7 @@ def check_event(event: ev.QueueEvent) -> None:
             if not isinstance(event.raw, bytes):
                 _refuse("raw", "must be bytes", event.raw)
             _str(event.reason, "reason")
-        case ev.Pause() | ev.Resume() | ev.Tick():
+        case ev.Pause() | ev.Resume() | ev.Drain() | ev.Tick():
             pass
         case _:
             raise TypeError(f"not a queue event: {type(event).__name__}")

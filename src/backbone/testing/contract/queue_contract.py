@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from application.jobs.job_types import JobTypes
+from backbone.testing.contract.admin_behaviours import AdminBehaviours
 from backbone.testing.contract.consumer_behaviours import ConsumerBehaviours
 from backbone.testing.contract.handback_behaviours import HandBackBehaviours
 from backbone.testing.contract.helpers import contract_job_types, fast_defaults, unique_queue_name
@@ -32,6 +33,7 @@ class QueueContract(
     HookBehaviours,
     InputFuzzBehaviours,
     PoisonBehaviours,
+    AdminBehaviours,
 ):
     """Every behaviour of the contract; subclasses only build the broker."""
 
