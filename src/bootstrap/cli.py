@@ -198,4 +198,4 @@ def main(argv: Sequence[str] | None = None, *, container_hook: ContainerHook | N
             message = noise.folded_into(message)
         return _fail(exit_code, message, as_json=as_json)
     finally:
-        noise.release()
+        noise.restore()

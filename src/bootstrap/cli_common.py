@@ -91,7 +91,7 @@ class DriverNoise(logging.Handler):
             logger.propagate = False
             logger.addHandler(self)
 
-    def release(self) -> None:
+    def restore(self) -> None:
         for logger, level, propagate in self._loggers:
             logger.removeHandler(self)
             logger.setLevel(level)
