@@ -143,7 +143,12 @@ async def _run(args: argparse.Namespace, container: Container) -> int:
 def _exit_code_of(exc: BaseException) -> int | None:
     """The documented exit code of an error a command may end with (None: not one of ours)."""
     from bootstrap.settings import SettingsError
-    from domain.queue.errors import BrokerNotSupportedError, BrokerUnavailableError, InvalidJobError, QueueError
+    from domain.queue.errors import (
+        BrokerNotSupportedError,
+        BrokerUnavailableError,
+        InvalidJobError,
+        QueueError,
+    )
 
     if isinstance(exc, SettingsError | InvalidJobError | BrokerNotSupportedError):
         return EXIT_USAGE

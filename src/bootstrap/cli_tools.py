@@ -43,7 +43,9 @@ async def cmd_bench(args: argparse.Namespace, container: Container) -> int:
     given: dict[str, Any] = {
         field: getattr(args, dest) for dest, field in _BENCH_FIELDS.items() if getattr(args, dest) is not None
     }
-    params = BenchParameters(**given, cross_process=args.cross_process, realistic=args.realistic, io_url=args.io)
+    params = BenchParameters(
+        **given, cross_process=args.cross_process, realistic=args.realistic, io_url=args.io
+    )
     try:
         params.validate()
     except ValueError as exc:
@@ -118,7 +120,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrency", type=int, help=f"the benchmark worker's concurrency {default}")
     p.add_argument("--prefetch", type=int, help=f"the benchmark worker's prefetch {default}")
     p.add_argument("--latency-jobs", type=int, help=f"jobs of the latency phase {default}")
-    p.add_argument("--latency-gap-ms", type=float, help=f"pause between two adds of the latency phase {default}")
+    p.add_argument(
+        "--latency-gap-ms", type=float, help=f"pause between two adds of the latency phase {default}"
+    )
     p.add_argument("--repeat", type=int, help="end-to-end runs (median reported; default 1)")
     p.add_argument(
         "--cross-process",

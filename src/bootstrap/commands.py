@@ -258,7 +258,8 @@ async def cmd_queues(args: argparse.Namespace, container: Container) -> int:
         out(to_json(result))
     else:
         rows = [
-            (r["queue"], "yes" if r["configured"] else "no", "yes" if r["on_broker"] else "no") for r in result
+            (r["queue"], "yes" if r["configured"] else "no", "yes" if r["on_broker"] else "no")
+            for r in result
         ]
         out(table(("queue", "configured", "on_broker"), rows))
     return EXIT_OK
@@ -546,7 +547,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("name", help="job name, e.g. transaction.settlement.v1")
     p.add_argument("--data", required=True, help="payload as JSON")
     p.add_argument("--priority", type=int, default=5, help="1 highest .. 10 lowest (default 5)")
-    p.add_argument("--delay", type=int, default=0, metavar="MS", help="run no earlier than this many ms from now")
+    p.add_argument(
+        "--delay", type=int, default=0, metavar="MS", help="run no earlier than this many ms from now"
+    )
     p.add_argument("--attempts", type=int, help="attempts before dead-lettering (default: the job type's)")
     p.add_argument("--job-id", help="the job id (default: generated); an existing id is not added twice")
     p.add_argument("--idempotency-key", help="a second add with this key returns the first job")
@@ -554,7 +557,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--tenant", help="tenant id stored in the metadata")
 
     p = command("stats", "counts per state", cmd_stats)
-    p.add_argument("queues", nargs="*", metavar="QUEUE", help="queues to count (default: every configured queue)")
+    p.add_argument(
+        "queues", nargs="*", metavar="QUEUE", help="queues to count (default: every configured queue)"
+    )
 
     p = command("queues", "the queues on the broker and the configured ones", cmd_queues)
 
@@ -586,7 +591,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     d = dlq.add_parser("purge", parents=[common], help="delete old dead letters")
     d.set_defaults(run=cmd_dlq_purge)
     d.add_argument("queue", help="queue name")
-    d.add_argument("--older-than-ms", type=int, required=True, help="only those that failed longer ago than this")
+    d.add_argument(
+        "--older-than-ms", type=int, required=True, help="only those that failed longer ago than this"
+    )
 
     for name in ("pause", "resume"):
         p = command(name, f"{name} a queue", cmd_pause)
@@ -598,8 +605,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--grace-ms", type=int, required=True, help="keep jobs finished less than this long ago")
     p.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
 
-    p = command("health", "per-queue up/down, counts and failure rate (exit 1 when a queue is down)", cmd_health)
-    p.add_argument("queues", nargs="*", metavar="QUEUE", help="queues to check (default: every configured queue)")
+    p = command(
+        "health", "per-queue up/down, counts and failure rate (exit 1 when a queue is down)", cmd_health
+    )
+    p.add_argument(
+        "queues", nargs="*", metavar="QUEUE", help="queues to check (default: every configured queue)"
+    )
     p.add_argument("--timeout-ms", type=int, default=5000, help="a queue not answering in time is down")
 
     p = command("schedules", "the enabled modules' schedules (repeatable jobs)", None)

@@ -27,7 +27,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("demo", help="the payment-completed scenario end to end", parents=[common])
     p.set_defaults(run=cmd_demo)
     p.add_argument("--payments", type=int, help="how many payment events (default: demo.payments)")
-    p.add_argument("--seed", type=int, help="random seed of amounts and injected failures (default: demo.seed)")
+    p.add_argument(
+        "--seed", type=int, help="random seed of amounts and injected failures (default: demo.seed)"
+    )
     p.add_argument(
         "--verbose",
         action="store_true",
@@ -36,5 +38,5 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--log-file",
         metavar="FILE",
-        help="where the per-job log lines go (default: a new file in the temp directory, named in the output)",
+        help="where the per-job log lines go (default: a new file in the temp dir, named in the output)",
     )

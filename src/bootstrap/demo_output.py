@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bootstrap.logging_setup import HANDLER_NAME, ContextFilter, TEXT_FORMAT
+from bootstrap.logging_setup import HANDLER_NAME, TEXT_FORMAT, ContextFilter
 
 REFRESH_S = 0.1
 

@@ -122,7 +122,9 @@ def when(ms: int | None, now_ms: int) -> str:
 # --- one JSON shape per kind of output ------------------------------------------------------------
 
 
-def action_dict(action: str, queue: str, *, count: int | None = None, job_id: str | None = None) -> dict[str, Any]:
+def action_dict(
+    action: str, queue: str, *, count: int | None = None, job_id: str | None = None
+) -> dict[str, Any]:
     """What an operator action did: ``{"action", "queue", "job_id", "count"}`` (docs/cli.md)."""
     return {"action": action, "queue": queue, "job_id": job_id, "count": count}
 

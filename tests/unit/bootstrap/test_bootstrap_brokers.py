@@ -194,7 +194,15 @@ def test_a_job_added_through_a_directly_opened_redis_queue_is_counted_by_backbon
 
     assert code == 0
     assert json.loads(capsys.readouterr().out) == [
-        {"queue": queue_name, "waiting": 1, "delayed": 0, "active": 0, "completed": 0, "failed": 0, "paused": False}
+        {
+            "queue": queue_name,
+            "waiting": 1,
+            "delayed": 0,
+            "active": 0,
+            "completed": 0,
+            "failed": 0,
+            "paused": False,
+        }
     ]
 
 
@@ -218,7 +226,8 @@ def test_the_broker_flag_replaces_only_the_url_of_the_config_files_broker_settin
         container.broker.override(providers.Object(MemoryBroker()))
 
     code = main(
-        ["stats", "transaction-processing", "--config", str(config), "--broker", "memory://"], container_hook=hook
+        ["stats", "transaction-processing", "--config", str(config), "--broker", "memory://"],
+        container_hook=hook,
     )
 
     assert code == 0

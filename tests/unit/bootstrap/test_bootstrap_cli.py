@@ -325,7 +325,11 @@ def test_modules_come_from_the_environment_as_a_comma_separated_list(
     monkeypatch.setenv("BACKBONE_APP__MODULES", "domain.slack.module:MODULE, domain.transactions.module")
     code, out, _ = run("stats", "--json")
     assert code == 0
-    assert [row["queue"] for row in _json(out)] == ["slack-alerts", "slack-messages", "transaction-processing"]
+    assert [row["queue"] for row in _json(out)] == [
+        "slack-alerts",
+        "slack-messages",
+        "transaction-processing",
+    ]
 
 
 def test_a_module_entry_that_cannot_be_imported_exits_2_naming_the_entry(run: Run) -> None:

@@ -113,9 +113,7 @@ def test_drain_of_an_empty_queue_needs_no_confirmation(run: Run) -> None:
 # --- queues -----------------------------------------------------------------------------------------
 
 
-def test_queues_lists_configured_queues_and_those_only_on_the_broker(
-    run: Run, broker: MemoryBroker
-) -> None:
+def test_queues_lists_configured_queues_and_those_only_on_the_broker(run: Run, broker: MemoryBroker) -> None:
     from application.jobs.job_factory import JobFactory
     from application.jobs.job_types import JobTypes
 
@@ -154,7 +152,9 @@ def test_a_queue_only_on_the_broker_is_accepted_by_stats(run: Run, broker: Memor
         ("clean", "transaction-procesing", "--state", "completed", "--grace-ms", "0"),
     ],
 )
-def test_an_unknown_queue_exits_2_saying_so_and_listing_the_known_ones(run: Run, argv: tuple[str, ...]) -> None:
+def test_an_unknown_queue_exits_2_saying_so_and_listing_the_known_ones(
+    run: Run, argv: tuple[str, ...]
+) -> None:
     code, out, err = run(*argv)
     assert (code, out) == (2, "")
     assert err.count("\n") == 1
@@ -215,7 +215,13 @@ def test_driver_log_lines_do_not_reach_the_terminal_during_a_command(
 
 @pytest.mark.parametrize(
     ("offset_ms", "text"),
-    [(0, "now"), (-42_000, "42s ago"), (-180_000, "3m ago"), (7_200_000, "in 2h"), (-3 * 86_400_000, "3d ago")],
+    [
+        (0, "now"),
+        (-42_000, "42s ago"),
+        (-180_000, "3m ago"),
+        (7_200_000, "in 2h"),
+        (-3 * 86_400_000, "3d ago"),
+    ],
 )
 def test_relative_times_use_the_largest_whole_unit(offset_ms: int, text: str) -> None:
     now = 1_800_000_000_000
@@ -235,7 +241,7 @@ def test_dlq_list_shows_when_each_job_failed_as_iso_and_relative(run: Run) -> No
     assert code == 0
     row = out.splitlines()[2]
     assert row.startswith("r-1")
-    assert "Z (" in row and "ago)" in row or "now)" in row
+    assert ("Z (" in row and "ago)" in row) or "now)" in row
 
 
 # --- every flag has help ----------------------------------------------------------------------------
