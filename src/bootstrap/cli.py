@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from bootstrap.broker_table import DISTRIBUTION
 from bootstrap.cli_common import (
     EXIT_BROKER,
     EXIT_FAILED,
@@ -77,6 +76,9 @@ def _common_options(defaults: Any) -> CliParser:
         help="machine-readable output: one JSON document per command, errors as one JSON line",
     )
     return common
+
+
+DISTRIBUTION = "messaging-backbone"  # as in bootstrap.broker_table, which imports far more
 
 
 def _version() -> str:
