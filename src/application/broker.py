@@ -113,5 +113,11 @@ class Broker(ABC):
         """
 
     @abstractmethod
+    async def list_queues(self) -> list[str]:
+        """The names of the queues that exist on the broker under this key prefix, sorted: every
+        queue ever opened there (by any process), configured here or not. Connects if needed;
+        raises ``BrokerUnavailableError`` if the broker cannot be reached."""
+
+    @abstractmethod
     async def close(self) -> None:
         """Close every handle and connection opened through this broker. Idempotent."""

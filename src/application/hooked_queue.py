@@ -155,6 +155,9 @@ class HookedQueue(QueueBackend):
             count=int,
         )
 
+    async def drain(self) -> int:
+        return await self.inner.drain()
+
     async def get_stats(self) -> QueueStats:
         return await self.inner.get_stats()
 

@@ -39,46 +39,116 @@ Errors a caller may catch: ``QueueError`` (every error below), ``InvalidJobError
 a module that cannot be loaded, a worker for a queue no module handles).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from backbone._layout import check_layout
 
 check_layout()  # before anything below imports one of the four packages
 
-from application.audit import AuditEntry, AuditQuery  # noqa: E402
-from application.hooks import Adding, AdminAction, AdminRecordError, Attempt, Hook, current_actor  # noqa: E402
-from application.worker import Worker, WorkerOptions  # noqa: E402
-from bootstrap.app import Backbone  # noqa: E402
-from bootstrap.modules import ModuleError, UnhandledQueueError  # noqa: E402
-from bootstrap.settings import SettingsError  # noqa: E402
-from bootstrap.sync_producer import SyncProducer  # noqa: E402
-from domain.queue import (  # noqa: E402
-    Backoff,
-    BackoffType,
-    BrokerUnavailableError,
-    DeadLetter,
-    IGenericQueue,
-    InvalidJobError,
-    Job,
-    JobLogLine,
-    JobMetadata,
-    JobOptions,
-    JobProgress,
-    JobState,
-    JobTimeoutError,
-    KeepJobs,
-    NewJob,
-    PermanentError,
-    Priority,
-    QueueDefaults,
-    QueueError,
-    QueueStats,
-    RateLimit,
-    RetryableError,
-    UserRef,
-    current_correlation_id,
-)
-from domain.queue.context import Handler, JobContext  # noqa: E402
-from domain.queue.module import DomainModule, JobSpec, ModuleContext, QueueSpec  # noqa: E402
-from domain.queue.schedule import Schedule  # noqa: E402
+if TYPE_CHECKING:
+    from application.audit import AuditEntry, AuditQuery
+    from application.hooks import Adding, AdminAction, AdminRecordError, Attempt, Hook, current_actor
+    from application.worker import Worker, WorkerOptions
+    from bootstrap.app import Backbone
+    from bootstrap.modules import ModuleError, UnhandledQueueError
+    from bootstrap.settings import SettingsError
+    from bootstrap.sync_producer import SyncProducer
+    from domain.queue import (
+        Backoff,
+        BackoffType,
+        BrokerUnavailableError,
+        DeadLetter,
+        IGenericQueue,
+        InvalidJobError,
+        Job,
+        JobLogLine,
+        JobMetadata,
+        JobOptions,
+        JobProgress,
+        JobState,
+        JobTimeoutError,
+        KeepJobs,
+        NewJob,
+        PermanentError,
+        Priority,
+        QueueDefaults,
+        QueueError,
+        QueueStats,
+        RateLimit,
+        RetryableError,
+        UserRef,
+        current_correlation_id,
+    )
+    from domain.queue.context import Handler, JobContext
+    from domain.queue.module import DomainModule, JobSpec, ModuleContext, QueueSpec
+    from domain.queue.schedule import Schedule
+
+# Imported on first use (PEP 562), so that ``backbone --version`` and each CLI command import only
+# what they need (ADR 0027); ``from backbone import Backbone`` works as before.
+_EXPORTS: dict[str, str] = {
+    "AuditEntry": "application.audit",
+    "AuditQuery": "application.audit",
+    "AdminAction": "application.hooks",
+    "AdminRecordError": "application.hooks",
+    "current_actor": "application.hooks",
+    "Adding": "application.hooks",
+    "Attempt": "application.hooks",
+    "Hook": "application.hooks",
+    "Worker": "application.worker",
+    "WorkerOptions": "application.worker",
+    "Backbone": "bootstrap.app",
+    "ModuleError": "bootstrap.modules",
+    "UnhandledQueueError": "bootstrap.modules",
+    "SettingsError": "bootstrap.settings",
+    "SyncProducer": "bootstrap.sync_producer",
+    "Backoff": "domain.queue",
+    "BackoffType": "domain.queue",
+    "BrokerUnavailableError": "domain.queue",
+    "DeadLetter": "domain.queue",
+    "IGenericQueue": "domain.queue",
+    "InvalidJobError": "domain.queue",
+    "Job": "domain.queue",
+    "JobLogLine": "domain.queue",
+    "JobMetadata": "domain.queue",
+    "JobOptions": "domain.queue",
+    "JobProgress": "domain.queue",
+    "JobState": "domain.queue",
+    "JobTimeoutError": "domain.queue",
+    "KeepJobs": "domain.queue",
+    "NewJob": "domain.queue",
+    "PermanentError": "domain.queue",
+    "Priority": "domain.queue",
+    "QueueDefaults": "domain.queue",
+    "QueueError": "domain.queue",
+    "QueueStats": "domain.queue",
+    "RateLimit": "domain.queue",
+    "RetryableError": "domain.queue",
+    "UserRef": "domain.queue",
+    "current_correlation_id": "domain.queue",
+    "Handler": "domain.queue.context",
+    "JobContext": "domain.queue.context",
+    "DomainModule": "domain.queue.module",
+    "JobSpec": "domain.queue.module",
+    "ModuleContext": "domain.queue.module",
+    "QueueSpec": "domain.queue.module",
+    "Schedule": "domain.queue.schedule",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'backbone' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "Adding",

@@ -1,53 +1,70 @@
 """``backbone``: the command line (argparse). ``asyncio.run`` happens here and nowhere else.
 
 Exit codes: 0 success, 1 the command ran but found a problem (job not found, a queue down),
-2 bad input or settings (one line naming the field and the rule), 3 broker unavailable (the URL
-redacted). See ``docs/cli.md``.
+2 bad input or settings (one line naming the field and the rule; an unknown queue, a malformed
+URL), 3 broker unavailable (the URL redacted, the driver's own last words folded into the line).
+Every error is one line on stderr (a JSON object with ``--json``). See ``docs/cli.md``.
+
+Adding a subcommand is a local edit: write a module ``bootstrap/cli_<thing>.py`` with
+``register(subparsers, common)`` that adds its parser(s) with ``parents=[common]`` and sets
+``run=<async function (args, container) -> exit code>`` on each with ``set_defaults`` (or
+``run_without_container=<function (args) -> exit code>`` for a command that builds no container),
+then add the module's import path to ``COMMAND_MODULES`` below. Keep the module's top-level
+imports light (argparse, typing, ``bootstrap.cli_common``): import what the command needs inside its
+function, so ``backbone --version`` and the other commands do not pay for it (ADR 0027). Every
+argument needs ``help=`` (a test walks the parser tree) and a line in ``docs/cli.md``.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import importlib.util
-import json
-import os
+import importlib
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from importlib import metadata
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
-from bootstrap import cli_jobs, cli_keys, cli_workers, commands
-from bootstrap.bench import BenchParameters, run_benchmark
-from bootstrap.broker_table import DISTRIBUTION
-from bootstrap.cli_audit import add_audit_parser, cmd_audit
-from bootstrap.container import Container, build_container, shutdown
-from bootstrap.demo import DemoOptions, run_demo
-from bootstrap.logging_setup import configure_logging
-from bootstrap.settings import Settings, SettingsError, load_settings
-from domain.queue.errors import BrokerNotSupportedError, BrokerUnavailableError, InvalidJobError, QueueError
-from domain.queue.job import JobState
+from bootstrap.cli_common import (
+    EXIT_BROKER,
+    EXIT_FAILED,
+    EXIT_USAGE,
+    CliParser,
+    DriverNoise,
+    UsageError,
+)
 
-Command = Callable[[argparse.Namespace, Container], Awaitable[int]]
-ContainerHook = Callable[[Container], None]
+if TYPE_CHECKING:
+    from bootstrap.container import Container
+    from bootstrap.settings import Settings
+
+ContainerHook = Any  # Callable[[Container], None]; tests override providers with it
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "bootstrap.commands",  # worker, enqueue, stats, job, remove, drain, queues, dlq, pause/resume, ...
+    "bootstrap.demo_command",  # demo
+    "bootstrap.cli_tools",  # bench, contract
+    "bootstrap.cli_jobs",  # jobs
+    "bootstrap.cli_workers",  # workers
+    "bootstrap.cli_keys",  # keys rotate/list/generate
+    "bootstrap.cli_audit",  # audit
+)
+
+QUIET_COMMANDS = ("worker",)  # every other command logs warnings only unless a level is asked for
 
 
-class UsageError(Exception):
-    """argparse refused the command line."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: error: {message}")
-
-
-def _common_options(defaults: Any) -> _Parser:
-    common = _Parser(add_help=False)
+def _common_options(defaults: Any) -> CliParser:
+    common = CliParser(add_help=False)
     common.add_argument("--config", metavar="FILE", default=defaults, help="TOML or JSON settings file")
     common.add_argument("--broker", metavar="URL", default=defaults, help="broker URL (default memory://)")
-    common.add_argument("--log-level", default=defaults, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    common.add_argument("--log-format", default=defaults, choices=["text", "json"])
+    common.add_argument(
+        "--log-level",
+        default=defaults,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log level (default: log.level; WARNING for every command but worker)",
+    )
+    common.add_argument(
+        "--log-format", default=defaults, choices=["text", "json"], help="log lines as text or JSON lines"
+    )
     common.add_argument(
         "--module",
         dest="modules",
@@ -57,9 +74,18 @@ def _common_options(defaults: Any) -> _Parser:
         help="enable this module (package.module:ATTRIBUTE); repeatable; replaces [app] modules",
     )
     common.add_argument(
+        "--json",
+        action="store_true",
+        default=defaults if defaults is not None else False,
+        help="machine-readable output: one JSON document per command, errors as one JSON line",
+    )
+    common.add_argument(
         "--actor", default=defaults, help="who acts, in the audit log (default: audit.actor, the OS user)"
     )
     return common
+
+
+DISTRIBUTION = "messaging-backbone"  # as in bootstrap.broker_table, which imports far more
 
 
 def _version() -> str:
@@ -69,144 +95,35 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+class _Version(argparse.Action):
+    """``--version``: the distribution's version, looked up only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.setdefault("help", "print the version and exit")
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: Any, **_kwargs: Any) -> None:
+        print(f"{parser.prog} {_version()}", flush=True)
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options(argparse.SUPPRESS)
-    parser = _Parser(prog="backbone", description="Messaging backbone: queues, workers, demo, benchmark.")
+    parser = CliParser(prog="backbone", description="Messaging backbone: queues, workers, demo, benchmark.")
     for action in _common_options(None)._actions:
         if action.option_strings:
             parser._add_action(action)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help_text, parents=[common])
-
-    p = command("worker", "run workers for queues until SIGTERM/SIGINT")
-    p.add_argument(
-        "queues",
-        nargs="*",
-        metavar="QUEUE",
-        help="queues to work (default: every queue the enabled modules handle)",
-    )
-    p.add_argument("--concurrency", type=int)
-    p.add_argument("--prefetch", type=int)
-    p.add_argument("--lease-ms", type=int)
-    p.add_argument("--shutdown-grace-ms", type=int)
-    p.add_argument("--run-for-ms", type=int, help="stop by itself after this long")
-    p.add_argument(
-        "--metrics-port",
-        type=int,
-        metavar="N",
-        help="serve /metrics, /healthz and /readyz on this port (default: worker.metrics_port; off)",
-    )
-    p.add_argument(
-        "--tracing",
-        action="store_true",
-        help="OpenTelemetry spans (the otel extra), exporters from OTEL_* (default: worker.tracing)",
-    )
-    cli_workers.add_parser(command("workers", "the live workers on the broker, from their heartbeats"))
-
-    p = command("enqueue", "add one job and print it as JSON")
-    p.add_argument("queue")
-    p.add_argument("name", help="job name, e.g. transaction.settlement.v1")
-    p.add_argument("--data", required=True, help="payload as JSON")
-    p.add_argument("--priority", type=int, default=5, help="1 highest .. 10 lowest")
-    p.add_argument("--delay", type=int, default=0, metavar="MS")
-    p.add_argument("--attempts", type=int)
-    p.add_argument("--job-id")
-    p.add_argument("--idempotency-key")
-    p.add_argument("--correlation-id")
-    p.add_argument("--tenant")
-
-    p = command("stats", "counts per state")
-    p.add_argument("queues", nargs="*", metavar="QUEUE")
-    p.add_argument("--json", action="store_true")
-
-    p = command("job", "show one job; `job logs QUEUE JOB_ID`: its ctx.log lines")
-    p.add_argument("queue", metavar="QUEUE | logs")
-    p.add_argument("job_id", metavar="JOB_ID | QUEUE")
-    p.add_argument("logs_job_id", nargs="?", metavar="JOB_ID", help="after `logs QUEUE`: the job")
-    p.add_argument("--json", action="store_true", help="job logs: print the lines as JSON")
-    cli_jobs.add_jobs_command(sub, common)
-
-    p = command("dlq", "dead letters")
-    dlq = p.add_subparsers(dest="dlq_command", required=True, parser_class=_Parser)
-    d = dlq.add_parser("list", parents=[common])
-    d.add_argument("queue")
-    d.add_argument("--limit", type=int, default=100)
-    d.add_argument("--offset", type=int, default=0)
-    d.add_argument("--json", action="store_true")
-    d = dlq.add_parser("reprocess", parents=[common])
-    d.add_argument("queue")
-    d.add_argument("job_id", nargs="?")
-    d.add_argument("--all", action="store_true")
-    d.add_argument("--name", help="with --all: only dead letters of this job name")
-    d = dlq.add_parser("purge", parents=[common])
-    d.add_argument("queue")
-    d.add_argument("--older-than-ms", type=int, required=True)
-
-    for name in ("pause", "resume"):
-        p = command(name, f"{name} a queue")
-        p.add_argument("queue")
-
-    p = command("clean", "remove finished jobs older than a grace period")
-    p.add_argument("queue")
-    p.add_argument("--state", required=True, choices=[JobState.COMPLETED.value, JobState.FAILED.value])
-    p.add_argument("--grace-ms", type=int, required=True)
-    p.add_argument("--limit", type=int, default=1000)
-
-    p = command("health", "per-queue up/down, counts and failure rate (exit 1 when a queue is down)")
-    p.add_argument("queues", nargs="*", metavar="QUEUE")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--timeout-ms", type=int, default=5000)
-
-    p = command("schedules", "the enabled modules' schedules (repeatable jobs)")
-    sched = p.add_subparsers(dest="schedules_command", required=True, parser_class=_Parser)
-    s = sched.add_parser("list", parents=[common], help="each schedule with its next fire times")
-    s.add_argument("--next", type=int, default=3, metavar="N", help="how many next fire times (default 3)")
-    s.add_argument("--json", action="store_true")
-
-    cli_keys.add_parser(sub, common, _Parser)  # backbone keys rotate/list/generate (ADR 0023)
-    add_audit_parser(sub, common)
-
-    p = command("demo", "the payment-completed scenario end to end")
-    p.add_argument("--payments", type=int)
-    p.add_argument("--seed", type=int)
-
-    p = command("bench", "benchmark as JSON")
-    defaults = BenchParameters()
-    p.add_argument("--jobs", type=int, default=defaults.e2e_jobs, help="end-to-end no-op jobs")
-    p.add_argument("--add-jobs", type=int, default=defaults.add_jobs)
-    p.add_argument("--bulk-jobs", type=int, default=defaults.bulk_jobs)
-    p.add_argument("--bulk-batch", type=int, default=defaults.bulk_batch)
-    p.add_argument("--concurrency", type=int, default=defaults.concurrency)
-    p.add_argument("--prefetch", type=int, default=defaults.prefetch)
-    p.add_argument("--latency-jobs", type=int, default=defaults.latency_jobs)
-    p.add_argument("--latency-gap-ms", type=float, default=defaults.latency_gap_ms)
-    p.add_argument("--repeat", type=int, default=defaults.repeat, help="end-to-end runs (median reported)")
-    p.add_argument(
-        "--cross-process",
-        action="store_true",
-        help="also measure latency with the worker in a child process (not for memory://)",
-    )
-    p.add_argument(
-        "--realistic",
-        action="store_true",
-        help="worker in its own process timed from its spawn, a handler doing one I/O round trip, "
-        "the queue's default retention (docs/benchmarks.md)",
-    )
-    p.add_argument("--realistic-concurrency", type=int, default=defaults.realistic_concurrency)
-    p.add_argument("--rate", type=float, default=defaults.rate_per_s, help="realistic latency: jobs/s")
-    p.add_argument("--io", metavar="URL", help="realistic handler's round trip: redis://... or tcp://H:P")
-    p.add_argument("--output", metavar="FILE", help="also write the JSON here")
-
-    p = command("contract", "run the queue contract against --broker URL (exit code: pytest's)")
-    p.add_argument("pytest_args", nargs=argparse.REMAINDER, metavar="-- PYTEST_ARGS", help="passed to pytest")
+    parser.add_argument("--version", action=_Version)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=CliParser, metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(sub, common)
     return parser
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     """Settings read once: the CLI flags are merged into the file's and environment's tables."""
+    from bootstrap.settings import load_settings
+
     overrides: dict[str, Any] = {}
     if args.broker is not None:
         overrides["broker"] = {"url": args.broker}
@@ -218,146 +135,83 @@ def _settings(args: argparse.Namespace) -> Settings:
     if args.actor is not None:
         overrides["audit"] = {"actor": args.actor}
     settings = load_settings(args.config, **overrides)
-    quiet = args.command in ("demo", "bench") and "level" not in settings.log.model_fields_set
-    if quiet:  # the demo and bench print their own summary; their logs stay at warnings unless asked
+    quiet = args.command not in QUIET_COMMANDS and "level" not in settings.log.model_fields_set
+    if quiet:  # the commands print their own output; their logs stay at warnings unless asked
         settings = settings.model_copy(update={"log": settings.log.model_copy(update={"level": "WARNING"})})
     return settings
 
 
-async def _cmd_demo(args: argparse.Namespace, container: Container) -> int:
-    settings: Settings = container.settings()
-    options = DemoOptions.from_settings(settings.demo, payments=args.payments, seed=args.seed)
-    summary = await run_demo(container, options)
-    return commands.EXIT_OK if summary.drained else commands.EXIT_FAILED
-
-
-async def _cmd_bench(args: argparse.Namespace, container: Container) -> int:
-    params = BenchParameters(
-        add_jobs=args.add_jobs,
-        bulk_jobs=args.bulk_jobs,
-        bulk_batch=args.bulk_batch,
-        e2e_jobs=args.jobs,
-        concurrency=args.concurrency,
-        prefetch=args.prefetch,
-        latency_jobs=args.latency_jobs,
-        latency_gap_ms=args.latency_gap_ms,
-        repeat=args.repeat,
-        cross_process=args.cross_process,
-        realistic=args.realistic,
-        realistic_concurrency=args.realistic_concurrency,
-        rate_per_s=args.rate,
-        io_url=args.io,
-    )
-    try:
-        params.validate()
-    except ValueError as exc:
-        raise SettingsError("bench", str(exc)) from None
-    config_file = str(args.config) if args.config else None
-    broker_url = container.settings().broker.url  # with its credentials: the worker processes connect
-    result = await run_benchmark(container.broker(), params, config_file=config_file, broker_url=broker_url)
-    text = json.dumps(result, indent=2)
-    commands.out(text)
-    if args.output:
-        await asyncio.to_thread(_write_output, Path(args.output), text)
-    return commands.EXIT_OK
-
-
-def _write_output(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text + "\n", encoding="utf-8")
-
-
-COMMANDS: dict[str, Command] = {
-    "worker": commands.cmd_worker,
-    "enqueue": commands.cmd_enqueue,
-    "stats": commands.cmd_stats,
-    "job": cli_jobs.cmd_job,
-    "jobs": cli_jobs.cmd_jobs,
-    "dlq": commands.cmd_dlq,
-    "pause": commands.cmd_pause,
-    "resume": commands.cmd_pause,
-    "clean": commands.cmd_clean,
-    "health": commands.cmd_health,
-    "schedules": commands.cmd_schedules,
-    "workers": cli_workers.cmd_workers,
-    "keys": cli_keys.cmd_keys,
-    "audit": cmd_audit,
-    "demo": _cmd_demo,
-    "bench": _cmd_bench,
-}
-
-
 async def _run(args: argparse.Namespace, container: Container) -> int:
+    from bootstrap.container import shutdown
+
     try:
-        return await COMMANDS[args.command](args, container)
+        code: int = await args.run(args, container)
+        return code
     finally:
         await shutdown(container)
 
 
-def _fail(code: int, message: str) -> int:
-    print(f"backbone: error: {message}", file=sys.stderr, flush=True)
+def _exit_code_of(exc: BaseException) -> int | None:
+    """The documented exit code of an error a command may end with (None: not one of ours)."""
+    from bootstrap.settings import SettingsError
+    from domain.queue.errors import (
+        BrokerNotSupportedError,
+        BrokerUnavailableError,
+        InvalidJobError,
+        QueueError,
+    )
+
+    if isinstance(exc, SettingsError | InvalidJobError | BrokerNotSupportedError):
+        return EXIT_USAGE
+    if isinstance(exc, BrokerUnavailableError):
+        return EXIT_BROKER
+    if isinstance(exc, QueueError):
+        return EXIT_FAILED
+    return None
+
+
+def _fail(code: int, message: str, *, as_json: bool) -> int:
+    from bootstrap.render import error_line
+
+    print(error_line(message, code, as_json=as_json), file=sys.stderr, flush=True)
     return code
-
-
-CONTRACT_SUITE = "backbone.testing.contract.suite"  # shipped in the package (docs/testing.md)
-
-
-def _run_contract(args: argparse.Namespace) -> int:
-    """pytest on the shipped contract suite against ``--broker``; its exit code is the command's."""
-    if not args.broker:
-        raise UsageError("backbone contract: error: --broker URL is required")
-    load_settings(args.config, broker={"url": args.broker})  # a bad URL is refused here, naming the rule
-    for needed in ("pytest", "pytest_asyncio"):  # looked up, not imported: pytest imports its plugins
-        if importlib.util.find_spec(needed) is None:
-            hint = f"pip install '{DISTRIBUTION}[testing]'"
-            raise SettingsError("contract", f"needs {needed}, which is not installed: {hint}")
-    import pytest
-
-    pytest_args = list(args.pytest_args)
-    if pytest_args[:1] == ["--"]:
-        pytest_args = pytest_args[1:]
-    argv = [
-        "--pyargs",
-        CONTRACT_SUITE,
-        f"--backbone-contract-url={args.broker}",
-        "-c",
-        os.devnull,  # the caller's own pytest configuration does not apply to the contract
-        "--rootdir",
-        os.getcwd(),
-        "-p",
-        "no:cacheprovider",
-        "-o",
-        "asyncio_mode=auto",
-        "-o",
-        "asyncio_default_fixture_loop_scope=function",
-        "-rfE",
-        *pytest_args,
-    ]
-    # Only the two plugins the suite needs: the caller's other plugins (and their rewrite of our
-    # already imported packages) stay out of the run.
-    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    argv[:0] = ["-p", "pytest_asyncio.plugin", "-p", "backbone.testing.plugin"]
-    return int(pytest.main(argv))
 
 
 def main(argv: Sequence[str] | None = None, *, container_hook: ContainerHook | None = None) -> int:
     """Run one command; returns the exit code. ``container_hook`` lets tests override providers."""
+    as_json = "--json" in (sys.argv[1:] if argv is None else argv)
+    noise = DriverNoise()
     try:
         args = build_parser().parse_args(argv)
-        if args.command == "contract":
-            return _run_contract(args)
+        as_json = bool(getattr(args, "json", False))
+        if hasattr(args, "run_without_container"):
+            code: int = args.run_without_container(args)
+            return code
+        import asyncio
+
+        from bootstrap.container import build_container
+        from bootstrap.logging_setup import configure_logging
+
         settings = _settings(args)
         configure_logging(settings.log)
+        if args.command not in QUIET_COMMANDS and settings.log.level.upper() != "DEBUG":
+            noise.capture()  # the drivers' log lines during an outage end up in the one error line
         container = build_container(settings)
         if container_hook is not None:
             container_hook(container)
         return asyncio.run(_run(args, container))
     except UsageError as exc:
+        if as_json:
+            return _fail(EXIT_USAGE, f"{exc} (see --help)", as_json=True)
         print(f"{exc} (see --help)", file=sys.stderr, flush=True)
-        return commands.EXIT_USAGE
-    except (SettingsError, InvalidJobError, BrokerNotSupportedError) as exc:
-        return _fail(commands.EXIT_USAGE, str(exc))
-    except BrokerUnavailableError as exc:
-        return _fail(commands.EXIT_BROKER, str(exc))
-    except QueueError as exc:
-        return _fail(commands.EXIT_FAILED, str(exc))
+        return EXIT_USAGE
+    except Exception as exc:
+        exit_code = _exit_code_of(exc)
+        if exit_code is None:
+            raise
+        message = str(exc)
+        if exit_code == EXIT_BROKER:
+            message = noise.folded_into(message)
+        return _fail(exit_code, message, as_json=as_json)
+    finally:
+        noise.restore()

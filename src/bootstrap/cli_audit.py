@@ -11,25 +11,27 @@ from __future__ import annotations
 import argparse
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from application.audit import AuditEntry, AuditQuery, AuditStore
-from bootstrap.container import Container
 from bootstrap.render import table, to_json
 from bootstrap.settings import SettingsError
+
+if TYPE_CHECKING:
+    from bootstrap.container import Container
 
 AGE_UNITS_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 AGE_PATTERN = re.compile(r"^(\d{1,9})([smhd])$")
 
 
-def add_audit_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    """``sub``: the parser's subparsers action."""
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``backbone audit`` (ADR 0024); ``--actor`` (a common option) filters by actor here."""
     p = sub.add_parser("audit", help="the audit log of admin actions (oldest first)", parents=[common])
+    p.set_defaults(run=cmd_audit)
     p.add_argument("--queue", help="only entries of this queue")
     p.add_argument("--since", metavar="WHEN", help="a time (2026-12-01T10:00:00Z) or an age (30m, 12h, 7d)")
     # ``--actor`` (a common option: who acts, for the commands that record) filters here
     p.add_argument("--limit", type=int, default=1000, help="at most this many (the newest), default 1000")
-    p.add_argument("--json", action="store_true")
 
 
 def parse_since(text: str, now_ms: int) -> int:

@@ -8,25 +8,27 @@ with a relative hint; ``--json`` prints epoch milliseconds as stored.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from application.queue_arguments import LISTABLE_STATES
 from bootstrap import commands
-from bootstrap.container import Container
-from bootstrap.queues import QueueHandles
 from bootstrap.render import job_dict, table, to_json
 from domain.queue.job import Job, JobState
+
+if TYPE_CHECKING:
+    from bootstrap.container import Container
+    from bootstrap.queues import QueueHandles
 
 LOGS_WORD = "logs"  # ``backbone job logs QUEUE JOB_ID``
 DEFAULT_LIMIT = 50
 
 
-def add_jobs_command(sub: Any, common: argparse.ArgumentParser) -> None:
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """The ``jobs`` command, on the CLI's subparsers."""
     p = sub.add_parser("jobs", help="list the jobs of one state, a page at a time", parents=[common])
+    p.set_defaults(run=cmd_jobs)
     p.add_argument("queue", help="queue name")
     p.add_argument(
         "--state",
@@ -39,7 +41,6 @@ def add_jobs_command(sub: Any, common: argparse.ArgumentParser) -> None:
         "--limit", type=int, default=DEFAULT_LIMIT, help=f"jobs per page (default {DEFAULT_LIMIT})"
     )
     p.add_argument("--offset", type=int, default=0, help="jobs to skip (default 0)")
-    p.add_argument("--json", action="store_true", help="print the jobs as a JSON array")
 
 
 def readable_time(epoch_ms: int | None, now_ms: int) -> str:
@@ -106,15 +107,19 @@ async def cmd_job(args: argparse.Namespace, container: Container) -> int:
     """``job QUEUE JOB_ID`` shows the job; ``job logs QUEUE JOB_ID`` shows its log lines."""
     if args.queue != LOGS_WORD or args.logs_job_id is None:
         if args.logs_job_id is not None:
-            return _error(
-                f"unexpected argument {args.logs_job_id!r} (job QUEUE JOB_ID | job logs QUEUE JOB_ID)"
+            from bootstrap.settings import SettingsError
+
+            raise SettingsError(
+                "job", f"unexpected argument {args.logs_job_id!r} (job QUEUE JOB_ID | job logs QUEUE JOB_ID)"
             )
         return await commands.cmd_job(args, container)
     queue, job_id = args.job_id, args.logs_job_id
     handles: QueueHandles = container.queues()
     lines = await handles.handle(queue).get_job_logs(job_id)
     if lines is None:
-        return _error(f"job {job_id} not found on queue {queue}", commands.EXIT_FAILED)
+        from domain.queue.errors import QueueError
+
+        raise QueueError(f"job {job_id} not found on queue {queue}")
     if args.json:
         commands.out(to_json({"queue": queue, "job_id": job_id, "lines": lines}))
         return commands.EXIT_OK
@@ -125,8 +130,3 @@ async def cmd_job(args: argparse.Namespace, container: Container) -> int:
     for line in lines:
         commands.out(f"{readable_time(line.at, now)}  {line.text}")
     return commands.EXIT_OK
-
-
-def _error(message: str, code: int = commands.EXIT_USAGE) -> int:
-    print(f"backbone: error: {message}", file=sys.stderr, flush=True)
-    return code

@@ -16,25 +16,25 @@ import argparse
 import datetime
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bootstrap.container import Container
 from bootstrap.settings import SettingsError
 
+if TYPE_CHECKING:
+    from bootstrap.container import Container
 
-def add_parser(
-    sub: Any, common: argparse.ArgumentParser, parser_class: type[argparse.ArgumentParser]
-) -> None:
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``backbone keys rotate/list/generate`` (ADR 0023)."""
     p = sub.add_parser("keys", help="payload keys: rotate, list, generate", parents=[common])
-    keys = p.add_subparsers(dest="keys_command", required=True, parser_class=parser_class)
+    p.set_defaults(run=cmd_keys)
+    keys = p.add_subparsers(dest="keys_command", required=True, parser_class=type(p), metavar="ACTION")
     r = keys.add_parser(
         "rotate", parents=[common], help="re-seal a queue's stored payloads with the newest key"
     )
-    r.add_argument("queue")
+    r.add_argument("queue", help="queue name")
     r.add_argument("--seal-plain", action="store_true", help="also seal plain payloads that should be sealed")
-    r.add_argument("--json", action="store_true")
-    listed = keys.add_parser("list", parents=[common], help="the loaded key ids and what is encrypted")
-    listed.add_argument("--json", action="store_true")
+    keys.add_parser("list", parents=[common], help="the loaded key ids and what is encrypted")
     g = keys.add_parser("generate", parents=[common], help="print a new random key as KID:base64")
     g.add_argument("--id", dest="key_id", help="its key id (default: today's date, e.g. 2026-12-03)")
 

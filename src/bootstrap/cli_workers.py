@@ -9,22 +9,26 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from application.presence.registry import WorkerHeartbeat
 from bootstrap.commands import EXIT_OK, out
-from bootstrap.container import Container
-from bootstrap.queues import QueueHandles
 from bootstrap.render import table, to_json
 from bootstrap.worker_registries import worker_registry
+
+if TYPE_CHECKING:
+    from bootstrap.container import Container
+    from bootstrap.queues import QueueHandles
 
 ACTIVE_IN_TABLE = 3  # job ids shown per worker in the table (all of them with --json)
 
 
-def add_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--json", action="store_true", help="print a JSON array, one object per live worker (its heartbeat)"
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``backbone workers`` (``--json``: a JSON array, one object per live worker, its heartbeat)."""
+    p = sub.add_parser(
+        "workers", help="the live workers on the broker, from their heartbeats", parents=[common]
     )
+    p.set_defaults(run=cmd_workers)
 
 
 def _iso(ms: int) -> str:

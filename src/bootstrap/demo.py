@@ -17,6 +17,7 @@ import random
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from dependency_injector import providers
 
@@ -28,9 +29,17 @@ from application.payments import EventMetadata, PaymentCompletedHandler, Payment
 from application.payments.handler import HIGH_VALUE_THRESHOLD_MINOR
 from application.queue_backend import QueueBackend
 from application.worker import Worker
-from bootstrap.commands import out, run_workers
+from bootstrap.cli_common import out
+from bootstrap.commands import run_workers
 from bootstrap.container import Container
-from bootstrap.demo_summary import DemoSummary, QueueSummary, print_summary, refused_for_good
+from bootstrap.demo_output import JobLogs, job_logs, live_progress
+from bootstrap.demo_summary import (
+    DemoSummary,
+    QueueSummary,
+    print_summary,
+    print_summary_json,
+    refused_for_good,
+)
 from bootstrap.modules import ModuleRuntime
 from bootstrap.queues import QueueHandles
 from bootstrap.settings import DemoSettings, SenderKind, Settings, SettingsError
@@ -62,12 +71,19 @@ class DemoOptions:
     replay_rate: float = 0.05
     retry_delay_ms: int = 25
     timeout_s: float = 50.0
+    verbose: bool = False  # per-job log lines on the terminal instead of the log file
+    log_file: str | None = None  # where they go otherwise (default: a new file in the temp directory)
 
     @staticmethod
     def from_settings(
-        settings: DemoSettings, *, payments: int | None = None, seed: int | None = None
+        settings: DemoSettings,
+        *,
+        payments: int | None = None,
+        seed: int | None = None,
+        verbose: bool = False,
+        log_file: str | None = None,
     ) -> DemoOptions:
-        values = settings.model_dump()
+        values: dict[str, Any] = {**settings.model_dump(), "verbose": verbose, "log_file": log_file}
         if payments is not None:
             values["payments"] = payments
         if seed is not None:
@@ -190,8 +206,22 @@ async def _wait_drained(
     return True
 
 
-async def run_demo(container: Container, options: DemoOptions) -> DemoSummary:
+async def run_demo(container: Container, options: DemoOptions, *, as_json: bool = False) -> DemoSummary:
+    """Run the scenario; per-job log lines go to a file (named in the output) unless ``verbose``,
+    a terminal shows live progress per queue, and the summary is printed at the end."""
     options.validate()
+    with job_logs(options.verbose, options.log_file) as logs:
+        summary = await _run_demo(container, options, logs, as_json)
+    if as_json:
+        print_summary_json(summary, logs.path, logs.lines)
+    else:
+        print_summary(summary)
+        if logs.path is not None:
+            out(f"log: {logs.lines} lines (warnings and errors of the jobs) in {logs.path}")
+    return summary
+
+
+async def _run_demo(container: Container, options: DemoOptions, logs: JobLogs, as_json: bool) -> DemoSummary:
     recorded = _install_demo_outbound(container, options)
     runtime: ModuleRuntime = container.modules()
     handler = runtime.service(PaymentCompletedHandler)  # refused (exit 2) unless the sample modules are on
@@ -213,41 +243,69 @@ async def run_demo(container: Container, options: DemoOptions) -> DemoSummary:
         high_value=sum(1 for event, _ in events if event.amount_minor > HIGH_VALUE_THRESHOLD_MINOR),
         queues={name: QueueSummary(name) for name in DEMO_QUEUES},
     )
-    out(
-        f"demo: {len(events)} payments (seed {options.seed}, {summary.high_value} above "
-        f"{HIGH_VALUE_THRESHOLD_MINOR} minor units, {len(replays)} replayed) on {handles.broker.url}"
-    )
+    if not as_json:
+        intro = (
+            f"demo: {len(events)} payments (seed {options.seed}, {summary.high_value} above "
+            f"{HIGH_VALUE_THRESHOLD_MINOR} minor units, {len(replays)} replayed) on {handles.broker.url}"
+        )
+        out(intro)
+        if logs.path is not None:
+            out(f"demo: per-job log lines go to {logs.path} (--verbose prints them here)")
+    rows = {worker.queue: _progress_row(summary.queues[worker.queue], worker) for worker in workers}
     started = time.perf_counter()
     workers_started = asyncio.Event()
     runner = asyncio.create_task(run_workers(workers, on_started=workers_started.set))
     try:
-        async with asyncio.timeout(options.timeout_s):
-            await workers_started.wait()  # signal handlers are in place from here on
-        for index, (event, meta) in enumerate([*events, *replays]):
-            if runner.done():  # SIGINT/SIGTERM stopped the workers: stop publishing too
-                break
-            if index % PUBLISH_SLICE == 0:
-                await asyncio.sleep(0)  # an in-memory add never suspends: let the workers run
-            flow = await handler.handle(event, meta)
-            for job in (flow.email, flow.alert, flow.settlement):
-                if job is None:
-                    continue
-                if job.deduplicated:
-                    summary.deduplicated += 1
-                    continue
-                row = summary.queues[job.queue]
-                row.jobs += 1
-                if job.state is JobState.DELAYED:
-                    row.delayed += 1
-        summary.drained = await _wait_drained(backends, summary, started, options.timeout_s, runner)
+        async with live_progress(rows, enabled=not as_json):
+            await _publish_and_drain(
+                options, handler, [*events, *replays], summary, backends, runner, workers_started, started
+            )
     finally:
         for worker in workers:
             worker.request_stop()
         await runner
     summary.total_s = time.perf_counter() - started
     await _collect(container, recorded, workers, backends, summary, f"pay-{options.seed}-{run_tag}")
-    print_summary(summary)
     return summary
+
+
+def _progress_row(row: QueueSummary, worker: Worker) -> Any:
+    def read() -> tuple[int, int, int, int]:
+        m = worker.metrics
+        return row.jobs, m.succeeded + m.dead_lettered, m.failed - m.dead_lettered, m.dead_lettered
+
+    return read
+
+
+async def _publish_and_drain(
+    options: DemoOptions,
+    handler: PaymentCompletedHandler,
+    events: list[tuple[PaymentCompletedV1, EventMetadata]],
+    summary: DemoSummary,
+    backends: dict[str, QueueBackend],
+    runner: asyncio.Task[None],
+    workers_started: asyncio.Event,
+    started: float,
+) -> None:
+    async with asyncio.timeout(options.timeout_s):
+        await workers_started.wait()  # signal handlers are in place from here on
+    for index, (event, meta) in enumerate(events):
+        if runner.done():  # SIGINT/SIGTERM stopped the workers: stop publishing too
+            break
+        if index % PUBLISH_SLICE == 0:
+            await asyncio.sleep(0)  # an in-memory add never suspends: let the workers run
+        flow = await handler.handle(event, meta)
+        for job in (flow.email, flow.alert, flow.settlement):
+            if job is None:
+                continue
+            if job.deduplicated:
+                summary.deduplicated += 1
+                continue
+            row = summary.queues[job.queue]
+            row.jobs += 1
+            if job.state is JobState.DELAYED:
+                row.delayed += 1
+    summary.drained = await _wait_drained(backends, summary, started, options.timeout_s, runner)
 
 
 async def _collect(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
-from bootstrap.commands import out
+from bootstrap.cli_common import out
 from bootstrap.render import table
 
 
@@ -80,3 +82,14 @@ def print_summary(summary: DemoSummary) -> None:
         out(f"  {reason}")
     state = "all queues drained" if summary.drained else "NOT drained (stopped by a signal or timed out)"
     out(f"{state}; total time {summary.total_s:.2f} s")
+
+
+def print_summary_json(summary: DemoSummary, log_file: Path | None, log_lines: int) -> None:
+    """The summary as one JSON document (``backbone demo --json``)."""
+    document = {
+        **asdict(summary),
+        "queues": [asdict(row) for row in summary.queues.values()],
+        "log_file": None if log_file is None else str(log_file),
+        "log_lines": log_lines,
+    }
+    out(json.dumps(document, indent=2))

@@ -114,6 +114,9 @@ class QueueHandle(QueueBackend):
     async def clean(self, grace_ms: int, state: JobState, limit: int = 1000) -> int:
         return await (await self.backend()).clean(grace_ms, state, limit)
 
+    async def drain(self) -> int:
+        return await (await self.backend()).drain()
+
     async def get_stats(self) -> QueueStats:
         return await (await self.backend()).get_stats()
 

@@ -6,6 +6,7 @@ import base64
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -93,3 +94,57 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
         if index == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+# --- times ------------------------------------------------------------------------------------------
+
+
+def iso_time(ms: int | None) -> str:
+    """Epoch milliseconds as ISO 8601 UTC to the second (``2026-12-03T16:40:00Z``); ``-`` for none."""
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def relative_time(ms: int, now_ms: int) -> str:
+    """How long ago (``3m ago``) or until (``in 2h``) ``ms`` is, in the largest whole unit."""
+    delta_s = (now_ms - ms) / 1000
+    span = abs(delta_s)
+    for unit, seconds in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if span >= seconds:
+            text = f"{int(span // seconds)}{unit}"
+            break
+    else:
+        if span < 1:
+            return "now"
+        text = f"{int(span)}s"
+    return f"{text} ago" if delta_s >= 0 else f"in {text}"
+
+
+def when(ms: int | None, now_ms: int) -> str:
+    """A table cell for a time: ISO 8601 and relative, ``2026-12-03T16:40:00Z (3m ago)``."""
+    if ms is None:
+        return "-"
+    return f"{iso_time(ms)} ({relative_time(ms, now_ms)})"
+
+
+# --- one JSON shape per kind of output ------------------------------------------------------------
+
+
+def action_dict(
+    action: str, queue: str, *, count: int | None = None, job_id: str | None = None
+) -> dict[str, Any]:
+    """What an operator action did: ``{"action", "queue", "job_id", "count"}`` (docs/cli.md)."""
+    return {"action": action, "queue": queue, "job_id": job_id, "count": count}
+
+
+def queue_stats_dict(queue: str, stats: QueueStats) -> dict[str, Any]:
+    return {"queue": queue, **stats_dict(stats)}
+
+
+def error_line(message: str, exit_code: int, *, as_json: bool) -> str:
+    """The one stderr line of a failed command: text, or ``{"error", "exit_code"}`` with ``--json``."""
+    text = " ".join(message.split())  # one line, whatever the cause carried
+    if as_json:
+        return json.dumps({"error": text, "exit_code": exit_code}, ensure_ascii=False)
+    return f"backbone: error: {text}"

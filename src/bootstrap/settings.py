@@ -80,6 +80,12 @@ class BrokerSettings(_Section):
         if scheme not in SUPPORTED_SCHEMES:
             allowed = ", ".join(f"{s}://" for s in SUPPORTED_SCHEMES)
             raise ValueError(f"must use one of {allowed} (got {redact_url(value)!r})")
+        for netloc in urlsplit(value).netloc.rpartition("@")[2].split(","):  # kafka: h1:p1,h2:p2
+            try:
+                _ = urlsplit(f"//{netloc}").port
+            except ValueError:
+                port = netloc.rpartition(":")[2]
+                raise ValueError(f"port must be a number in 0..65535 (got {port!r})") from None
         return value
 
     @property

@@ -51,7 +51,7 @@ def test_the_wheel_ships_py_typed_for_every_top_level_package(wheel: zipfile.Zip
 def test_the_core_requires_no_broker_client_and_each_client_comes_with_its_extra(wheel: zipfile.ZipFile) -> None:
     requires = [line.removeprefix("Requires-Dist: ") for line in _metadata(wheel) if line.startswith("Requires-Dist:")]
     core = {r.split(">")[0].split("<")[0].strip() for r in requires if "extra ==" not in r}
-    assert core == {"cronsim", "dependency-injector", "pydantic", "pydantic-settings"}
+    assert core == {"cronsim", "dependency-injector", "pydantic", "pydantic-settings", "rich"}
     clients = (("redis", "redis"), ("hiredis", "redis"), ("pika", "rabbitmq"), ("aiokafka", "kafka"))
     observability = (("prometheus-client", "prometheus"), ("opentelemetry-sdk", "otel"), ("opentelemetry-api", "otel"))
     for client, extra in (*clients, *observability):

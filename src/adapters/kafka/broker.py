@@ -11,7 +11,7 @@ from adapters.kafka.leader import KafkaLeaderElection
 from adapters.kafka.log import KafkaLog
 from adapters.kafka.settings import SCHEMES, KafkaSettings
 from adapters.kafka.snapshots import KafkaSnapshotStore
-from adapters.kafka.topics import QueueTopics
+from adapters.kafka.topics import LOG_TOPIC_SUFFIX, QueueTopics
 from application.broker import Broker, BrokerOption, settings_from_options
 from application.clock import Clock, system_clock
 from application.jobs.job_factory import JobFactory
@@ -51,6 +51,15 @@ class KafkaBroker(Broker):
     async def open_queue(self, factory: JobFactory) -> ReplicatedQueue:
         validate_queue_name(factory.queue)  # as every broker does: the name becomes topic names
         return await self._engines.open_queue(factory)
+
+    async def list_queues(self) -> list[str]:
+        """From the topic names: every queue has a ``<prefix>.<queue>.log`` topic."""
+        start, end = f"{self.settings.key_prefix}.", LOG_TOPIC_SUFFIX
+        names = await self._connection.list_topics()
+        return sorted(
+            {name[len(start) : -len(end)] for name in names if name.startswith(start) and name.endswith(end)}
+            - {""}
+        )
 
     async def close(self) -> None:
         await self._engines.close()

@@ -188,6 +188,17 @@ class KafkaConnection:
                 logger.info("created topic %s", name)
             self._known_topics.add(name)
 
+    async def list_topics(self) -> list[str]:
+        """Every topic name on the cluster (one admin client, closed again)."""
+        admin = AIOKafkaAdminClient(**self.client_options())
+        try:
+            await self.guard(admin.start(), "connecting the admin client", self.settings.connect_timeout_ms)
+            topics: list[str] = await self.guard(admin.list_topics(), "listing topics")
+        finally:
+            with contextlib.suppress(KafkaError, OSError):
+                await admin.close()
+        return topics
+
     async def append(self, topic: str, payloads: Sequence[bytes]) -> list[int]:
         """Append in order to partition 0; returns each record's offset."""
         producer = self._require(self._producer)

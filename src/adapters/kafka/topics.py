@@ -14,6 +14,7 @@ from aiokafka.admin import NewTopic
 from adapters.kafka.settings import KafkaSettings
 
 LEADER_RETENTION_MS = 60 * 60 * 1000
+LOG_TOPIC_SUFFIX = ".log"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +27,7 @@ class QueueTopics:
     def of(prefix: str, queue: str) -> QueueTopics:
         base = f"{prefix}.{queue}"
         return QueueTopics(
-            log=f"{base}.log",
+            log=f"{base}{LOG_TOPIC_SUFFIX}",
             snapshots=f"{base}.snapshots",
             leader=f"{base}.leader",
         )

@@ -57,6 +57,9 @@ class MemoryBroker(Broker):
     def queue_names(self) -> list[str]:
         return sorted(self._queues)
 
+    async def list_queues(self) -> list[str]:
+        return self.queue_names()
+
     def next_wake_at(self, queue: str) -> int | None:
         """When, on this broker's clock, something next falls due in ``queue`` (a delayed job or a
         lease expiry); ``None`` if nothing will (the test kit steps a manual clock to it)."""

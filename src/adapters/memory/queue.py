@@ -137,6 +137,10 @@ class MemoryQueue(QueueBackend):
         self._check_open()
         return int(self._machine.on_clean(ev.Clean(grace_ms, state, limit, self._clock())))
 
+    async def drain(self) -> int:
+        self._check_open()
+        return int(self._machine.on_drain(ev.Drain(self._clock())))
+
     async def get_stats(self) -> QueueStats:
         self._tick()
         return self._machine.stats()

@@ -15,6 +15,7 @@ from typing import Self
 
 from adapters.rabbitmq.connection import AmqpLink, connection_parameters
 from adapters.rabbitmq.leader_election import SingleActiveConsumerElection
+from adapters.rabbitmq.queue_registry import QueueRegistry
 from adapters.rabbitmq.settings import SCHEMES, RabbitMQSettings
 from adapters.rabbitmq.snapshot_store import StreamSnapshotStore
 from adapters.rabbitmq.stream_log import StreamLog
@@ -42,6 +43,7 @@ class RabbitMQBroker(Broker):
         self._reader_link = AmqpLink(url, self._settings)  # log tails
         self.clock = clock
         self._engines = SharedEngines(self._make_engine)
+        self._registry = QueueRegistry(self._link, self._settings, reader_link=self._reader_link)
 
     @classmethod
     def from_url(
@@ -86,10 +88,19 @@ class RabbitMQBroker(Broker):
     async def open_queue(self, factory: JobFactory) -> ReplicatedQueue:
         validate_queue_name(factory.queue)
         queue = await self._engines.open_queue(factory)
+        try:
+            await self._registry.register(factory.queue)  # for list_queues (no management API)
+        except BaseException:
+            await queue.close()
+            raise
         logger.info("rabbitmq queue %s opened on %s", factory.queue, self._link.redacted_url)
         return queue
 
+    async def list_queues(self) -> list[str]:
+        return await self._registry.names()
+
     async def close(self) -> None:
+        await self._registry.close()
         await self._engines.close()
         await self._link.close()
         await self._reader_link.close()

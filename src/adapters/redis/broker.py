@@ -84,6 +84,20 @@ class RedisBroker(Broker):
         logger.info("redis queue %s opened on %s", factory.queue, connection.redacted_url)
         return queue
 
+    async def list_queues(self) -> list[str]:
+        """From a ``SCAN`` of ``{prefix:*}:meta`` (every script stamps its queue's meta hash), so
+        Redis is never blocked by a ``KEYS`` on a big keyspace."""
+        connection = await self._connection_or_new()
+        prefix = self._settings.key_prefix
+        pattern, head, tail = f"{{{prefix}:*}}:meta", f"{{{prefix}:", "}:meta"
+        names: set[str] = set()
+        async with connection.guard("list queues"):
+            async for key in connection.commands.scan_iter(match=pattern, count=1000):
+                text = key.decode() if isinstance(key, bytes) else str(key)
+                if text.startswith(head) and text.endswith(tail):
+                    names.add(text[len(head) : -len(tail)])
+        return sorted(names - {""})
+
     async def close(self) -> None:
         queues, self._queues = self._queues, []
         for queue in queues:

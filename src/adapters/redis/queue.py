@@ -71,6 +71,7 @@ from domain.queue.options import JobOptions
 logger = logging.getLogger(__name__)
 
 MIN_WAIT_S = 0.001
+DRAIN_BATCH = 1000  # jobs deleted per drain script
 MAX_CHUNK_PAYLOAD_CHARS = 4 * 1024 * 1024  # a chunk of big payloads is cut early: no huge script argument
 _JSON = json.JSONDecoder()
 REWRITE_PAGE = 500
@@ -242,6 +243,15 @@ class RedisQueue(QueueBackend):
     async def clean(self, grace_ms: int, state: JobState, limit: int = 1000) -> int:
         state = clean_arguments(grace_ms, state, limit)
         return int(await self._run("clean", grace_ms, str(state), limit))
+
+    async def drain(self) -> int:
+        """In batches of ``DRAIN_BATCH`` (one script each) so Redis is never blocked for long."""
+        drained = 0
+        while True:
+            count = int(await self._run("drain", DRAIN_BATCH))
+            drained += count
+            if count < DRAIN_BATCH:
+                return drained
 
     async def get_stats(self) -> QueueStats:
         waiting, delayed, active, completed, failed, paused = await self._run("read", "stats")

@@ -32,6 +32,7 @@ SCRIPT_NAMES = (
     "replace_data",
     "pause",
     "clean",
+    "drain",
     "purge",
     "reprocess",
     "read",

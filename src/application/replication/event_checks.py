@@ -235,7 +235,7 @@ def check_event(event: ev.QueueEvent) -> None:
             _lease(event.lease)
             _str(event.text, "text")
             _int(event.keep, "keep", 0)
-        case ev.Pause() | ev.Resume() | ev.Tick():
+        case ev.Pause() | ev.Resume() | ev.Drain() | ev.Tick():
             pass
         case _:
             raise TypeError(f"not a queue event: {type(event).__name__}")

@@ -118,6 +118,8 @@ def _encode_event(event: ev.QueueEvent) -> Obj:
                 "state": str(event.state),
                 "limit": event.limit,
             }
+        case ev.Drain():
+            return {"t": "drain", "now": event.now}
         case ev.Reprocess():
             return {"t": "reprocess", "now": event.now, "id": event.job_id}
         case ev.ReprocessAll():
@@ -303,6 +305,7 @@ _DECODERS: dict[str, Callable[[Obj], ev.QueueEvent]] = {
     "pause": lambda d: ev.Pause(now=_now(d)),
     "resume": lambda d: ev.Resume(now=_now(d)),
     "clean": _clean,
+    "drain": lambda d: ev.Drain(now=_now(d)),
     "reprocess": lambda d: ev.Reprocess(job_id=vc.get_str(d, "id"), now=_now(d)),
     "reprocess_all": lambda d: ev.ReprocessAll(selection=vc.decode_filter(d.get("selection")), now=_now(d)),
     "purge": lambda d: ev.PurgeDeadLetters(older_than_ms=vc.get_int(d, "older_than_ms"), now=_now(d)),

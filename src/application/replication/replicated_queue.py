@@ -134,6 +134,10 @@ class ReplicatedQueue(QueueBackend):
         cleaned: int = await self._engine.submit(event)
         return cleaned
 
+    async def drain(self) -> int:
+        drained: int = await self._engine.submit(ev.Drain(now=self._clock()))
+        return drained
+
     async def get_stats(self) -> QueueStats:
         return (await self._engine.sync()).stats()
 

@@ -107,6 +107,13 @@ class Clean:
 
 
 @dataclass(frozen=True, slots=True)
+class Drain:
+    """Delete every waiting and delayed job."""
+
+    now: int
+
+
+@dataclass(frozen=True, slots=True)
 class Reprocess:
     job_id: str
     now: int
@@ -175,6 +182,7 @@ QueueEvent = (
     | Pause
     | Resume
     | Clean
+    | Drain
     | Reprocess
     | ReprocessAll
     | PurgeDeadLetters

@@ -331,6 +331,15 @@ class QueueStateMachine:
             self._delete(self.jobs[job_id])
         return len(victims)
 
+    def on_drain(self, event: ev.Drain) -> int:
+        self._advance(event.now)
+        victims = [
+            record for record in self.jobs.values() if record.state in (JobState.WAITING, JobState.DELAYED)
+        ]
+        for record in victims:
+            self._delete(record)
+        return len(victims)
+
     def on_reprocess(self, event: ev.Reprocess) -> bool:
         self._advance(event.now)
         record = self.jobs.get(event.job_id)
@@ -673,6 +682,7 @@ _HANDLERS: dict[type, str] = {
     ev.Pause: "on_pause",
     ev.Resume: "on_resume",
     ev.Clean: "on_clean",
+    ev.Drain: "on_drain",
     ev.Reprocess: "on_reprocess",
     ev.ReprocessAll: "on_reprocess_all",
     ev.PurgeDeadLetters: "on_purge_dead_letters",

@@ -82,6 +82,11 @@ class IGenericQueue(ABC):
         """Remove up to ``limit`` completed or failed jobs finished more than ``grace_ms`` ago."""
 
     @abstractmethod
+    async def drain(self) -> int:
+        """Delete every waiting and delayed job; returns how many. Active, completed and failed
+        jobs (dead letters) stay. Their idempotency keys stay, as with ``remove_job``."""
+
+    @abstractmethod
     async def get_stats(self) -> QueueStats:
         """Exact counts per state and the paused flag."""
 

@@ -193,7 +193,17 @@ def test_a_job_added_through_a_directly_opened_redis_queue_is_counted_by_backbon
     code = main(["stats", queue_name, "--broker", redis_broker.url, "--json"])
 
     assert code == 0
-    assert json.loads(capsys.readouterr().out)[queue_name]["waiting"] == 1
+    assert json.loads(capsys.readouterr().out) == [
+        {
+            "queue": queue_name,
+            "waiting": 1,
+            "delayed": 0,
+            "active": 0,
+            "completed": 0,
+            "failed": 0,
+            "paused": False,
+        }
+    ]
 
 
 async def _add_one_job_directly(url: str, queue_name: str) -> None:
@@ -216,7 +226,8 @@ def test_the_broker_flag_replaces_only_the_url_of_the_config_files_broker_settin
         container.broker.override(providers.Object(MemoryBroker()))
 
     code = main(
-        ["stats", "reports-export", "--config", str(config), "--broker", "memory://"], container_hook=hook
+        ["stats", "transaction-processing", "--config", str(config), "--broker", "memory://"],
+        container_hook=hook,
     )
 
     assert code == 0

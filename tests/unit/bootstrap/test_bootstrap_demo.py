@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from bootstrap.cli import main
@@ -46,3 +49,44 @@ async def test_every_payment_ends_settled_and_every_email_delivered_or_dead_lett
     assert settlement.delayed > 0
     assert summary.queues["slack-alerts"].jobs == summary.high_value == summary.alerts_posted
     assert summary.deduplicated > 0
+
+
+def test_the_demo_puts_the_job_log_lines_in_the_file_it_names_not_on_the_terminal(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    log_file = tmp_path / "demo.log"
+    code = main(["demo", "--payments", "40", "--seed", "3", "--log-file", str(log_file)])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert f"per-job log lines go to {log_file}" in captured.out
+    lines = log_file.read_text(encoding="utf-8").splitlines()
+    assert lines and all(" WARNING " in line or " ERROR " in line for line in lines)
+    assert f"log: {len(lines)} lines (warnings and errors of the jobs) in {log_file}" in captured.out
+    assert "WARNING" not in captured.err and "ERROR" not in captured.err
+
+
+def test_the_demo_with_verbose_prints_the_job_log_lines_on_the_terminal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["demo", "--payments", "40", "--seed", "3", "--verbose"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "per-job log lines go to" not in captured.out
+    assert "injected" in captured.err
+
+
+def test_the_demo_with_json_prints_the_summary_as_one_document(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    log_file = tmp_path / "demo.log"
+    code = main(["demo", "--payments", "20", "--seed", "3", "--json", "--log-file", str(log_file)])
+    document = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert document["drained"] is True
+    assert [row["queue"] for row in document["queues"]] == [
+        "notification-email",
+        "slack-alerts",
+        "transaction-processing",
+    ]
+    assert document["log_file"] == str(log_file)
+    assert document["log_lines"] == len(log_file.read_text(encoding="utf-8").splitlines())

@@ -104,10 +104,10 @@ def test_dlq_and_clean_commands_are_recorded_with_their_counts(run: Run) -> None
 
 def test_the_log_is_filtered_by_queue_and_actor(run: Run) -> None:
     run("pause", QUEUE, "--actor", "alice")
-    run("pause", "notification-dispatch", "--actor", "bob")
+    run("pause", "notification-email", "--actor", "bob")
 
     assert [e["actor"] for e in _entries(run, "--queue", QUEUE)] == ["alice"]
-    assert [e["queue"] for e in _entries(run, "--actor", "bob")] == ["notification-dispatch"]
+    assert [e["queue"] for e in _entries(run, "--actor", "bob")] == ["notification-email"]
 
 
 def test_the_table_shows_one_row_per_entry(run: Run) -> None:
@@ -135,7 +135,8 @@ def test_a_failed_audit_write_makes_the_command_exit_1_saying_the_action_was_don
     assert "JsonLinesAuditSink" in err
     monkeypatch.delenv("BACKBONE_AUDIT__FILE")
     code, out, _ = run("stats", QUEUE, "--json")
-    assert json.loads(out)[QUEUE]["paused"] is True
+    [stats] = json.loads(out)
+    assert (stats["queue"], stats["paused"]) == (QUEUE, True)
 
 
 def test_the_audit_file_mirrors_every_entry_as_a_json_line(

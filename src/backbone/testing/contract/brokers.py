@@ -120,6 +120,14 @@ class UrlBrokerUnderTest(ProcessBrokerUnderTest):
         broker = self._broker(url, connect_timeout_ms=timeout_ms, operation_timeout_ms=timeout_ms)
         return await broker.open_queue(JobFactory(queue, job_types))
 
+    async def list_queues(self) -> list[str]:
+        broker = self._broker(
+            self._connect_url,
+            connect_timeout_ms=CONNECT_TIMEOUT_MS,
+            operation_timeout_ms=OPERATION_TIMEOUT_MS[self.name],
+        )
+        return await broker.list_queues()
+
     async def write_raw_record(self, queue: str, raw: bytes) -> None:
         writers = {"redis": _write_redis, "rabbitmq": _write_rabbitmq, "kafka": _write_kafka}
         await writers[self.name](self.url, queue, raw)

@@ -72,6 +72,9 @@ class CrashableQueue(QueueBackend):
     async def clean(self, grace_ms: int, state: Any, limit: int = 1000) -> int:
         return await self._alive().clean(grace_ms, state, limit)
 
+    async def drain(self) -> int:
+        return await self._alive().drain()
+
     async def get_stats(self) -> Any:
         return await self._alive().get_stats()
 
@@ -175,6 +178,9 @@ class MemoryBrokerUnderTest(BrokerUnderTest):
         closed = MemoryBroker()
         await closed.close()
         return await closed.open_queue(JobFactory(queue, job_types))
+
+    async def list_queues(self) -> list[str]:
+        return await self.broker.list_queues()
 
     async def write_raw_record(self, queue: str, raw: bytes) -> None:
         handle = self.broker.queue(JobFactory(queue, contract_job_types()))

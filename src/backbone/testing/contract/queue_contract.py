@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from application.jobs.job_types import JobTypes
+from backbone.testing.contract.admin_behaviours import AdminBehaviours
 from backbone.testing.contract.consumer_behaviours import ConsumerBehaviours
 from backbone.testing.contract.encryption_behaviours import EncryptionBehaviours
 from backbone.testing.contract.handback_behaviours import HandBackBehaviours
@@ -34,6 +35,7 @@ class QueueContract(
     HookBehaviours,
     InputFuzzBehaviours,
     PoisonBehaviours,
+    AdminBehaviours,
     EncryptionBehaviours,
     InspectionBehaviours,
 ):

@@ -72,6 +72,10 @@ class BrokerUnderTest(ABC):
         """
 
     @abstractmethod
+    async def list_queues(self) -> list[str]:
+        """``Broker.list_queues`` of a fresh broker client (as the ``backbone queues`` command has)."""
+
+    @abstractmethod
     async def write_raw_record(self, queue: str, raw: bytes) -> None:
         """Write ``raw`` where this broker keeps jobs, the way a raw client of the broker could.
 
