@@ -2,7 +2,8 @@
 
 ``with_hooks(backend, hooks)`` is called once where a queue is opened; it returns the backend
 itself when no hook observes adds, so a queue without producer hooks pays nothing. Every other
-operation is passed through unchanged (the worker's events come from the worker, not from here).
+operation is passed through unchanged (the worker's events come from the worker, not from here),
+except the run-time schedule changes, which ``on_schedule_changed`` sees (ADR 0022).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from application.hooks import Adding, Hooks
+from application.hooks import Adding, Hooks, ScheduleChange
 from application.queue_backend import ClaimedJob, ClaimRequest, FailureReport, LeaseRef, QueueBackend
 from domain.queue.job import (
     DeadLetter,
@@ -24,11 +25,12 @@ from domain.queue.job import (
 )
 from domain.queue.metadata import JobMetadata
 from domain.queue.options import JobOptions
+from domain.queue.schedule import Schedule
 
 
 def with_hooks(backend: QueueBackend, hooks: Hooks) -> QueueBackend:
     """``backend`` with the producer hooks of ``hooks`` around its adds (itself if there are none)."""
-    if not hooks.observes_adds:
+    if not hooks.observes_adds and not hooks.observes_schedules:
         return backend
     return HookedQueue(backend, hooks)
 
@@ -81,6 +83,33 @@ class HookedQueue(QueueBackend):
         adding.duration_ms = (time.perf_counter() - started) * 1000
         adding.error = error
         self.hooks.after_add(adding)
+
+    # --- run-time schedules: the admin hook -------------------------------------------------------
+
+    async def upsert_schedule(self, schedule: Schedule) -> Schedule:
+        change = ScheduleChange(self.inner.name, "upsert", str(getattr(schedule, "name", "")))
+        try:
+            change.schedule = await self.inner.upsert_schedule(schedule)
+        except BaseException as error:
+            change.error = error
+            raise
+        finally:
+            self.hooks.on_schedule_changed(change)
+        return change.schedule
+
+    async def remove_schedule(self, name: str) -> bool:
+        change = ScheduleChange(self.inner.name, "remove", str(name))
+        try:
+            change.removed = await self.inner.remove_schedule(name)
+        except BaseException as error:
+            change.error = error
+            raise
+        finally:
+            self.hooks.on_schedule_changed(change)
+        return change.removed
+
+    async def list_schedules(self) -> list[Schedule]:
+        return await self.inner.list_schedules()
 
     # --- everything else: passed through -------------------------------------------------------------
 

@@ -9,6 +9,8 @@ order given, synchronously on the event loop, with a record of what happened:
 - worker: ``on_claimed`` per claimed batch, then per attempt (an ``Attempt``): ``on_started``,
   ``on_completed``, ``on_retry_scheduled``, ``on_dead_lettered``, ``on_lease_lost``,
   ``on_handed_back`` (no handler for the name here, ADR 0017); ``on_released`` at shutdown.
+- admin: ``on_schedule_changed`` after every ``upsert_schedule`` / ``remove_schedule`` through the
+  same ``HookedQueue`` (a ``ScheduleChange``, ADR 0022), e.g. for an audit log.
 
 A hook must not block (hand slow work to a task or a thread) and should not raise: an exception
 from a hook is logged with the hook's name and dropped, it never changes what happens to a job.
@@ -26,6 +28,7 @@ from typing import Any
 
 from application.queue_backend import ClaimedJob, LeaseRef
 from domain.queue.job import Job, NewJob
+from domain.queue.schedule import Schedule
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +50,20 @@ class Adding:
     error: BaseException | None = None
     duration_ms: float = 0.0
     state: dict[object, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ScheduleChange:
+    """One ``upsert_schedule`` (``action="upsert"``, ``schedule`` set) or ``remove_schedule``
+    (``action="remove"``, ``removed`` whether it existed) on ``queue``, after the store; ``error``
+    is what the call raised (refused input, a broker outage), nothing was changed then."""
+
+    queue: str
+    action: str
+    name: str
+    schedule: Schedule | None = None
+    removed: bool = False
+    error: BaseException | None = None
 
 
 class Attempt:
@@ -152,6 +169,11 @@ class Hook:
     def on_released(self, queue: str, leases: Sequence[LeaseRef]) -> None:
         """Reserved jobs that never started were handed back at shutdown."""
 
+    # --- admin ------------------------------------------------------------------------------------
+
+    def on_schedule_changed(self, change: ScheduleChange) -> None:
+        """A run-time schedule was stored or removed (or the call failed: ``change.error``)."""
+
 
 def _overriders(hooks: Sequence[Hook], event: str) -> tuple[Callable[..., None], ...]:
     """The bound methods of the hooks that override ``event`` (the base class's no-op is skipped)."""
@@ -175,6 +197,7 @@ class Hooks:
         "_on_lease_lost",
         "_on_released",
         "_on_retry_scheduled",
+        "_on_schedule_changed",
         "_on_started",
         "hooks",
     )
@@ -194,10 +217,15 @@ class Hooks:
         self._on_lease_lost = _overriders(self.hooks, "on_lease_lost")
         self._on_handed_back = _overriders(self.hooks, "on_handed_back")
         self._on_released = _overriders(self.hooks, "on_released")
+        self._on_schedule_changed = _overriders(self.hooks, "on_schedule_changed")
 
     @property
     def observes_adds(self) -> bool:
         return bool(self._before_add or self._after_add)
+
+    @property
+    def observes_schedules(self) -> bool:
+        return bool(self._on_schedule_changed)
 
     def before_add(self, adding: Adding) -> None:
         _call_each(self._before_add, adding)
@@ -228,6 +256,9 @@ class Hooks:
 
     def on_released(self, queue: str, leases: Sequence[LeaseRef]) -> None:
         _call_each(self._on_released, queue, leases)
+
+    def on_schedule_changed(self, change: ScheduleChange) -> None:
+        _call_each(self._on_schedule_changed, change)
 
 
 def _call_each(calls: tuple[Callable[..., None], ...], *args: Any) -> None:

@@ -227,6 +227,9 @@ def check_event(event: ev.QueueEvent) -> None:
             if not isinstance(event.raw, bytes):
                 _refuse("raw", "must be bytes", event.raw)
             _str(event.reason, "reason")
+        case ev.PutSchedule():
+            _str(event.name, "schedule.name")
+            _opt_str(event.definition, "schedule")
         case ev.Pause() | ev.Resume() | ev.Tick():
             pass
         case _:

@@ -124,6 +124,8 @@ def _encode_event(event: ev.QueueEvent) -> Obj:
                 "raw": vc.encode_bytes(event.raw),
                 "reason": event.reason,
             }
+        case ev.PutSchedule():
+            return {"t": "schedule", "now": event.now, "name": event.name, "def": event.definition}
         case ev.Tick():
             return {"t": "tick", "now": event.now}
     raise TypeError(f"not a queue event: {type(event).__name__}")
@@ -282,6 +284,9 @@ _DECODERS: dict[str, Callable[[Obj], ev.QueueEvent]] = {
     "reprocess_all": lambda d: ev.ReprocessAll(selection=vc.decode_filter(d.get("selection")), now=_now(d)),
     "purge": lambda d: ev.PurgeDeadLetters(older_than_ms=vc.get_int(d, "older_than_ms"), now=_now(d)),
     "malformed": _malformed,
+    "schedule": lambda d: ev.PutSchedule(
+        name=vc.get_str(d, "name"), definition=vc.get_opt_str(d, "def"), now=_now(d)
+    ),
     "tick": lambda d: ev.Tick(now=_now(d)),
 }
 

@@ -135,6 +135,16 @@ class RecordMalformed:
 
 
 @dataclass(frozen=True, slots=True)
+class PutSchedule:
+    """Store the run-time schedule ``name`` (``definition``: its JSON text, checked by the adding
+    process) or delete it (``None``), ADR 0022."""
+
+    name: str
+    definition: str | None
+    now: int
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """Time passes: promote due delayed jobs, recover expired leases, expire idempotency keys."""
 
@@ -158,5 +168,6 @@ QueueEvent = (
     | ReprocessAll
     | PurgeDeadLetters
     | RecordMalformed
+    | PutSchedule
     | Tick
 )

@@ -21,6 +21,7 @@ from backbone.testing.contract.input_fuzz_behaviours import InputFuzzBehaviours
 from backbone.testing.contract.poison_behaviours import PoisonBehaviours
 from backbone.testing.contract.producer_behaviours import ProducerBehaviours
 from backbone.testing.contract.reliability_behaviours import ReliabilityBehaviours
+from backbone.testing.contract.schedule_behaviours import ScheduleBehaviours
 from backbone.testing.contract.support import BrokerUnderTest
 
 
@@ -32,6 +33,7 @@ class QueueContract(
     HookBehaviours,
     InputFuzzBehaviours,
     PoisonBehaviours,
+    ScheduleBehaviours,
 ):
     """Every behaviour of the contract; subclasses only build the broker."""
 

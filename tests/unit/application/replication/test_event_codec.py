@@ -92,6 +92,8 @@ EVERY_EVENT: list[ev.QueueEvent] = [
     ),
     ev.PurgeDeadLetters(older_than_ms=1000, now=14),
     ev.RecordMalformed(job_id="malformed-3", raw=b"\x00\xff not json", reason="bad", now=15),
+    ev.PutSchedule(name="nightly", definition='{"name":"nightly"}', now=17),
+    ev.PutSchedule(name="nightly", definition=None, now=18),
     ev.Tick(now=16),
 ]
 
