@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bootstrap import commands
+from bootstrap import cli_schedules, commands
 from bootstrap.bench import BenchParameters, run_benchmark
 from bootstrap.broker_table import DISTRIBUTION
 from bootstrap.container import Container, build_container, shutdown
@@ -147,11 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--timeout-ms", type=int, default=5000)
 
-    p = command("schedules", "the enabled modules' schedules (repeatable jobs)")
+    p = command("schedules", "declared and run-time schedules (repeatable jobs)")
     sched = p.add_subparsers(dest="schedules_command", required=True, parser_class=_Parser)
     s = sched.add_parser("list", parents=[common], help="each schedule with its next fire times")
     s.add_argument("--next", type=int, default=3, metavar="N", help="how many next fire times (default 3)")
     s.add_argument("--json", action="store_true")
+    cli_schedules.add_subcommands(sched, common)
 
     p = command("demo", "the payment-completed scenario end to end")
     p.add_argument("--payments", type=int)
@@ -259,7 +260,7 @@ COMMANDS: dict[str, Command] = {
     "resume": commands.cmd_pause,
     "clean": commands.cmd_clean,
     "health": commands.cmd_health,
-    "schedules": commands.cmd_schedules,
+    "schedules": cli_schedules.cmd_schedules,
     "demo": _cmd_demo,
     "bench": _cmd_bench,
 }

@@ -14,7 +14,6 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from application.worker import Worker
@@ -296,39 +295,3 @@ async def cmd_health(args: argparse.Namespace, container: Container) -> int:
         )
         out(table(headers, rows))
     return EXIT_OK if all(entry.up for entry in report) else EXIT_FAILED
-
-
-async def cmd_schedules(args: argparse.Namespace, container: Container) -> int:
-    """``schedules list``: the enabled modules' schedules and their next fire times (no broker)."""
-    if not 1 <= args.next <= 100:
-        raise SettingsError("--next", f"must be in 1..100 (got {args.next})")
-    rows: tuple[ScheduleRow, ...] = container.schedules()
-    now = container.clock()()
-    result = []
-    for row in rows:
-        schedule = row.timetable.schedule
-        upcoming = row.timetable.upcoming(now, args.next)
-        result.append(
-            {
-                "name": schedule.name,
-                "module": row.module,
-                "queue": row.queue,
-                "job": schedule.job,
-                "timetable": schedule.cron if schedule.cron is not None else f"every {schedule.every_ms} ms",
-                "timezone": schedule.timezone,
-                "next": [_iso(slot) for slot in upcoming],
-            }
-        )
-    if args.json:
-        out(to_json(result))
-    else:
-        table_rows = [
-            (r["name"], r["queue"], r["job"], r["timetable"], r["timezone"], ", ".join(r["next"]) or "ended")
-            for r in result
-        ]
-        out(table(("schedule", "queue", "job", "timetable", "timezone", "next fire (UTC)"), table_rows))
-    return EXIT_OK
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
