@@ -30,6 +30,7 @@ from application.queue_backend import QueueBackend
 from application.worker import Worker
 from bootstrap.commands import out, run_workers
 from bootstrap.container import Container
+from bootstrap.demo_cleanup import DemoCleanup
 from bootstrap.demo_summary import DemoSummary, QueueSummary, print_summary, refused_for_good
 from bootstrap.modules import ModuleRuntime
 from bootstrap.queues import QueueHandles
@@ -203,7 +204,10 @@ async def run_demo(container: Container, options: DemoOptions) -> DemoSummary:
     ]
 
     # The memory broker starts empty; a persistent one may hold an earlier run's jobs.
-    run_tag = "" if handles.broker.url.startswith("memory:") else f"{secrets.token_hex(3)}-"
+    persistent = not handles.broker.url.startswith("memory:")
+    run_tag = f"{secrets.token_hex(3)}-" if persistent else ""
+    cleanup = await DemoCleanup.prepare(container, factory, persistent)  # seed 003's schedule
+    running = [*workers, *cleanup.workers]
     events = make_events(options, dt.datetime.now(dt.UTC), run_tag)
     replay_rng = random.Random(options.seed + 99)
     replays = [pair for pair in events if replay_rng.random() < options.replay_rate]
@@ -219,10 +223,11 @@ async def run_demo(container: Container, options: DemoOptions) -> DemoSummary:
     )
     started = time.perf_counter()
     workers_started = asyncio.Event()
-    runner = asyncio.create_task(run_workers(workers, on_started=workers_started.set))
+    runner = asyncio.create_task(run_workers(running, on_started=workers_started.set))
     try:
         async with asyncio.timeout(options.timeout_s):
             await workers_started.wait()  # signal handlers are in place from here on
+        cleanup.start()
         for index, (event, meta) in enumerate([*events, *replays]):
             if runner.done():  # SIGINT/SIGTERM stopped the workers: stop publishing too
                 break
@@ -240,13 +245,16 @@ async def run_demo(container: Container, options: DemoOptions) -> DemoSummary:
                 if job.state is JobState.DELAYED:
                     row.delayed += 1
         summary.drained = await _wait_drained(backends, summary, started, options.timeout_s, runner)
+        await cleanup.finish(max(1.0, options.timeout_s - (time.perf_counter() - started)))
     finally:
-        for worker in workers:
+        await cleanup.stop()
+        for worker in running:
             worker.request_stop()
         await runner
     summary.total_s = time.perf_counter() - started
     await _collect(container, recorded, workers, backends, summary, f"pay-{options.seed}-{run_tag}")
     print_summary(summary)
+    cleanup.report()
     return summary
 
 
