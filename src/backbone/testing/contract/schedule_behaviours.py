@@ -99,6 +99,23 @@ class ScheduleBehaviours:
         assert sum(s.counts.added for s in schedulers) == 2
         assert sum(s.counts.deduplicated for s in schedulers) == 2
 
+    async def test_a_stored_schedule_outlives_the_client_that_stored_it(
+        self, broker: BrokerUnderTest, queue_name: str, job_types: JobTypes
+    ) -> None:
+        first = await broker.open_queue(queue_name, job_types, fast_defaults())
+        try:
+            schedule = await first.upsert_schedule(_schedule())
+        finally:
+            await first.close()
+        later = await broker.open_queue(queue_name, job_types, fast_defaults())  # as a restarted process
+        try:
+            assert await later.list_schedules() == [schedule]
+            slot = _slot()
+            await _schedulers(later)[0].tick(slot)
+            assert await later.get_job(schedule.slot_key(slot)) is not None
+        finally:
+            await later.close()
+
     async def test_a_removed_schedule_adds_no_more_jobs(self, queue: Any, other_client: Any) -> None:
         schedule = await queue.upsert_schedule(_schedule())
         schedulers = _schedulers(queue, other_client)
