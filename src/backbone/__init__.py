@@ -15,7 +15,8 @@ Write a handler::
 
 Observe the producer and the worker (metrics, tracing, audit; ADR 0016)::
 
-    Hook (subclass it; ``[app] hooks`` or ``Backbone.open(hooks=[...])``), Adding, Attempt
+    Hook (subclass it; ``[app] hooks`` or ``Backbone.open(hooks=[...])``), Adding, Attempt,
+    ScheduleChange (``on_schedule_changed``, ADR 0022)
 
 Open queues by URL and run workers in this process::
 
@@ -34,7 +35,7 @@ from backbone._layout import check_layout
 
 check_layout()  # before anything below imports one of the four packages
 
-from application.hooks import Adding, Attempt, Hook  # noqa: E402
+from application.hooks import Adding, Attempt, Hook, ScheduleChange  # noqa: E402
 from application.worker import Worker, WorkerOptions  # noqa: E402
 from bootstrap.app import Backbone  # noqa: E402
 from bootstrap.modules import ModuleError, UnhandledQueueError  # noqa: E402
@@ -103,6 +104,7 @@ __all__ = [
     "RateLimit",
     "RetryableError",
     "Schedule",
+    "ScheduleChange",
     "SettingsError",
     "SyncProducer",
     "UnhandledQueueError",

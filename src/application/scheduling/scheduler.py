@@ -88,10 +88,10 @@ class Scheduler:
         runtime = [entry for by_name in self._runtime.values() for entry in by_name.values()]
         return self.entries + runtime
 
-    async def refresh(self) -> None:
+    async def refresh(self, now_ms: int | None = None) -> None:
         """Read the run-time schedules of every source queue; a queue that cannot be read keeps the
         schedules read before (logged), so an outage does not stop what was already known."""
-        self._refreshed_at = self.clock()
+        self._refreshed_at = self.clock() if now_ms is None else now_ms
         declared = {(entry.queue.name, entry.timetable.schedule.name) for entry in self.entries}
         for queue in self.sources:
             try:
@@ -156,7 +156,7 @@ class Scheduler:
         """One look at every schedule: add its due slot unless this process already did."""
         now = self.clock() if now_ms is None else now_ms
         if self.sources and (self._refreshed_at is None or abs(now - self._refreshed_at) >= self.refresh_ms):
-            await self.refresh()
+            await self.refresh(now)
         jobs = []
         for entry in self.all_entries:
             slot = entry.timetable.due(now)
