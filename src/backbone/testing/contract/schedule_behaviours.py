@@ -1,10 +1,10 @@
-"""Contract behaviours 29 and 30: run-time schedules stored on the broker, and job-type policies (ADR 0022).
+"""Contract behaviours 30 and 31: run-time schedules stored on the broker, and job-type policies (ADR 0022).
 
-29. A schedule added through the port is stored on the broker: another client lists it, and two
+30. A schedule added through the port is stored on the broker: another client lists it, and two
     schedulers (as two worker processes run) add exactly one job per slot from it; once removed, no
     slot is added; a bad schedule is refused naming the field and nothing is stored; the admin hook
     sees every change.
-30. A job type's attempts, backoff and timeout override the queue's defaults and a job's own options
+31. A job type's attempts, backoff and timeout override the queue's defaults and a job's own options
     override them: the stored job shows the resolved options, and the worker honours them.
 """
 
@@ -69,7 +69,7 @@ class ChangeRecorder(Hook):
 
 
 class ScheduleBehaviours:
-    # 29. run-time schedules ----------------------------------------------------------------------
+    # 30. run-time schedules ----------------------------------------------------------------------
 
     async def test_a_schedule_added_at_run_time_is_stored_on_the_broker_for_every_client(
         self, queue: Any, other_client: Any
@@ -173,7 +173,7 @@ class ScheduleBehaviours:
             (queue.name, "remove", "ct-audited", None, True, type(None)),
         ]
 
-    # 30. job-type policies -------------------------------------------------------------------------
+    # 31. job-type policies -------------------------------------------------------------------------
 
     @pytest.fixture
     def policy_types(self) -> JobTypes:
