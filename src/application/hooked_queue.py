@@ -12,7 +12,14 @@ import time
 from collections.abc import Sequence
 
 from application.hooks import Adding, Hooks, ScheduleChange
-from application.queue_backend import ClaimedJob, ClaimRequest, FailureReport, LeaseRef, QueueBackend
+from application.queue_backend import (
+    ClaimedJob,
+    ClaimRequest,
+    FailureReport,
+    LeaseRef,
+    PayloadRewrite,
+    QueueBackend,
+)
 from domain.queue.job import (
     DeadLetter,
     DeadLetterFilter,
@@ -118,6 +125,10 @@ class HookedQueue(QueueBackend):
 
     async def remove_job(self, job_id: str) -> bool:
         return await self.inner.remove_job(job_id)
+
+    async def rewrite_payloads(self, rewrite: PayloadRewrite) -> int:
+        # Key rotation (ADR 0023): an admin action, recorded by the admin hooks as "keys.rotate".
+        return await self.inner.rewrite_payloads(rewrite)
 
     async def pause(self) -> None:
         await self.inner.pause()

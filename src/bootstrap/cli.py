@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bootstrap import cli_schedules, commands
+from bootstrap import cli_keys, cli_schedules, cli_workers, commands
 from bootstrap.bench import BenchParameters, run_benchmark
 from bootstrap.broker_table import DISTRIBUTION
 from bootstrap.container import Container, build_container, shutdown
@@ -95,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="serve /metrics, /healthz and /readyz on this port (default: worker.metrics_port; off)",
     )
+    p.add_argument(
+        "--tracing",
+        action="store_true",
+        help="OpenTelemetry spans (the otel extra), exporters from OTEL_* (default: worker.tracing)",
+    )
+    cli_workers.add_parser(command("workers", "the live workers on the broker, from their heartbeats"))
 
     p = command("enqueue", "add one job and print it as JSON")
     p.add_argument("queue")
@@ -153,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--next", type=int, default=3, metavar="N", help="how many next fire times (default 3)")
     s.add_argument("--json", action="store_true")
     cli_schedules.add_subcommands(sched, common)
+
+    cli_keys.add_parser(sub, common, _Parser)  # backbone keys rotate/list/generate (ADR 0023)
 
     p = command("demo", "the payment-completed scenario end to end")
     p.add_argument("--payments", type=int)
@@ -261,6 +269,8 @@ COMMANDS: dict[str, Command] = {
     "clean": commands.cmd_clean,
     "health": commands.cmd_health,
     "schedules": cli_schedules.cmd_schedules,
+    "workers": cli_workers.cmd_workers,
+    "keys": cli_keys.cmd_keys,
     "demo": _cmd_demo,
     "bench": _cmd_bench,
 }

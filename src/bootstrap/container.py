@@ -24,6 +24,7 @@ from adapters.outbound.slack_webhook import SlackWebhookClient
 from application.clock import system_clock
 from application.hooks import Hook, Hooks
 from bootstrap.brokers import create_broker
+from bootstrap.encryption import payload_encryption
 from bootstrap.modules import ModuleCatalog, ModuleRuntime, catalog_job_types, load_hooks, load_modules
 from bootstrap.queues import QueueHandles
 from bootstrap.scheduling import schedule_table
@@ -77,6 +78,7 @@ class Container(containers.DeclarativeContainer):
     topology = providers.Singleton(Topology.from_modules, catalog, settings.provided.queues)
     broker = providers.Singleton(create_broker, settings.provided.broker, clock)
     job_types = providers.Singleton(catalog_job_types, catalog)
+    encryption = providers.Singleton(payload_encryption, settings.provided.encryption)  # ADR 0023
     schedules = providers.Singleton(schedule_table, catalog)  # the modules' schedules (ADR 0020)
     queues = providers.Singleton(
         QueueHandles,
@@ -87,6 +89,7 @@ class Container(containers.DeclarativeContainer):
         max_json_depth=config.json_depth_limit,
         job_types_of=catalog.provided.job_types_for,
         hooks=hooks,
+        encryption=encryption,
     )
 
     # --- outbound ports: what the sample modules' handlers are built from ----------------------
@@ -139,7 +142,7 @@ class Container(containers.DeclarativeContainer):
 
 def config_values(settings: Settings) -> dict[str, Any]:
     """The plain values the ``Configuration`` provider holds (secrets stay in ``settings``)."""
-    values = settings.model_dump(mode="json", exclude={"broker", "slack"})
+    values = settings.model_dump(mode="json", exclude={"broker", "slack", "encryption"})
     values["slack"] = {
         "alerts_channel": settings.slack.alerts_channel,
         "timeout_ms": settings.slack.timeout_ms,

@@ -121,6 +121,10 @@ class WorkerSettings(_Section):
     readiness_max_failure_rates: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
         default_factory=dict
     )
+    # heartbeats on the broker, listed by `backbone workers` (ADR 0025); a killed worker drops out
+    # within 3 intervals; 0 turns them off
+    heartbeat_interval_ms: Annotated[int, Field(ge=0, le=60_000)] = 5000
+    tracing: bool = False  # OpenTelemetry spans (the otel extra), exporters from the OTEL_* environment
 
 
 class BackoffSettings(_Section):
@@ -197,6 +201,27 @@ DEFAULT_MODULES = (
 MODULE_ENTRY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_]*)?$"
 
 
+class EncryptionSettings(_Section):
+    """Payload encryption at rest (ADR 0023, docs/security.md): opt-in per queue or per job name.
+
+    ``keys`` (or the lines of ``keys_file``) are ``key-id:base64-secret`` entries, oldest first: the
+    last one seals new payloads, every one opens. A process that only reads (a worker, the CLI)
+    needs the keys and not the lists. The secrets never appear in a repr, a log or an error.
+    """
+
+    keys: SecretStr | None = None
+    keys_file: str | None = None
+    queues: Annotated[tuple[str, ...], NoDecode] = ()  # every job of these queues is sealed
+    job_names: Annotated[tuple[str, ...], NoDecode] = ()  # jobs of these names are sealed on any queue
+
+    @field_validator("queues", "job_names", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+
 class AppSettings(_Section):
     """Which modules the composition root builds itself from (ADR 0014), and which hooks observe
     its queues and workers (ADR 0016).
@@ -248,6 +273,7 @@ class Settings(BaseSettings):
     outbound: OutboundSettings = Field(default_factory=OutboundSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
+    encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
     config_file: str | None = None
 
     @field_validator("queues")
@@ -338,7 +364,7 @@ def settings_error(exc: ValidationError) -> SettingsError:
 
 
 def _is_secret(location: str) -> bool:
-    return any(word in location for word in ("password", "webhook", "url", "secret"))
+    return any(word in location for word in ("password", "webhook", "url", "secret", "encryption.keys"))
 
 
 def settings_summary(settings: Settings) -> Mapping[str, Any]:
