@@ -7,7 +7,9 @@ The admin actions (``pause``, ``resume``, ``clean``, ``remove_job``, ``reprocess
 ``purge_dead_letters``) run, then ``hooks.after_admin`` is awaited with an ``AdminAction`` saying
 what was asked and what came of it; a new admin operation on the port is recorded by wrapping it in
 ``_admin`` the same way. Every other operation is passed through unchanged (the worker's events
-come from the worker, not from here).
+come from the worker, not from here), except the run-time schedule changes, which
+``on_schedule_changed`` sees and which are admin actions too (``schedule.upsert``,
+``schedule.remove``, ADR 0022).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from application.hooks import Adding, AdminAction, AdminRecordError, Hooks
+from application.hooks import Adding, AdminAction, AdminRecordError, Hooks, ScheduleChange
 from application.queue_backend import (
     ClaimedJob,
     ClaimRequest,
@@ -39,14 +41,15 @@ from domain.queue.job import (
 )
 from domain.queue.metadata import JobMetadata
 from domain.queue.options import JobOptions
+from domain.queue.schedule import Schedule
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 
 def with_hooks(backend: QueueBackend, hooks: Hooks) -> QueueBackend:
-    """``backend`` with the producer and admin hooks of ``hooks`` (itself if there are none)."""
-    if not (hooks.observes_adds or hooks.observes_admin):
+    """``backend`` with the producer, admin and schedule hooks of ``hooks`` (itself if there are none)."""
+    if not (hooks.observes_adds or hooks.observes_admin or hooks.observes_schedules):
         return backend
     return HookedQueue(backend, hooks)
 
@@ -123,6 +126,42 @@ class HookedQueue(QueueBackend):
         adding.duration_ms = (time.perf_counter() - started) * 1000
         adding.error = error
         self.hooks.after_add(adding)
+
+    # --- run-time schedules: the admin hook -------------------------------------------------------
+
+    async def upsert_schedule(self, schedule: Schedule) -> Schedule:
+        name = str(getattr(schedule, "name", ""))
+        return await self._admin("schedule.upsert", lambda: self._upsert(schedule), params={"name": name})
+
+    async def _upsert(self, schedule: Schedule) -> Schedule:
+        change = ScheduleChange(self.inner.name, "upsert", str(getattr(schedule, "name", "")))
+        try:
+            change.schedule = await self.inner.upsert_schedule(schedule)
+        except BaseException as error:
+            change.error = error
+            raise
+        finally:
+            self.hooks.on_schedule_changed(change)
+        return change.schedule
+
+    async def remove_schedule(self, name: str) -> bool:
+        return await self._admin(
+            "schedule.remove", lambda: self._remove(name), params={"name": str(name)}, outcome=_found
+        )
+
+    async def _remove(self, name: str) -> bool:
+        change = ScheduleChange(self.inner.name, "remove", str(name))
+        try:
+            change.removed = await self.inner.remove_schedule(name)
+        except BaseException as error:
+            change.error = error
+            raise
+        finally:
+            self.hooks.on_schedule_changed(change)
+        return change.removed
+
+    async def list_schedules(self) -> list[Schedule]:
+        return await self.inner.list_schedules()
 
     # --- everything else: passed through -------------------------------------------------------------
 

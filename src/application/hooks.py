@@ -14,6 +14,8 @@ order given, synchronously on the event loop, with a record of what happened:
   one async hook method, awaited by the action, and the one whose failure is reported: an audit
   entry that cannot be written makes the action raise ``AdminRecordError`` after it was done
   (ADR 0024).
+- admin: ``on_schedule_changed`` after every ``upsert_schedule`` / ``remove_schedule`` through the
+  same ``HookedQueue`` (a ``ScheduleChange``, ADR 0022), e.g. for an audit log.
 
 A hook must not block (hand slow work to a task or a thread) and should not raise: an exception
 from a hook is logged with the hook's name and dropped, it never changes what happens to a job.
@@ -33,6 +35,7 @@ from typing import Any, cast
 from application.queue_backend import ClaimedJob, LeaseRef
 from domain.queue.errors import QueueError
 from domain.queue.job import Job, JsonValue, NewJob
+from domain.queue.schedule import Schedule
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +114,20 @@ class AdminRecordError(QueueError):
             f"{action.describe()} {done} (outcome {action.outcome}), but its audit entry could not "
             f"be written: {reasons}"
         )
+
+
+@dataclass(slots=True)
+class ScheduleChange:
+    """One ``upsert_schedule`` (``action="upsert"``, ``schedule`` set) or ``remove_schedule``
+    (``action="remove"``, ``removed`` whether it existed) on ``queue``, after the store; ``error``
+    is what the call raised (refused input, a broker outage), nothing was changed then."""
+
+    queue: str
+    action: str
+    name: str
+    schedule: Schedule | None = None
+    removed: bool = False
+    error: BaseException | None = None
 
 
 class Attempt:
@@ -221,6 +238,8 @@ class Hook:
     async def after_admin(self, action: AdminAction) -> None:
         """An operator action is done (or failed): record it. Awaited by the action; an exception
         here is reported to the caller as ``AdminRecordError`` (the action itself stands)."""
+    def on_schedule_changed(self, change: ScheduleChange) -> None:
+        """A run-time schedule was stored or removed (or the call failed: ``change.error``)."""
 
 
 def _overriders(hooks: Sequence[Hook], event: str) -> tuple[Callable[..., None], ...]:
@@ -246,6 +265,7 @@ class Hooks:
         "_on_lease_lost",
         "_on_released",
         "_on_retry_scheduled",
+        "_on_schedule_changed",
         "_on_started",
         "hooks",
     )
@@ -266,6 +286,7 @@ class Hooks:
         self._on_handed_back = _overriders(self.hooks, "on_handed_back")
         self._on_released = _overriders(self.hooks, "on_released")
         self._after_admin = cast(AdminCalls, _overriders(self.hooks, "after_admin"))
+        self._on_schedule_changed = _overriders(self.hooks, "on_schedule_changed")
 
     @property
     def observes_adds(self) -> bool:
@@ -287,6 +308,10 @@ class Hooks:
                 causes.append(exc)
         if causes:
             raise AdminRecordError(action, causes)
+
+    @property
+    def observes_schedules(self) -> bool:
+        return bool(self._on_schedule_changed)
 
     def before_add(self, adding: Adding) -> None:
         _call_each(self._before_add, adding)
@@ -317,6 +342,9 @@ class Hooks:
 
     def on_released(self, queue: str, leases: Sequence[LeaseRef]) -> None:
         _call_each(self._on_released, queue, leases)
+
+    def on_schedule_changed(self, change: ScheduleChange) -> None:
+        _call_each(self._on_schedule_changed, change)
 
 
 def _call_each(calls: tuple[Callable[..., None], ...], *args: Any) -> None:

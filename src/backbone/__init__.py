@@ -19,7 +19,8 @@ Inspect (ADR 0026)::
 
 Observe the producer and the worker (metrics, tracing, audit; ADR 0016)::
 
-    Hook (subclass it; ``[app] hooks`` or ``Backbone.open(hooks=[...])``), Adding, Attempt
+    Hook (subclass it; ``[app] hooks`` or ``Backbone.open(hooks=[...])``), Adding, Attempt,
+    ScheduleChange (``on_schedule_changed``, ADR 0022)
 
 The audit log of admin actions (ADR 0024)::
 
@@ -47,7 +48,15 @@ check_layout()  # before anything below imports one of the four packages
 
 if TYPE_CHECKING:
     from application.audit import AuditEntry, AuditQuery
-    from application.hooks import Adding, AdminAction, AdminRecordError, Attempt, Hook, current_actor
+    from application.hooks import (
+        Adding,
+        AdminAction,
+        AdminRecordError,
+        Attempt,
+        Hook,
+        ScheduleChange,
+        current_actor,
+    )
     from application.worker import Worker, WorkerOptions
     from bootstrap.app import Backbone
     from bootstrap.modules import ModuleError, UnhandledQueueError
@@ -94,6 +103,7 @@ _EXPORTS: dict[str, str] = {
     "Adding": "application.hooks",
     "Attempt": "application.hooks",
     "Hook": "application.hooks",
+    "ScheduleChange": "application.hooks",
     "Worker": "application.worker",
     "WorkerOptions": "application.worker",
     "Backbone": "bootstrap.app",
@@ -189,6 +199,7 @@ __all__ = [
     "RateLimit",
     "RetryableError",
     "Schedule",
+    "ScheduleChange",
     "SettingsError",
     "SyncProducer",
     "UnhandledQueueError",

@@ -47,6 +47,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bootstrap.cli_workers",  # workers
     "bootstrap.cli_keys",  # keys rotate/list/generate
     "bootstrap.cli_audit",  # audit
+    "bootstrap.cli_schedules",  # schedules list/add/remove
 )
 
 QUIET_COMMANDS = ("worker",)  # every other command logs warnings only unless a level is asked for

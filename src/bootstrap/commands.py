@@ -1,5 +1,5 @@
 """The CLI's operator commands: worker, enqueue, stats, job, remove, drain, queues, dlq,
-pause/resume, clean, health, schedules; ``register`` adds their parsers (see ``bootstrap.cli``).
+pause/resume, clean, health; ``register`` adds their parsers (see ``bootstrap.cli``).
 
 Each command takes the parsed arguments and the container and returns the process exit code.
 Output goes to ``sys.stdout`` (looked up at call time): a table (times as ISO 8601 and relative)
@@ -494,42 +494,6 @@ async def _health_names(args: argparse.Namespace, container: Container) -> list[
     return names
 
 
-async def cmd_schedules(args: argparse.Namespace, container: Container) -> int:
-    """``schedules list``: the enabled modules' schedules and their next fire times (no broker)."""
-    from bootstrap.render import iso_time, table, to_json
-    from bootstrap.scheduling import ScheduleRow
-    from bootstrap.settings import SettingsError
-
-    if not 1 <= args.next <= 100:
-        raise SettingsError("--next", f"must be in 1..100 (got {args.next})")
-    rows: tuple[ScheduleRow, ...] = container.schedules()
-    now = container.clock()()
-    result = []
-    for row in rows:
-        schedule = row.timetable.schedule
-        upcoming = row.timetable.upcoming(now, args.next)
-        result.append(
-            {
-                "name": schedule.name,
-                "module": row.module,
-                "queue": row.queue,
-                "job": schedule.job,
-                "timetable": schedule.cron if schedule.cron is not None else f"every {schedule.every_ms} ms",
-                "timezone": schedule.timezone,
-                "next": [iso_time(slot) for slot in upcoming],
-            }
-        )
-    if args.json:
-        out(to_json(result))
-    else:
-        table_rows = [
-            (r["name"], r["queue"], r["job"], r["timetable"], r["timezone"], ", ".join(r["next"]) or "ended")
-            for r in result
-        ]
-        out(table(("schedule", "queue", "job", "timetable", "timezone", "next fire (UTC)"), table_rows))
-    return EXIT_OK
-
-
 # --- the parsers ------------------------------------------------------------------------------------
 
 
@@ -640,9 +604,3 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "queues", nargs="*", metavar="QUEUE", help="queues to check (default: every configured queue)"
     )
     p.add_argument("--timeout-ms", type=int, default=5000, help="a queue not answering in time is down")
-
-    p = command("schedules", "the enabled modules' schedules (repeatable jobs)", None)
-    sched = p.add_subparsers(dest="schedules_command", required=True, parser_class=type(p), metavar="ACTION")
-    s = sched.add_parser("list", parents=[common], help="each schedule with its next fire times")
-    s.set_defaults(run=cmd_schedules)
-    s.add_argument("--next", type=int, default=3, metavar="N", help="how many next fire times (default 3)")

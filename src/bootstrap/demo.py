@@ -16,6 +16,7 @@ import datetime as dt
 import random
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,7 @@ from application.worker import Worker
 from bootstrap.cli_common import out
 from bootstrap.commands import run_workers
 from bootstrap.container import Container
+from bootstrap.demo_cleanup import DemoCleanup
 from bootstrap.demo_output import JobLogs, job_logs, live_progress
 from bootstrap.demo_summary import (
     DemoSummary,
@@ -233,7 +235,10 @@ async def _run_demo(container: Container, options: DemoOptions, logs: JobLogs, a
     ]
 
     # The memory broker starts empty; a persistent one may hold an earlier run's jobs.
-    run_tag = "" if handles.broker.url.startswith("memory:") else f"{secrets.token_hex(3)}-"
+    persistent = not handles.broker.url.startswith("memory:")
+    run_tag = f"{secrets.token_hex(3)}-" if persistent else ""
+    cleanup = await DemoCleanup.prepare(container, factory, persistent)  # seed 003's schedule
+    running = [*workers, *cleanup.workers]
     events = make_events(options, dt.datetime.now(dt.UTC), run_tag)
     replay_rng = random.Random(options.seed + 99)
     replays = [pair for pair in events if replay_rng.random() < options.replay_rate]
@@ -254,18 +259,30 @@ async def _run_demo(container: Container, options: DemoOptions, logs: JobLogs, a
     rows = {worker.queue: _progress_row(summary.queues[worker.queue], worker) for worker in workers}
     started = time.perf_counter()
     workers_started = asyncio.Event()
-    runner = asyncio.create_task(run_workers(workers, on_started=workers_started.set))
+    runner = asyncio.create_task(run_workers(running, on_started=workers_started.set))
     try:
         async with live_progress(rows, enabled=not as_json):
             await _publish_and_drain(
-                options, handler, [*events, *replays], summary, backends, runner, workers_started, started
+                options,
+                handler,
+                [*events, *replays],
+                summary,
+                backends,
+                runner,
+                workers_started,
+                started,
+                on_ready=lambda: cleanup.start(announce=not as_json),
             )
+        await cleanup.finish(max(1.0, options.timeout_s - (time.perf_counter() - started)))
     finally:
-        for worker in workers:
+        await cleanup.stop()
+        for worker in running:
             worker.request_stop()
         await runner
     summary.total_s = time.perf_counter() - started
     await _collect(container, recorded, workers, backends, summary, f"pay-{options.seed}-{run_tag}")
+    if not as_json:
+        cleanup.report()
     return summary
 
 
@@ -286,9 +303,12 @@ async def _publish_and_drain(
     runner: asyncio.Task[None],
     workers_started: asyncio.Event,
     started: float,
+    *,
+    on_ready: Callable[[], None],
 ) -> None:
     async with asyncio.timeout(options.timeout_s):
         await workers_started.wait()  # signal handlers are in place from here on
+    on_ready()
     for index, (event, meta) in enumerate(events):
         if runner.done():  # SIGINT/SIGTERM stopped the workers: stop publishing too
             break

@@ -136,7 +136,7 @@ class ModuleCatalog:
         """Every enabled module's job types in one strict registry."""
         types = JobTypes()
         for job in self.jobs.values():
-            types.register(job.name, job.model)
+            types.add(job_type_of(job))
         return types
 
     def route(self, job_name: str) -> str | None:
@@ -149,12 +149,17 @@ class ModuleCatalog:
         return QueueJobTypes(queue, self)
 
 
+def job_type_of(job: JobSpec) -> JobType:
+    """A module's ``JobSpec`` as the registry's ``JobType``, with its policy (ADR 0022)."""
+    return JobType(job.name, job.model, attempts=job.attempts, backoff=job.backoff, timeout=job.timeout)
+
+
 class QueueJobTypes(JobTypes):
     """One queue's job types. A name some module routes to another queue is refused naming that
     queue: a job added where no handler runs it would only wait forever or be dead-lettered."""
 
     def __init__(self, queue: str, catalog: ModuleCatalog) -> None:
-        super().__init__(JobType(job.name, job.model) for job in catalog.jobs.values() if job.queue == queue)
+        super().__init__(job_type_of(job) for job in catalog.jobs.values() if job.queue == queue)
         self.queue = queue
         self._catalog = catalog
 

@@ -44,6 +44,7 @@ from domain.queue.job import (
 from domain.queue.metadata import JobMetadata
 from domain.queue.naming import validate_queue_name
 from domain.queue.options import JobOptions
+from domain.queue.schedule import Schedule
 
 SOURCE = "messaging-backbone"
 
@@ -137,6 +138,15 @@ class QueueHandle(QueueBackend):
 
     async def purge_dead_letters(self, older_than_ms: int) -> int:
         return await (await self.backend()).purge_dead_letters(older_than_ms)
+
+    async def upsert_schedule(self, schedule: Schedule) -> Schedule:
+        return await (await self.backend()).upsert_schedule(schedule)
+
+    async def remove_schedule(self, name: str) -> bool:
+        return await (await self.backend()).remove_schedule(name)
+
+    async def list_schedules(self) -> list[Schedule]:
+        return await (await self.backend()).list_schedules()
 
     async def close(self) -> None:
         backend, self._backend = self._backend, None

@@ -71,12 +71,14 @@ def _check_data(module: str, schedule: Schedule, catalog: ModuleCatalog) -> None
 def build_scheduler(
     rows: Sequence[ScheduleRow], queues: Iterable[str], handles: QueueHandles, clock: Clock, **options: int
 ) -> Scheduler:
-    """A scheduler for the schedules whose job goes to one of ``queues``."""
-    worked = set(queues)
+    """A scheduler for the schedules whose job goes to one of ``queues``: the declared ones and the
+    run-time ones stored on those queues (ADR 0022)."""
+    worked = list(dict.fromkeys(queues))
     entries = [
         ScheduledQueue(row.timetable, handles.handle(row.queue)) for row in rows if row.queue in worked
     ]
-    return Scheduler(entries, clock, **options)
+    sources = [handles.handle(name) for name in worked]
+    return Scheduler(entries, clock, sources=sources, **options)
 
 
 __all__ = ["ScheduleRow", "build_scheduler", "schedule_table"]

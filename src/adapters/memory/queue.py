@@ -24,6 +24,7 @@ from application.queue_backend import (
     PayloadRewrite,
     QueueBackend,
 )
+from application.scheduling.stored import check_schedule_name, decode_schedules, encode_schedule
 from application.state_machine import events as ev
 from application.state_machine.machine import ClaimOutcome, QueueStateMachine
 from domain.queue.errors import BrokerUnavailableError, InvalidJobError
@@ -40,6 +41,7 @@ from domain.queue.job import (
 )
 from domain.queue.metadata import JobMetadata
 from domain.queue.options import JobOptions
+from domain.queue.schedule import Schedule
 
 
 @dataclass(slots=True)
@@ -174,6 +176,21 @@ class MemoryQueue(QueueBackend):
     async def purge_dead_letters(self, older_than_ms: int) -> int:
         self._check_open()
         return int(self._machine.on_purge_dead_letters(ev.PurgeDeadLetters(older_than_ms, self._clock())))
+
+    async def upsert_schedule(self, schedule: Schedule) -> Schedule:
+        self._check_open()
+        now = self._clock()
+        checked, text = encode_schedule(schedule, self._factory, now)
+        self._machine.on_put_schedule(ev.PutSchedule(checked.name, text, now))
+        return checked
+
+    async def remove_schedule(self, name: str) -> bool:
+        self._check_open()
+        return self._machine.on_put_schedule(ev.PutSchedule(check_schedule_name(name), None, self._clock()))
+
+    async def list_schedules(self) -> list[Schedule]:
+        self._check_open()
+        return decode_schedules(self.name, self._machine.schedules)
 
     async def close(self) -> None:
         """Handles hold no connection; closing one is a no-op (the broker owns the state)."""

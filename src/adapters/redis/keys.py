@@ -48,6 +48,11 @@ class QueueKeys:
     def marker(self) -> str:
         return f"{self.base}marker"
 
+    @property
+    def schedules(self) -> str:
+        """Hash of the run-time schedules: name -> JSON text (ADR 0022)."""
+        return f"{self.base}schedules"
+
     def job(self, job_id: str) -> str:
         return f"{self.base}job:{job_id}"
 

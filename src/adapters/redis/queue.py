@@ -53,6 +53,7 @@ from application.queue_backend import (
     PayloadRewrite,
     QueueBackend,
 )
+from application.scheduling.stored import check_schedule_name, decode_schedules, encode_schedule
 from domain.queue.job import (
     DeadLetter,
     DeadLetterFilter,
@@ -67,6 +68,7 @@ from domain.queue.job import (
 from domain.queue.metadata import JobMetadata
 from domain.queue.naming import validate_queue_name
 from domain.queue.options import JobOptions
+from domain.queue.schedule import Schedule
 
 logger = logging.getLogger(__name__)
 
@@ -332,6 +334,24 @@ class RedisQueue(QueueBackend):
     async def purge_dead_letters(self, older_than_ms: int) -> int:
         purge_arguments(older_than_ms)
         return int(await self._run("purge", older_than_ms))
+
+    # --- run-time schedules (ADR 0022): one hash, plain commands (no other key changes with it) -----
+
+    async def upsert_schedule(self, schedule: Schedule) -> Schedule:
+        checked, text = encode_schedule(schedule, self._factory, self._clock())
+        async with self._conn.guard("upsert_schedule"):
+            await self._conn.commands.hset(self.keys.schedules, checked.name, text)
+        return checked
+
+    async def remove_schedule(self, name: str) -> bool:
+        check_schedule_name(name)
+        async with self._conn.guard("remove_schedule"):
+            return bool(await self._conn.commands.hdel(self.keys.schedules, name))
+
+    async def list_schedules(self) -> list[Schedule]:
+        async with self._conn.guard("list_schedules"):
+            stored = await self._conn.commands.hgetall(self.keys.schedules)
+        return decode_schedules(self.name, stored)
 
     async def close(self) -> None:
         if self._closed:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from application.encryption.envelope import ENVELOPE_FIELD, is_sealed
-from application.jobs.job_types import JobTypes
+from application.jobs.job_types import JobType, JobTypes
 from application.jobs.payload_codec import (
     DEFAULT_MAX_JSON_DEPTH,
     DEFAULT_MAX_PAYLOAD_BYTES,
@@ -27,7 +27,7 @@ from domain.queue.errors import InvalidJobError, InvalidMetadataError, InvalidOp
 from domain.queue.job import NewJob
 from domain.queue.metadata import JobMetadata, check_text, current_correlation_id
 from domain.queue.naming import validate_job_name, validate_queue_name
-from domain.queue.options import JobOptions, QueueDefaults
+from domain.queue.options import JobOptions, QueueDefaults, ResolvedOptions
 
 if TYPE_CHECKING:
     from application.encryption.policy import PayloadEncryption
@@ -62,6 +62,7 @@ class JobFactory:
         self._new_id = id_factory
         self.encryption = encryption  # seals the payloads of encrypted job types (ADR 0023)
         self._plain_options = JobOptions().resolve(self.defaults)  # most jobs set no options
+        self._type_defaults: dict[str, tuple[QueueDefaults, ResolvedOptions]] = {}
 
     def draft(
         self,
@@ -78,7 +79,11 @@ class JobFactory:
             raise InvalidOptionError("options", "must be a JobOptions instance")
         if metadata is not None and not isinstance(metadata, JobMetadata):
             raise InvalidMetadataError("metadata", "must be a JobMetadata instance")
-        resolved = self._plain_options if options is None else options.resolve(self.defaults)
+        if job_type.has_policy:  # job options > job type > queue defaults (ADR 0022)
+            defaults, plain = self._defaults_of(job_type)
+        else:
+            defaults, plain = self.defaults, self._plain_options
+        resolved = plain if options is None else options.resolve(defaults)
         if is_sealed(data):  # stored sealed data is told apart by this shape alone
             raise InvalidPayloadError(
                 "data", f"must not be an object whose only key is {ENVELOPE_FIELD!r} (reserved)"
@@ -104,6 +109,15 @@ class JobFactory:
             metadata=full_metadata,
             created_at=now,
         )
+
+    def _defaults_of(self, job_type: JobType) -> tuple[QueueDefaults, ResolvedOptions]:
+        """The defaults for jobs of ``job_type`` and its plain options, once per type (a name is
+        registered as one type only)."""
+        known = self._type_defaults.get(job_type.name)
+        if known is None:
+            defaults = job_type.defaults_over(self.defaults)
+            known = self._type_defaults[job_type.name] = (defaults, JobOptions().resolve(defaults))
+        return known
 
     def _checked(self, metadata: JobMetadata) -> JobMetadata:
         checked = metadata.validate()

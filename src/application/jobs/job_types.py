@@ -3,19 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel
 
 from domain.queue.errors import UnknownJobNameError
 from domain.queue.naming import validate_job_name
+from domain.queue.options import Backoff, QueueDefaults
 
 
 @dataclass(frozen=True, slots=True)
 class JobType:
     name: str
     model: type[BaseModel] | None = None  # None: any JSON-compatible data
+    # The job type's policy (JobSpec): None takes the queue's default (ADR 0022).
+    attempts: int | None = None
+    backoff: Backoff | None = None
+    timeout: int | None = None
+
+    @property
+    def has_policy(self) -> bool:
+        return self.attempts is not None or self.backoff is not None or self.timeout is not None
+
+    def defaults_over(self, queue: QueueDefaults) -> QueueDefaults:
+        """The queue's defaults with this type's policy on top: what a job of this type leaves unset."""
+        if not self.has_policy:
+            return queue
+        return replace(
+            queue,
+            attempts=queue.attempts if self.attempts is None else self.attempts,
+            backoff=queue.backoff if self.backoff is None else self.backoff,
+            timeout=queue.timeout if self.timeout is None else self.timeout,
+        )
 
 
 class JobTypes:
@@ -25,15 +45,18 @@ class JobTypes:
         self._types: dict[str, JobType] = {}
         self.strict = strict
         for job_type in types:
-            self.register(job_type.name, job_type.model)
+            self.add(job_type)
 
     def register(self, name: str, model: type[BaseModel] | None = None) -> JobType:
-        validate_job_name(name)
-        job_type = JobType(name, model)
-        existing = self._types.get(name)
+        return self.add(JobType(name, model))
+
+    def add(self, job_type: JobType) -> JobType:
+        """Register ``job_type`` with its policy; the same name twice must be the same type."""
+        validate_job_name(job_type.name)
+        existing = self._types.get(job_type.name)
         if existing is not None and existing != job_type:
-            raise ValueError(f"job name {name!r} is already registered with model {existing.model!r}")
-        self._types[name] = job_type
+            raise ValueError(f"job name {job_type.name!r} is already registered as {existing!r}")
+        self._types[job_type.name] = job_type
         return job_type
 
     def lookup(self, name: str) -> JobType:
@@ -57,7 +80,7 @@ class JobTypes:
     def merged(self, other: JobTypes) -> JobTypes:
         merged = JobTypes(self._types.values(), strict=self.strict and other.strict)
         for job_type in other._types.values():
-            merged.register(job_type.name, job_type.model)
+            merged.add(job_type)
         return merged
 
     def describe(self) -> dict[str, Any]:

@@ -235,6 +235,9 @@ def check_event(event: ev.QueueEvent) -> None:
             _lease(event.lease)
             _str(event.text, "text")
             _int(event.keep, "keep", 0)
+        case ev.PutSchedule():
+            _str(event.name, "schedule.name")
+            _opt_str(event.definition, "schedule")
         case ev.Pause() | ev.Resume() | ev.Drain() | ev.Tick():
             pass
         case _:

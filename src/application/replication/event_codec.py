@@ -142,6 +142,8 @@ def _encode_event(event: ev.QueueEvent) -> Obj:
                 "text": event.text,
                 "keep": event.keep,
             }
+        case ev.PutSchedule():
+            return {"t": "schedule", "now": event.now, "name": event.name, "def": event.definition}
         case ev.Tick():
             return {"t": "tick", "now": event.now}
     raise TypeError(f"not a queue event: {type(event).__name__}")
@@ -317,6 +319,9 @@ _DECODERS: dict[str, Callable[[Obj], ev.QueueEvent]] = {
     ),
     "malformed": _malformed,
     "log": _append_log,
+    "schedule": lambda d: ev.PutSchedule(
+        name=vc.get_str(d, "name"), definition=vc.get_opt_str(d, "def"), now=_now(d)
+    ),
     "tick": lambda d: ev.Tick(now=_now(d)),
 }
 

@@ -32,6 +32,7 @@ from application.queue_backend import (
 )
 from application.replication.engine import ReplicationEngine
 from application.replication.replica import wait_for_change
+from application.scheduling.stored import check_schedule_name, decode_schedules, encode_schedule
 from application.state_machine import events as ev
 from application.state_machine.machine import ClaimOutcome, FailOutcome, QueueStateMachine
 from domain.queue.job import (
@@ -48,6 +49,7 @@ from domain.queue.job import (
 )
 from domain.queue.metadata import JobMetadata
 from domain.queue.options import JobOptions
+from domain.queue.schedule import Schedule
 
 ADD_CHUNK_BYTES = 256 * 1024  # drafts of one add_bulk are split into Add events of about this size
 
@@ -170,6 +172,22 @@ class ReplicatedQueue(QueueBackend):
             ev.PurgeDeadLetters(older_than_ms=older_than_ms, now=self._clock())
         )
         return purged
+
+    # --- run-time schedules (ADR 0022) ------------------------------------------------------------
+
+    async def upsert_schedule(self, schedule: Schedule) -> Schedule:
+        now = self._clock()
+        checked, text = encode_schedule(schedule, self._factory, now)
+        await self._engine.submit(ev.PutSchedule(name=checked.name, definition=text, now=now))
+        return checked
+
+    async def remove_schedule(self, name: str) -> bool:
+        event = ev.PutSchedule(name=check_schedule_name(name), definition=None, now=self._clock())
+        existed: bool = await self._engine.submit(event)
+        return existed
+
+    async def list_schedules(self) -> list[Schedule]:
+        return decode_schedules(self.name, (await self._engine.sync()).schedules)
 
     # --- consumer side --------------------------------------------------------------------------
 

@@ -135,6 +135,8 @@ def encode_state(m: QueueStateMachine, marks: AppenderMarks | None = None) -> by
         "idempotency_expiry": live_keys,
         "limiter": [m.limiter.window, m.limiter.started],
     }
+    if m.schedules:  # written only when set: snapshots of queues without run-time schedules are unchanged
+        document["schedules"] = sorted([name, text] for name, text in m.schedules.items())
     if marks:
         document["appenders"] = sorted(
             [appender, nonce, offset] for appender, (nonce, offset) in marks.items()
@@ -210,7 +212,18 @@ def _decode_document(document: Any) -> QueueStateMachine:
     heapq.heapify(m.idempotency_expiry)
     window, started = vc.get_list(d, "limiter")
     m.limiter = LimiterWindow(window=int(window), started=int(started))
+    m.schedules = _schedules(d)
     return m
+
+
+def _schedules(d: Obj) -> dict[str, str]:
+    """Absent in snapshots written before run-time schedules existed (ADR 0022): none then."""
+    schedules: dict[str, str] = {}
+    for entry in d.get("schedules", []):
+        if not isinstance(entry, list) or len(entry) != 2 or not all(isinstance(v, str) for v in entry):
+            fail("schedules entries must be [name, definition]")
+        schedules[entry[0]] = entry[1]
+    return schedules
 
 
 def _ids(d: Obj, key: str, m: QueueStateMachine) -> list[str]:

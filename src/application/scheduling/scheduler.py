@@ -5,6 +5,11 @@ is added with a job id and an idempotency key derived from the schedule's name a
 (``schedule:<name>:<slot_ms>``), so every add after the first is deduplicated by the queue itself,
 on every broker; the idempotency key outlives the job (retention removing it does not let the slot
 run again) for longer than a slot may be caught up. No leader, no adapter change (ADR 0020).
+
+Besides the module-declared schedules it is built with, it reads the run-time schedules stored on
+each of its ``sources`` queues (``list_schedules``) every ``refresh_ms``: a schedule added through
+the port is added by every process's scheduler from its next refresh on, one removed is no longer
+added (ADR 0022). A declared schedule wins over a run-time one of the same name on the same queue.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from application.clock import Clock
-from application.scheduling.timetable import Timetable
+from application.scheduling.timetable import Timetable, compile_schedule
 from domain.queue.errors import InvalidJobError
 from domain.queue.job import Job
 from domain.queue.metadata import JobMetadata, UserRef
@@ -27,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_POLL_MS = 1000  # the longest sleep: a clock that jumps is noticed within this
 DEFAULT_ADD_TIMEOUT_MS = 10_000
+DEFAULT_REFRESH_MS = 5000  # how soon a run-time schedule change reaches every scheduler
 SOURCE = "backbone-scheduler"
 
 
@@ -62,13 +68,55 @@ class Scheduler:
         *,
         poll_ms: int = DEFAULT_POLL_MS,
         add_timeout_ms: int = DEFAULT_ADD_TIMEOUT_MS,
+        sources: Sequence[IGenericQueue] = (),
+        refresh_ms: int = DEFAULT_REFRESH_MS,
     ) -> None:
-        self.entries = list(entries)
+        self.entries = list(entries)  # the module-declared schedules
         self.clock = clock
         self.poll_ms = poll_ms
         self.add_timeout_ms = add_timeout_ms
+        self.sources = list(sources)  # queues whose run-time schedules this scheduler adds
+        self.refresh_ms = refresh_ms
         self.counts = SchedulerCounts()
         self._stop = asyncio.Event()
+        self._runtime: dict[str, dict[str, ScheduledQueue]] = {}  # queue -> name -> entry
+        self._refreshed_at: int | None = None
+
+    @property
+    def all_entries(self) -> list[ScheduledQueue]:
+        """The declared schedules and the run-time ones read at the last refresh."""
+        runtime = [entry for by_name in self._runtime.values() for entry in by_name.values()]
+        return self.entries + runtime
+
+    async def refresh(self, now_ms: int | None = None) -> None:
+        """Read the run-time schedules of every source queue; a queue that cannot be read keeps the
+        schedules read before (logged), so an outage does not stop what was already known."""
+        self._refreshed_at = self.clock() if now_ms is None else now_ms
+        declared = {(entry.queue.name, entry.timetable.schedule.name) for entry in self.entries}
+        for queue in self.sources:
+            try:
+                stored = await asyncio.wait_for(queue.list_schedules(), self.add_timeout_ms / 1000)
+            except Exception as exc:
+                logger.warning(
+                    "scheduler: reading the schedules of queue %s failed (%s: %s); kept the last read",
+                    queue.name, type(exc).__name__, exc,
+                )  # fmt: skip
+                continue
+            before = self._runtime.get(queue.name, {})
+            now: dict[str, ScheduledQueue] = {}
+            for schedule in stored:
+                if (queue.name, schedule.name) in declared:
+                    logger.warning(
+                        "scheduler: run-time schedule %s on queue %s is ignored: a module declares it",
+                        schedule.name, queue.name,
+                    )  # fmt: skip
+                    continue
+                known = before.get(schedule.name)
+                if known is not None and known.timetable.schedule == schedule:
+                    now[schedule.name] = known  # unchanged: keep the last slot this process added
+                else:
+                    now[schedule.name] = ScheduledQueue(compile_schedule(schedule), queue)
+            self._runtime[queue.name] = now
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -107,8 +155,10 @@ class Scheduler:
     async def tick(self, now_ms: int | None = None) -> list[Job]:
         """One look at every schedule: add its due slot unless this process already did."""
         now = self.clock() if now_ms is None else now_ms
+        if self.sources and (self._refreshed_at is None or abs(now - self._refreshed_at) >= self.refresh_ms):
+            await self.refresh(now)
         jobs = []
-        for entry in self.entries:
+        for entry in self.all_entries:
             slot = entry.timetable.due(now)
             if slot is None or slot == entry.last_slot:
                 continue
@@ -129,7 +179,7 @@ class Scheduler:
         return jobs
 
     def _sleep_ms(self, now: int) -> int:
-        upcoming = [entry.timetable.next_after(now) for entry in self.entries]
+        upcoming = [entry.timetable.next_after(now) for entry in self.all_entries]
         soonest = min((slot for slot in upcoming if slot is not None), default=None)
         if soonest is None:
             return self.poll_ms
@@ -138,7 +188,10 @@ class Scheduler:
     async def run(self) -> None:
         """Tick until ``request_stop``; every wait is bounded by ``poll_ms``."""
         names = ", ".join(entry.timetable.schedule.name for entry in self.entries)
-        logger.info("scheduler started: %d schedules (%s)", len(self.entries), names or "none")
+        logger.info(
+            "scheduler started: %d declared schedules (%s), run-time ones read from %d queues",
+            len(self.entries), names or "none", len(self.sources),
+        )  # fmt: skip
         while not self._stop.is_set():
             await self.tick()
             with contextlib.suppress(TimeoutError):

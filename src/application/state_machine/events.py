@@ -163,6 +163,16 @@ class AppendLog:
 
 
 @dataclass(frozen=True, slots=True)
+class PutSchedule:
+    """Store the run-time schedule ``name`` (``definition``: its JSON text, checked by the adding
+    process) or delete it (``None``), ADR 0022."""
+
+    name: str
+    definition: str | None
+    now: int
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """Time passes: promote due delayed jobs, recover expired leases, expire idempotency keys."""
 
@@ -189,5 +199,6 @@ QueueEvent = (
     | ReplaceData
     | RecordMalformed
     | AppendLog
+    | PutSchedule
     | Tick
 )

@@ -80,6 +80,7 @@ class QueueStateMachine:
     idempotency: dict[str, tuple[str, int]] = field(default_factory=dict)  # key -> (job id, expires_at)
     idempotency_expiry: list[tuple[int, str]] = field(default_factory=list)
     limiter: LimiterWindow = field(default_factory=LimiterWindow)
+    schedules: dict[str, str] = field(default_factory=dict)  # run-time schedules: name -> JSON (ADR 0022)
 
     # --- dispatch -----------------------------------------------------------------------------
 
@@ -313,6 +314,16 @@ class QueueStateMachine:
     def on_resume(self, event: ev.Resume) -> None:
         self._advance(event.now)
         self.paused = False
+
+    def on_put_schedule(self, event: ev.PutSchedule) -> bool:
+        """Store or delete a run-time schedule; returns whether one of that name existed before."""
+        self._advance(event.now)
+        existed = event.name in self.schedules
+        if event.definition is None:
+            self.schedules.pop(event.name, None)
+        else:
+            self.schedules[event.name] = event.definition
+        return existed
 
     def on_clean(self, event: ev.Clean) -> int:
         state = clean_arguments(event.grace_ms, event.state, event.limit)
@@ -689,5 +700,6 @@ _HANDLERS: dict[type, str] = {
     ev.ReplaceData: "on_replace_data",
     ev.RecordMalformed: "on_record_malformed",
     ev.AppendLog: "on_append_log",
+    ev.PutSchedule: "on_put_schedule",
     ev.Tick: "on_tick",
 }

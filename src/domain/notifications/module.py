@@ -38,6 +38,8 @@ SEED_002_DEFAULTS = QueueDefaults(
     remove_on_complete=KeepJobs(count=50),
     remove_on_fail=KeepJobs(age=30 * DAY_MS),
 )
+NOTIFICATION_SEND_TIMEOUT_MS = 30_000  # seed 000: 'notification-send' 30 s
+
 # Seed 003 batch-message-sending: 2 at a time, 3 attempts from 5 s (exact), 5 min timeout, failed
 # jobs kept 7 days.
 BATCH_DEFAULTS = QueueDefaults(
@@ -75,9 +77,10 @@ MODULE = DomainModule(
         QueueSpec(BROADCAST_QUEUE, concurrency=2, defaults=BATCH_DEFAULTS),
     ],
     jobs=[
-        JobSpec(EMAIL_JOB, SendEmail, EMAIL_QUEUE),
-        JobSpec(SMS_JOB, SendSms, SMS_QUEUE),
-        JobSpec(PUSH_JOB, SendPush, PUSH_QUEUE),
+        # seed 000's per-job-type timeouts: 'notification-send' 30 s (ADR 0022)
+        JobSpec(EMAIL_JOB, SendEmail, EMAIL_QUEUE, timeout=NOTIFICATION_SEND_TIMEOUT_MS),
+        JobSpec(SMS_JOB, SendSms, SMS_QUEUE, timeout=NOTIFICATION_SEND_TIMEOUT_MS),
+        JobSpec(PUSH_JOB, SendPush, PUSH_QUEUE, timeout=NOTIFICATION_SEND_TIMEOUT_MS),
         JobSpec(BROADCAST_JOB, SendBroadcast, BROADCAST_QUEUE),
     ],
     handlers=_handlers,

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from domain.queue.context import Handler
 from domain.queue.errors import InvalidOptionError
 from domain.queue.naming import validate_job_name, validate_queue_name
-from domain.queue.options import MAX_ATTEMPTS, MAX_KEEP_LOGS, QueueDefaults, RateLimit
+from domain.queue.options import MAX_ATTEMPTS, MAX_DELAY_MS, MAX_KEEP_LOGS, Backoff, QueueDefaults, RateLimit
 from domain.queue.port import IGenericQueue
 from domain.queue.schedule import Schedule
 
@@ -75,16 +75,37 @@ class QueueSpec:
 class JobSpec:
     """One job type: its versioned name (``media.thumbnail.v1``), payload model and queue.
 
-    ``model=None`` accepts any JSON-compatible data.
+    ``model=None`` accepts any JSON-compatible data. ``attempts``, ``backoff`` and ``timeout`` are
+    this job type's policy: set, they override the queue's defaults for jobs of this type, and a
+    job's own options override them (job options > job type > queue > ``QueueDefaults``, ADR 0022).
     """
 
     name: str
     model: type[BaseModel] | None
     queue: str
+    attempts: int | None = None
+    backoff: Backoff | None = None
+    timeout: int | None = None
 
     def __post_init__(self) -> None:
         validate_job_name(self.name)
         validate_queue_name(self.queue)
+        prefix = f"jobs.{self.name}"
+        if self.attempts is not None:
+            _check_int(f"{prefix}.attempts", self.attempts, 1, MAX_ATTEMPTS)
+        if self.backoff is not None:
+            if not isinstance(self.backoff, Backoff):
+                raise InvalidOptionError(f"{prefix}.backoff", "must be a Backoff or None")
+            self.backoff.validate(f"{prefix}.backoff")
+        if self.timeout is not None:
+            _check_int(f"{prefix}.timeout", self.timeout, 1, MAX_DELAY_MS)
+
+
+def _check_int(name: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidOptionError(name, f"must be an integer in {low}..{high}", detail=f"got {value!r}")
+    if not low <= value <= high:
+        raise InvalidOptionError(name, f"must be in {low}..{high}", detail=f"got {value}")
 
 
 class ModuleContext(ABC):

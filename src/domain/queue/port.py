@@ -21,6 +21,7 @@ from domain.queue.job import (
 )
 from domain.queue.metadata import JobMetadata
 from domain.queue.options import JobOptions
+from domain.queue.schedule import Schedule
 
 
 class IGenericQueue(ABC):
@@ -121,6 +122,23 @@ class IGenericQueue(ABC):
     @abstractmethod
     async def purge_dead_letters(self, older_than_ms: int) -> int:
         """Delete dead letters that failed more than ``older_than_ms`` ago; returns how many."""
+
+    # --- run-time schedules (ADR 0022) ----------------------------------------------------------
+
+    @abstractmethod
+    async def upsert_schedule(self, schedule: Schedule) -> Schedule:
+        """Store ``schedule`` on the broker (replacing one of the same name) for every process's
+        scheduler to add its slots to this queue. Its job must be one this queue takes and its
+        data a valid payload; a bad cron expression, interval, job or data raises an
+        ``InvalidJobError`` naming ``schedules.<name>.<field>`` and stores nothing."""
+
+    @abstractmethod
+    async def remove_schedule(self, name: str) -> bool:
+        """Delete the run-time schedule ``name``; no slot is added for it afterwards. False if unknown."""
+
+    @abstractmethod
+    async def list_schedules(self) -> list[Schedule]:
+        """The run-time schedules stored for this queue, by name (module-declared ones are not here)."""
 
     # --- lifecycle ----------------------------------------------------------------------------
 

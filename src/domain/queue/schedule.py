@@ -87,6 +87,35 @@ class Schedule:
         """The job id and idempotency key of one slot: the same in every process, for ever."""
         return f"schedule:{self.name}:{slot_ms}"
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON fields (how a run-time schedule is stored on the broker, ADR 0022)."""
+        return {name: getattr(self, name) for name in SCHEDULE_FIELDS}
+
+    @staticmethod
+    def from_dict(value: object) -> Schedule:
+        """The inverse of ``to_dict``; ``InvalidOptionError`` for anything else (a raw client's write)."""
+        if not isinstance(value, dict) or not set(value) <= set(SCHEDULE_FIELDS):
+            raise InvalidOptionError(
+                "schedule", f"must be an object with the fields {', '.join(SCHEDULE_FIELDS)}"
+            )
+        if "name" not in value or "job" not in value:
+            raise InvalidOptionError("schedule", "must have a name and a job")
+        return Schedule(**value)
+
+
+SCHEDULE_FIELDS = (
+    "name",
+    "job",
+    "data",
+    "cron",
+    "every_ms",
+    "timezone",
+    "start_ms",
+    "end_ms",
+    "limit",
+    "catch_up_ms",
+)
+
 
 def _check_int(name: str, value: object, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
@@ -95,4 +124,4 @@ def _check_int(name: str, value: object, low: int, high: int) -> None:
         raise InvalidOptionError(name, f"must be in {low}..{high}", detail=f"got {value}")
 
 
-__all__ = ["DEFAULT_CATCH_UP_MS", "Schedule"]
+__all__ = ["DEFAULT_CATCH_UP_MS", "SCHEDULE_FIELDS", "Schedule"]

@@ -45,6 +45,8 @@ def _service(ctx: ModuleContext) -> SlackQueueService:
     return SlackQueueService(messages_queue=ctx.queue(MESSAGES_QUEUE), alerts_queue=ctx.queue(ALERTS_QUEUE))
 
 
+API_CALL_TIMEOUT_MS = 60_000  # seed 000: 'api-call' 1 minute
+
 MODULE = DomainModule(
     name="slack",
     queues=[
@@ -52,8 +54,9 @@ MODULE = DomainModule(
         QueueSpec(ALERTS_QUEUE, concurrency=10, defaults=SEED_002_DEFAULTS),
     ],
     jobs=[
-        JobSpec(CHANNEL_MESSAGE_JOB, SendSlackMessage, MESSAGES_QUEUE),
-        JobSpec(ALERT_JOB, SendSlackAlert, ALERTS_QUEUE),
+        # seed 000's per-job-type timeouts: a Slack post is an 'api-call', 1 minute (ADR 0022)
+        JobSpec(CHANNEL_MESSAGE_JOB, SendSlackMessage, MESSAGES_QUEUE, timeout=API_CALL_TIMEOUT_MS),
+        JobSpec(ALERT_JOB, SendSlackAlert, ALERTS_QUEUE, timeout=API_CALL_TIMEOUT_MS),
     ],
     handlers=_handlers,
     services={SlackQueueService: _service},

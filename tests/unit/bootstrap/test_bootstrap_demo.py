@@ -22,6 +22,11 @@ def test_the_demo_command_drains_every_queue_and_prints_the_summary(
     for queue in ("notification-email", "slack-alerts", "transaction-processing"):
         assert queue in out
     assert "all queues drained; total time" in out
+    # seed 003's nightly cleanup: the declared schedule fires once on the demo clock (ADR 0022)
+    fired = next(line for line in out.splitlines() if line.startswith("message-cleanup: slot"))
+    assert "T02:00:00Z (demo clock) added 1 job -> schedule:message-cleanup:" in fired
+    assert "completed: {'deleted': 120, 'dry_run': False}" in fired
+    assert "message-cleanup: 80 of 200 seeded messages left" in out
 
 
 async def test_every_payment_ends_settled_and_every_email_delivered_or_dead_lettered() -> None:

@@ -90,6 +90,15 @@ class CrashableQueue(QueueBackend):
     async def reprocess_dead_letter(self, job_id: str) -> bool:
         return await self._alive().reprocess_dead_letter(job_id)
 
+    async def upsert_schedule(self, schedule: Any) -> Any:
+        return await self._alive().upsert_schedule(schedule)
+
+    async def remove_schedule(self, name: str) -> bool:
+        return await self._alive().remove_schedule(name)
+
+    async def list_schedules(self) -> Any:
+        return await self._alive().list_schedules()
+
     async def reprocess_dead_letters(self, selection: Any = None) -> int:
         return await self._alive().reprocess_dead_letters(selection)
 

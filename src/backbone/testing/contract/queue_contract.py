@@ -24,6 +24,7 @@ from backbone.testing.contract.inspection_behaviours import InspectionBehaviours
 from backbone.testing.contract.poison_behaviours import PoisonBehaviours
 from backbone.testing.contract.producer_behaviours import ProducerBehaviours
 from backbone.testing.contract.reliability_behaviours import ReliabilityBehaviours
+from backbone.testing.contract.schedule_behaviours import ScheduleBehaviours
 from backbone.testing.contract.support import BrokerUnderTest
 
 
@@ -38,6 +39,7 @@ class QueueContract(
     AdminBehaviours,
     EncryptionBehaviours,
     InspectionBehaviours,
+    ScheduleBehaviours,
 ):
     """Every behaviour of the contract; subclasses only build the broker."""
 

@@ -93,6 +93,8 @@ EVERY_EVENT: list[ev.QueueEvent] = [
     ),
     ev.PurgeDeadLetters(older_than_ms=1000, now=14),
     ev.RecordMalformed(job_id="malformed-3", raw=b"\x00\xff not json", reason="bad", now=15),
+    ev.PutSchedule(name="nightly", definition='{"name":"nightly"}', now=17),
+    ev.PutSchedule(name="nightly", definition=None, now=18),
     ev.Tick(now=16),
     ev.AppendLog(lease=LEASE, text="charged the card \u00e9", keep=100, now=17),
     ev.AppendLog(lease=LEASE, text="", keep=0, now=18),

@@ -201,3 +201,13 @@ def test_appender_marks_travel_with_the_snapshot_and_old_snapshots_have_none() -
 
     assert decode_snapshot(encode_state(machine, marks))[1] == marks
     assert decode_snapshot(encode_state(machine))[1] == {}
+
+
+def test_run_time_schedules_travel_with_the_snapshot_and_old_snapshots_have_none() -> None:
+    machine = QueueStateMachine(queue="q")
+    assert b"schedules" not in canonical_state(machine)  # unchanged bytes for queues without any
+    machine.apply(ev.PutSchedule(name="nightly", definition='{"name":"nightly"}', now=5))
+    machine.apply(ev.PutSchedule(name="gone", definition="{}", now=6))
+    machine.apply(ev.PutSchedule(name="gone", definition=None, now=7))
+
+    assert decode_state(encode_state(machine)).schedules == {"nightly": '{"name":"nightly"}'}
