@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from domain.queue.job import Job, Progress
 from domain.queue.metadata import JobMetadata
 from domain.queue.options import RateLimit, ResolvedOptions
+from domain.queue.tenancy import TenantPolicy
 from domain.queue.port import IGenericQueue
 
 
@@ -56,6 +57,7 @@ class ClaimRequest:
     lease_ms: int
     limiter: RateLimit | None = None
     block_ms: int = 1000  # wait at most this long for work before returning an empty batch
+    tenancy: TenantPolicy | None = None  # fair share and per-tenant limits (ADR 0021)
 
 
 @dataclass(frozen=True, slots=True)

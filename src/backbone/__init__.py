@@ -3,7 +3,7 @@
 Declare a module::
 
     DomainModule, QueueSpec, JobSpec, ModuleContext, QueueDefaults, Backoff, BackoffType, KeepJobs, RateLimit,
-    Schedule (a repeatable job, ADR 0020)
+    Schedule (a repeatable job, ADR 0020), TenantPolicy (fair share and tenant limits, ADR 0021)
 
 Enqueue::
 
@@ -68,6 +68,7 @@ from domain.queue import (  # noqa: E402
 from domain.queue.context import Handler, JobContext  # noqa: E402
 from domain.queue.module import DomainModule, JobSpec, ModuleContext, QueueSpec  # noqa: E402
 from domain.queue.schedule import Schedule  # noqa: E402
+from domain.queue.tenancy import TenantPolicy  # noqa: E402
 
 __all__ = [
     "Adding",
@@ -104,6 +105,7 @@ __all__ = [
     "RetryableError",
     "Schedule",
     "SettingsError",
+    "TenantPolicy",
     "SyncProducer",
     "UnhandledQueueError",
     "UserRef",

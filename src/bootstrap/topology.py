@@ -18,6 +18,7 @@ from bootstrap.settings import QueueOverride
 from domain.queue.module import DomainModule, QueueSpec
 from domain.queue.naming import validate_queue_name
 from domain.queue.options import Backoff, BackoffType, KeepJobs, QueueDefaults, RateLimit
+from domain.queue.tenancy import TenantPolicy
 
 if TYPE_CHECKING:
     from bootstrap.modules import ModuleCatalog
@@ -31,6 +32,7 @@ class QueueTopology:
     concurrency: int
     defaults: QueueDefaults
     rate_limit: RateLimit | None = None
+    tenancy: TenantPolicy | None = None
     source: str = "generic default (seed 002)"
 
     def renamed(self, name: str) -> QueueTopology:
@@ -81,6 +83,7 @@ def from_spec(spec: QueueSpec, module: str) -> QueueTopology:
         concurrency=spec.concurrency,
         defaults=spec.defaults,
         rate_limit=spec.rate_limit,
+        tenancy=spec.tenancy,
         source=f"module {module}",
     )
 

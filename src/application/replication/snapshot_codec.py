@@ -15,6 +15,7 @@ from typing import Any
 from application.replication import value_codec as vc
 from application.replication.value_codec import CodecError, Obj, fail
 from application.state_machine.machine import LimiterWindow, QueueStateMachine
+from application.state_machine.tenancy import PARKED_ACTIVE, PARKED_WINDOW, TenantIndex, bucket_of
 from application.state_machine.records import JobRecord
 from domain.queue.job import JobState
 
@@ -116,6 +117,8 @@ def encode_state(m: QueueStateMachine, marks: AppenderMarks | None = None) -> by
         "idempotency_expiry": live_keys,
         "limiter": [m.limiter.window, m.limiter.started],
     }
+    if m.tenancy is not None:
+        document["tenancy"] = _encode_tenancy(m.tenancy)
     if marks:
         document["appenders"] = sorted(
             [appender, nonce, offset] for appender, (nonce, offset) in marks.items()
@@ -170,7 +173,9 @@ def _decode_document(document: Any) -> QueueStateMachine:
         record = _decode_record(item)
         m.jobs[record.id] = record
         m.counts[record.state] += 1
-        if record.state is JobState.WAITING:
+        if record.state is JobState.WAITING and "tenancy" in d:
+            pass  # into its tenant's bucket below
+        elif record.state is JobState.WAITING:
             m.waiting.append((record.options.priority, record.seq, record.id))
         elif record.state is JobState.DELAYED and record.due_at is not None:
             m.delayed.append((record.due_at, record.seq, record.id))
@@ -191,7 +196,53 @@ def _decode_document(document: Any) -> QueueStateMachine:
     heapq.heapify(m.idempotency_expiry)
     window, started = vc.get_list(d, "limiter")
     m.limiter = LimiterWindow(window=int(window), started=int(started))
+    if "tenancy" in d:
+        m.tenancy = _decode_tenancy(d["tenancy"], m)
     return m
+
+
+def _encode_tenancy(index: TenantIndex) -> Obj:
+    """The tenant buckets' counters and ring places; their waiting heaps are rebuilt from the jobs."""
+    buckets = [
+        [name, b.active, b.window, b.started, b.served, None if b.ring_key is None else list(b.ring_key), b.parked]
+        for name, b in index.buckets.items()
+    ]
+    parked = sorted([until, name] for until, name in index.parked_until if index.buckets[name].parked == PARKED_WINDOW)
+    return {"turn": index.turn, "buckets": buckets, "parked_until": parked}
+
+
+def _decode_tenancy(value: Any, m: QueueStateMachine) -> TenantIndex:
+    d = vc.obj(value, "tenancy")
+    index = TenantIndex(turn=vc.get_int(d, "turn"))
+    for entry in vc.get_list(d, "buckets"):
+        if not isinstance(entry, list) or len(entry) != 7 or not isinstance(entry[0], str):
+            fail("tenancy buckets must be [name, active, window, started, served, ring key, parked]")
+        name, active, window, started, served, ring_key, parked = entry
+        if not all(isinstance(n, int) for n in (active, window, started, served)):
+            fail("tenancy bucket counters must be integers")
+        if parked not in (None, PARKED_ACTIVE, PARKED_WINDOW):
+            fail("tenancy bucket parked must be null, 'active' or 'window'")
+        bucket = index.bucket(name)
+        bucket.active, bucket.window, bucket.started, bucket.served, bucket.parked = (
+            active, window, started, served, parked
+        )
+        if ring_key is not None:
+            if not isinstance(ring_key, list) or len(ring_key) != 2 or not all(isinstance(n, int) for n in ring_key):
+                fail("tenancy ring key must be [priority, turn]")
+            bucket.ring_key = (ring_key[0], ring_key[1])
+            index.ring.append((ring_key[0], ring_key[1], name))
+    for entry in vc.get_list(d, "parked_until"):
+        if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[0], int) or entry[1] not in index.buckets:
+            fail("tenancy parked_until entries must be [window end, known bucket]")
+        index.parked_until.append((entry[0], entry[1]))
+    for record in m.jobs.values():
+        if record.state is JobState.WAITING:
+            index.bucket(bucket_of(record)).waiting.append((record.options.priority, record.seq, record.id))
+    for bucket in index.buckets.values():
+        bucket.waiting.sort()
+    index.ring.sort()
+    index.parked_until.sort()
+    return index
 
 
 def _ids(d: Obj, key: str, m: QueueStateMachine) -> list[str]:

@@ -27,6 +27,7 @@ from domain.queue.context import Handler
 from domain.queue.errors import InvalidOptionError
 from domain.queue.naming import validate_job_name, validate_queue_name
 from domain.queue.options import MAX_ATTEMPTS, QueueDefaults, RateLimit
+from domain.queue.tenancy import TenantPolicy
 from domain.queue.port import IGenericQueue
 from domain.queue.schedule import Schedule
 
@@ -47,6 +48,7 @@ class QueueSpec:
     concurrency: int = 1
     defaults: QueueDefaults = field(default_factory=QueueDefaults)
     rate_limit: RateLimit | None = None
+    tenancy: TenantPolicy | None = None  # fair share and per-tenant limits (ADR 0021)
 
     def __post_init__(self) -> None:
         validate_queue_name(self.name)
@@ -62,6 +64,8 @@ class QueueSpec:
         self.defaults.backoff.validate(f"{prefix}.backoff")
         if self.rate_limit is not None:
             self.rate_limit.validate()
+        if self.tenancy is not None:
+            object.__setattr__(self, "tenancy", self.tenancy.validate(f"{prefix}.tenancy"))
 
 
 @dataclass(frozen=True, slots=True)

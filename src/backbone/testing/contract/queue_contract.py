@@ -22,6 +22,7 @@ from backbone.testing.contract.poison_behaviours import PoisonBehaviours
 from backbone.testing.contract.producer_behaviours import ProducerBehaviours
 from backbone.testing.contract.reliability_behaviours import ReliabilityBehaviours
 from backbone.testing.contract.support import BrokerUnderTest
+from backbone.testing.contract.tenancy_behaviours import TenancyBehaviours
 
 
 class QueueContract(
@@ -32,6 +33,7 @@ class QueueContract(
     HookBehaviours,
     InputFuzzBehaviours,
     PoisonBehaviours,
+    TenancyBehaviours,
 ):
     """Every behaviour of the contract; subclasses only build the broker."""
 
