@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from domain.queue.job import Job, Progress
 from domain.queue.metadata import JobMetadata
 from domain.queue.options import RateLimit, ResolvedOptions
-from domain.queue.tenancy import TenantPolicy
 from domain.queue.port import IGenericQueue
+from domain.queue.tenancy import TenantPolicy
 
 
 @dataclass(frozen=True, slots=True)

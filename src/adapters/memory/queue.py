@@ -156,7 +156,12 @@ class MemoryQueue(QueueBackend):
             now = self._clock()
             outcome: ClaimOutcome = self._machine.on_claim(
                 ev.Claim(
-                    request.worker_id, request.max_jobs, request.lease_ms, now, request.limiter, request.tenancy
+                    request.worker_id,
+                    request.max_jobs,
+                    request.lease_ms,
+                    now,
+                    request.limiter,
+                    request.tenancy,
                 )
             )
             if outcome.jobs:

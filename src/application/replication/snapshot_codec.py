@@ -15,8 +15,8 @@ from typing import Any
 from application.replication import value_codec as vc
 from application.replication.value_codec import CodecError, Obj, fail
 from application.state_machine.machine import LimiterWindow, QueueStateMachine
-from application.state_machine.tenancy import PARKED_ACTIVE, PARKED_WINDOW, TenantIndex, bucket_of
 from application.state_machine.records import JobRecord
+from application.state_machine.tenancy import PARKED_ACTIVE, PARKED_WINDOW, TenantIndex, bucket_of
 from domain.queue.job import JobState
 
 SNAPSHOT_VERSION = 1
@@ -204,10 +204,20 @@ def _decode_document(document: Any) -> QueueStateMachine:
 def _encode_tenancy(index: TenantIndex) -> Obj:
     """The tenant buckets' counters and ring places; their waiting heaps are rebuilt from the jobs."""
     buckets = [
-        [name, b.active, b.window, b.started, b.served, None if b.ring_key is None else list(b.ring_key), b.parked]
+        [
+            name,
+            b.active,
+            b.window,
+            b.started,
+            b.served,
+            None if b.ring_key is None else list(b.ring_key),
+            b.parked,
+        ]
         for name, b in index.buckets.items()
     ]
-    parked = sorted([until, name] for until, name in index.parked_until if index.buckets[name].parked == PARKED_WINDOW)
+    parked = sorted(
+        [until, name] for until, name in index.parked_until if index.buckets[name].parked == PARKED_WINDOW
+    )
     return {"turn": index.turn, "buckets": buckets, "parked_until": parked}
 
 
@@ -224,15 +234,28 @@ def _decode_tenancy(value: Any, m: QueueStateMachine) -> TenantIndex:
             fail("tenancy bucket parked must be null, 'active' or 'window'")
         bucket = index.bucket(name)
         bucket.active, bucket.window, bucket.started, bucket.served, bucket.parked = (
-            active, window, started, served, parked
+            active,
+            window,
+            started,
+            served,
+            parked,
         )
         if ring_key is not None:
-            if not isinstance(ring_key, list) or len(ring_key) != 2 or not all(isinstance(n, int) for n in ring_key):
+            if (
+                not isinstance(ring_key, list)
+                or len(ring_key) != 2
+                or not all(isinstance(n, int) for n in ring_key)
+            ):
                 fail("tenancy ring key must be [priority, turn]")
             bucket.ring_key = (ring_key[0], ring_key[1])
             index.ring.append((ring_key[0], ring_key[1], name))
     for entry in vc.get_list(d, "parked_until"):
-        if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[0], int) or entry[1] not in index.buckets:
+        if (
+            not isinstance(entry, list)
+            or len(entry) != 2
+            or not isinstance(entry[0], int)
+            or entry[1] not in index.buckets
+        ):
             fail("tenancy parked_until entries must be [window end, known bucket]")
         index.parked_until.append((entry[0], entry[1]))
     for record in m.jobs.values():

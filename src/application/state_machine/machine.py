@@ -26,8 +26,8 @@ from application.state_machine.records import (
     MAX_STACKTRACES,
     JobRecord,
 )
-from application.state_machine.tenancy import TenantIndex, bucket_of, head_of
 from application.state_machine.stored_json import StoredJsonError, decode_stored_json, stored_bytes
+from application.state_machine.tenancy import TenantIndex, bucket_of, head_of
 from domain.queue.job import DeadLetter, Job, JobState, QueueStats
 from domain.queue.metadata import JobMetadata
 from domain.queue.options import KeepJobs, RateLimit

@@ -130,7 +130,9 @@ class TenantIndex:
                 return True
         return False
 
-    def started(self, name: str, bucket: TenantBucket, policy: TenantPolicy, jobs: dict[str, JobRecord]) -> None:
+    def started(
+        self, name: str, bucket: TenantBucket, policy: TenantPolicy, jobs: dict[str, JobRecord]
+    ) -> None:
         """One job of ``bucket`` started: count it, and move the bucket on in the ring."""
         bucket.active += 1
         bucket.started += 1

@@ -27,9 +27,9 @@ from domain.queue.context import Handler
 from domain.queue.errors import InvalidOptionError
 from domain.queue.naming import validate_job_name, validate_queue_name
 from domain.queue.options import MAX_ATTEMPTS, QueueDefaults, RateLimit
-from domain.queue.tenancy import TenantPolicy
 from domain.queue.port import IGenericQueue
 from domain.queue.schedule import Schedule
+from domain.queue.tenancy import TenantPolicy
 
 T = TypeVar("T")
 

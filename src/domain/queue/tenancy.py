@@ -38,9 +38,7 @@ class TenantPolicy:
         _check_optional(f"{prefix}.window_ms", self.window_ms, 1, MAX_WINDOW_MS)
         if (self.max_starts is None) != (self.window_ms is None):
             missing = "window_ms" if self.window_ms is None else "max_starts"
-            raise InvalidOptionError(
-                f"{prefix}.{missing}", "max_starts and window_ms must be given together"
-            )
+            raise InvalidOptionError(f"{prefix}.{missing}", "max_starts and window_ms must be given together")
         raw = self.weights
         if isinstance(raw, dict):
             raw = tuple(raw.items())

@@ -31,7 +31,11 @@ def _tenants(claimed: Any) -> list[str | None]:
 
 
 async def _claim(queue: Any, policy: TenantPolicy, max_jobs: int, block_ms: int = 1000) -> list[ClaimedJob]:
-    return list(await queue.claim(ClaimRequest("tenancy-worker", max_jobs, LEASE_MS, block_ms=block_ms, tenancy=policy)))
+    return list(
+        await queue.claim(
+            ClaimRequest("tenancy-worker", max_jobs, LEASE_MS, block_ms=block_ms, tenancy=policy)
+        )
+    )
 
 
 async def _claim_one_by_one(queue: Any, policy: TenantPolicy, count: int) -> list[str | None]:
@@ -130,13 +134,13 @@ class TenancyBehaviours:
 
     # 44. fair share ---------------------------------------------------------------------------------------
 
-    async def test_tenants_are_served_in_turn_within_a_priority(self, queue: Any) -> None:
+    async def test_tenants_are_served_in_turn_among_jobs_of_equal_urgency(self, queue: Any) -> None:
         policy = TenantPolicy()
         await queue.add_bulk(_jobs("acme", 4) + _jobs("globex", 3) + _jobs("initech", 1))
         order = await _claim_one_by_one(queue, policy, 8)
         assert order == ["acme", "globex", "initech", "acme", "globex", "acme", "globex", "acme"]
 
-    async def test_fair_share_keeps_priority_first_and_fifo_within_a_tenant(self, queue: Any) -> None:
+    async def test_fair_share_serves_urgent_jobs_first_and_fifo_within_a_tenant(self, queue: Any) -> None:
         policy = TenantPolicy()
         await queue.add_bulk(_jobs("acme", 3, priority=5) + _jobs("globex", 1, priority=5))
         urgent = await queue.add(ECHO, {"t": "acme"}, JobOptions(priority=1), JobMetadata(tenant_id="acme"))
