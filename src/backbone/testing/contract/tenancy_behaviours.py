@@ -1,4 +1,4 @@
-"""Contract behaviours 40-46: per-tenant limits and fair share between tenants (ADR 0021).
+"""Contract behaviours 40-45: per-tenant limits and fair share between tenants (ADR 0021).
 
 A claim with a ``TenantPolicy`` serves the tenants of a queue in turn within a priority and keeps
 each tenant under its limits; the tenant of a job is its ``metadata.tenant_id``.
