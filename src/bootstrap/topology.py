@@ -63,11 +63,17 @@ class QueueTopology:
         rate_limit = self.rate_limit
         if override.rate_limit is not None:
             rate_limit = RateLimit(override.rate_limit.max, override.rate_limit.duration_ms).validate()
+        tenancy = self.tenancy
+        if override.tenancy is not None:
+            t = override.tenancy
+            policy = TenantPolicy(t.max_active, t.max_starts, t.window_ms, tuple(t.weights.items()))
+            tenancy = policy.validate(f"queues.{self.name}.tenancy")
         return dataclasses.replace(
             self,
             concurrency=override.concurrency if override.concurrency is not None else self.concurrency,
             defaults=defaults,
             rate_limit=rate_limit,
+            tenancy=tenancy,
             source=f"{self.source} + settings",
         )
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bootstrap.modules import ModuleCatalog, load_modules
 from bootstrap.settings import DEFAULT_MODULES, load_settings
 from bootstrap.topology import Topology
+from domain.queue.errors import InvalidOptionError
 from domain.queue.module import DomainModule, QueueSpec
 from domain.queue.options import BackoffType, QueueDefaults, RateLimit
+from domain.queue.tenancy import TenantPolicy
 
 
 def _sample_topology(**settings: object) -> Topology:
@@ -89,3 +93,16 @@ def test_an_override_for_a_new_queue_adds_it_to_the_table() -> None:
     topology = _sample_topology(queues={"reports-export": {"attempts": 9}})
     assert "reports-export" in topology
     assert topology.for_queue("reports-export").defaults.attempts == 9
+
+
+def test_settings_set_a_queues_tenant_policy() -> None:
+    topology = _sample_topology(
+        queues={"notification-email": {"tenancy": {"max_active": 2, "weights": {"org-big": 3}}}}
+    )
+    assert topology.for_queue("notification-email").tenancy == TenantPolicy(max_active=2, weights=(("org-big", 3),))
+
+
+def test_a_tenant_policy_in_settings_with_a_window_but_no_start_limit_is_refused_naming_the_field() -> None:
+    with pytest.raises(InvalidOptionError) as caught:
+        _sample_topology(queues={"notification-email": {"tenancy": {"window_ms": 1000}}})
+    assert caught.value.field == "queues.notification-email.tenancy.max_starts"
