@@ -212,26 +212,26 @@ def _encode_tenancy(index: TenantIndex) -> Obj:
             b.served,
             None if b.ring_key is None else list(b.ring_key),
             b.parked,
+            b.parked_until,
         ]
         for name, b in index.buckets.items()
     ]
-    parked = sorted(
-        [until, name] for until, name in index.parked_until if index.buckets[name].parked == PARKED_WINDOW
-    )
-    return {"turn": index.turn, "buckets": buckets, "parked_until": parked}
+    return {"turn": index.turn, "buckets": buckets}
 
 
 def _decode_tenancy(value: Any, m: QueueStateMachine) -> TenantIndex:
     d = vc.obj(value, "tenancy")
     index = TenantIndex(turn=vc.get_int(d, "turn"))
     for entry in vc.get_list(d, "buckets"):
-        if not isinstance(entry, list) or len(entry) != 7 or not isinstance(entry[0], str):
-            fail("tenancy buckets must be [name, active, window, started, served, ring key, parked]")
-        name, active, window, started, served, ring_key, parked = entry
+        if not isinstance(entry, list) or len(entry) != 8 or not isinstance(entry[0], str):
+            fail("tenancy buckets must be [name, active, window, started, served, ring key, parked, until]")
+        name, active, window, started, served, ring_key, parked, until = entry
         if not all(isinstance(n, int) for n in (active, window, started, served)):
             fail("tenancy bucket counters must be integers")
         if parked not in (None, PARKED_ACTIVE, PARKED_WINDOW):
             fail("tenancy bucket parked must be null, 'active' or 'window'")
+        if (parked == PARKED_WINDOW) != (isinstance(until, int) and not isinstance(until, bool)):
+            fail("tenancy bucket until must be the window end exactly when parked by its window")
         bucket = index.bucket(name)
         bucket.active, bucket.window, bucket.started, bucket.served, bucket.parked = (
             active,
@@ -240,6 +240,9 @@ def _decode_tenancy(value: Any, m: QueueStateMachine) -> TenantIndex:
             served,
             parked,
         )
+        if isinstance(until, int):
+            bucket.parked_until = until
+            index.parked_until.append((until, name))
         if ring_key is not None:
             if (
                 not isinstance(ring_key, list)
@@ -249,15 +252,6 @@ def _decode_tenancy(value: Any, m: QueueStateMachine) -> TenantIndex:
                 fail("tenancy ring key must be [priority, turn]")
             bucket.ring_key = (ring_key[0], ring_key[1])
             index.ring.append((ring_key[0], ring_key[1], name))
-    for entry in vc.get_list(d, "parked_until"):
-        if (
-            not isinstance(entry, list)
-            or len(entry) != 2
-            or not isinstance(entry[0], int)
-            or entry[1] not in index.buckets
-        ):
-            fail("tenancy parked_until entries must be [window end, known bucket]")
-        index.parked_until.append((entry[0], entry[1]))
     for record in m.jobs.values():
         if record.state is JobState.WAITING:
             index.bucket(bucket_of(record)).waiting.append((record.options.priority, record.seq, record.id))

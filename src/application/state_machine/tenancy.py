@@ -32,6 +32,7 @@ class TenantBucket:
     served: int = 0  # jobs started in the current turn (a turn lasts ``weight`` jobs)
     ring_key: tuple[int, int] | None = None  # (head priority, turn) of its live ring entry
     parked: str | None = None  # PARKED_ACTIVE / PARKED_WINDOW, or None
+    parked_until: int | None = None  # PARKED_WINDOW: the end of the window it waits for
 
 
 @dataclass(slots=True)
@@ -76,11 +77,13 @@ class TenantIndex:
     def park(self, name: str, bucket: TenantBucket, reason: str, until: int | None = None) -> None:
         self.leave_ring(bucket)
         bucket.parked = reason
+        bucket.parked_until = until
         if until is not None:
             heapq.heappush(self.parked_until, (until, name))
 
     def unpark(self, name: str, bucket: TenantBucket, jobs: dict[str, JobRecord]) -> None:
         bucket.parked = None
+        bucket.parked_until = None
         head = head_of(bucket, jobs)
         if head is not None:
             self.enter(name, bucket, head.options.priority)
@@ -88,9 +91,9 @@ class TenantIndex:
     def unpark_due(self, now: int, jobs: dict[str, JobRecord]) -> None:
         parked = self.parked_until
         while parked and parked[0][0] <= now:
-            _, name = heapq.heappop(parked)
+            until, name = heapq.heappop(parked)
             bucket = self.buckets.get(name)
-            if bucket is not None and bucket.parked == PARKED_WINDOW:
+            if bucket is not None and bucket.parked == PARKED_WINDOW and bucket.parked_until == until:
                 self.unpark(name, bucket, jobs)
 
     def next_unpark(self) -> int | None:
@@ -98,7 +101,7 @@ class TenantIndex:
         while parked:
             until, name = parked[0]
             bucket = self.buckets.get(name)
-            if bucket is not None and bucket.parked == PARKED_WINDOW:
+            if bucket is not None and bucket.parked == PARKED_WINDOW and bucket.parked_until == until:
                 return until
             heapq.heappop(parked)
         return None
