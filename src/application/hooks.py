@@ -9,6 +9,11 @@ order given, synchronously on the event loop, with a record of what happened:
 - worker: ``on_claimed`` per claimed batch, then per attempt (an ``Attempt``): ``on_started``,
   ``on_completed``, ``on_retry_scheduled``, ``on_dead_lettered``, ``on_lease_lost``,
   ``on_handed_back`` (no handler for the name here, ADR 0017); ``on_released`` at shutdown.
+- admin: ``after_admin`` after every operator action (pause, resume, clean, remove, reprocess,
+  purge, and whatever else reports an ``AdminAction``: schedule changes, key rotation). It is the
+  one async hook method, awaited by the action, and the one whose failure is reported: an audit
+  entry that cannot be written makes the action raise ``AdminRecordError`` after it was done
+  (ADR 0024).
 
 A hook must not block (hand slow work to a task or a thread) and should not raise: an exception
 from a hook is logged with the hook's name and dropped, it never changes what happens to a job.
@@ -20,12 +25,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from application.queue_backend import ClaimedJob, LeaseRef
-from domain.queue.job import Job, NewJob
+from domain.queue.errors import QueueError
+from domain.queue.job import Job, JsonValue, NewJob
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +54,63 @@ class Adding:
     error: BaseException | None = None
     duration_ms: float = 0.0
     state: dict[object, Any] = field(default_factory=dict)
+
+
+current_actor: ContextVar[str | None] = ContextVar("backbone_current_actor", default=None)
+"""Who is acting in this context (a CLI flag, an API request's user); ``AdminAction.actor`` when set."""
+
+
+@dataclass(slots=True)
+class AdminAction:
+    """One operator action, as the admin hooks see it once it is done (or failed).
+
+    ``action`` is a dotted name (``pause``, ``resume``, ``clean``, ``remove``, ``dlq.reprocess``,
+    ``dlq.reprocess_all``, ``dlq.purge``; other parts of the framework add theirs, e.g.
+    ``schedule.*``, ``keys.rotate``). ``params`` are its arguments (JSON values, never a secret),
+    ``job_ids`` the jobs it named, ``count`` how many it changed, ``outcome`` ``ok``,
+    ``not_found`` (nothing matched the id) or ``failed`` (``error`` holds what it raised), and
+    ``actor`` who asked (``current_actor`` of the caller's context when not given).
+    """
+
+    action: str
+    queue: str | None
+    params: dict[str, JsonValue] = field(default_factory=dict)
+    job_ids: tuple[str, ...] = ()
+    count: int | None = None
+    outcome: str = "ok"
+    error: BaseException | None = None
+    actor: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.actor is None:
+            self.actor = current_actor.get()
+
+    def describe(self) -> str:
+        where = f" of queue {self.queue}" if self.queue else ""
+        return f"{self.action}{where}"
+
+
+AdminCalls = tuple[Callable[["AdminAction"], Awaitable[None]], ...]
+
+
+class AdminRecordError(QueueError):
+    """An admin action was done (or failed on its own), but an admin hook could not record it.
+
+    ``action`` is what happened; ``causes`` are the hooks' errors. The message says both, so
+    an operator knows the action itself took place.
+    """
+
+    def __init__(self, action: AdminAction, causes: Sequence[BaseException]) -> None:
+        self.action = action
+        self.causes = tuple(causes)
+        done = "was done" if action.outcome != "failed" else "failed on its own"
+        reasons = "; ".join(
+            str(c) if isinstance(c, QueueError) else f"{type(c).__name__}: {c}" for c in self.causes
+        )
+        super().__init__(
+            f"{action.describe()} {done} (outcome {action.outcome}), but its audit entry could not "
+            f"be written: {reasons}"
+        )
 
 
 class Attempt:
@@ -152,6 +216,12 @@ class Hook:
     def on_released(self, queue: str, leases: Sequence[LeaseRef]) -> None:
         """Reserved jobs that never started were handed back at shutdown."""
 
+    # --- admin ------------------------------------------------------------------------------------
+
+    async def after_admin(self, action: AdminAction) -> None:
+        """An operator action is done (or failed): record it. Awaited by the action; an exception
+        here is reported to the caller as ``AdminRecordError`` (the action itself stands)."""
+
 
 def _overriders(hooks: Sequence[Hook], event: str) -> tuple[Callable[..., None], ...]:
     """The bound methods of the hooks that override ``event`` (the base class's no-op is skipped)."""
@@ -167,6 +237,7 @@ class Hooks:
 
     __slots__ = (
         "_after_add",
+        "_after_admin",
         "_before_add",
         "_on_claimed",
         "_on_completed",
@@ -194,10 +265,28 @@ class Hooks:
         self._on_lease_lost = _overriders(self.hooks, "on_lease_lost")
         self._on_handed_back = _overriders(self.hooks, "on_handed_back")
         self._on_released = _overriders(self.hooks, "on_released")
+        self._after_admin = cast(AdminCalls, _overriders(self.hooks, "after_admin"))
 
     @property
     def observes_adds(self) -> bool:
         return bool(self._before_add or self._after_add)
+
+    @property
+    def observes_admin(self) -> bool:
+        return bool(self._after_admin)
+
+    async def after_admin(self, action: AdminAction) -> None:
+        """Every admin hook, in order, each awaited; raises ``AdminRecordError`` after all ran if
+        any of them failed (the failures are also logged)."""
+        causes: list[BaseException] = []
+        for call in self._after_admin:
+            try:
+                await call(action)
+            except Exception as exc:
+                _log_failure(call)
+                causes.append(exc)
+        if causes:
+            raise AdminRecordError(action, causes)
 
     def before_add(self, adding: Adding) -> None:
         _call_each(self._before_add, adding)
@@ -238,7 +327,7 @@ def _call_each(calls: tuple[Callable[..., None], ...], *args: Any) -> None:
             _log_failure(call)
 
 
-def _log_failure(call: Callable[..., None]) -> None:
+def _log_failure(call: Callable[..., object]) -> None:
     owner = getattr(call, "__self__", call)
     logger.exception("hook %s failed in %s", type(owner).__name__, getattr(call, "__name__", "?"))
 

@@ -12,7 +12,7 @@ machine imports them like every adapter does, it does not own them.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from domain.queue.job import Job, Progress
@@ -32,6 +32,10 @@ class JobDraft:
     options: ResolvedOptions
     metadata: JobMetadata
     created_at: int
+
+
+PayloadRewrite = Callable[[str, str, str], str | None]
+"""``rewrite(job_id, name, data_json)``: the job's new stored data (JSON text), or None to keep it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,4 +112,14 @@ class QueueBackend(IGenericQueue):
         for ``delay_ms`` (``waiting`` at once for 0) so that another worker may claim it. False
         (and nothing changed) if the lease is stale. Raises ``InvalidOptionError`` for a negative
         delay.
+        """
+
+    @abstractmethod
+    async def rewrite_payloads(self, rewrite: PayloadRewrite) -> int:
+        """Replace the stored data of every job that is not active where ``rewrite`` returns new
+        JSON text (key rotation, ADR 0023); returns how many were replaced.
+
+        ``rewrite`` runs in this process, outside the broker; each replacement is applied only if
+        the job is still not active and still holds the data ``rewrite`` was given (a job a worker
+        claimed meanwhile keeps its data and is not counted).
         """

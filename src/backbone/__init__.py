@@ -17,6 +17,11 @@ Observe the producer and the worker (metrics, tracing, audit; ADR 0016)::
 
     Hook (subclass it; ``[app] hooks`` or ``Backbone.open(hooks=[...])``), Adding, Attempt
 
+The audit log of admin actions (ADR 0024)::
+
+    current_actor (who acts in this context), AdminAction, AdminRecordError (an action was done
+    but could not be recorded), AuditEntry, AuditQuery (``await app.audit_log(AuditQuery(...))``)
+
 Open queues by URL and run workers in this process::
 
     Backbone (``Backbone.open(url, modules=[...])``), Worker, WorkerOptions
@@ -34,7 +39,8 @@ from backbone._layout import check_layout
 
 check_layout()  # before anything below imports one of the four packages
 
-from application.hooks import Adding, Attempt, Hook  # noqa: E402
+from application.audit import AuditEntry, AuditQuery  # noqa: E402
+from application.hooks import Adding, AdminAction, AdminRecordError, Attempt, Hook, current_actor  # noqa: E402
 from application.worker import Worker, WorkerOptions  # noqa: E402
 from bootstrap.app import Backbone  # noqa: E402
 from bootstrap.modules import ModuleError, UnhandledQueueError  # noqa: E402
@@ -72,7 +78,11 @@ from domain.queue.tenancy import TenantPolicy  # noqa: E402
 
 __all__ = [
     "Adding",
+    "AdminAction",
+    "AdminRecordError",
     "Attempt",
+    "AuditEntry",
+    "AuditQuery",
     "Backbone",
     "Backoff",
     "BackoffType",
@@ -112,5 +122,6 @@ __all__ = [
     "Worker",
     "WorkerOptions",
     "check_layout",
+    "current_actor",
     "current_correlation_id",
 ]

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from application.audit import AuditEntry, AuditHook, AuditQuery, AuditStore, LifecycleAuditHook
 from application.hooks import Hook
 from application.worker import Worker
 from bootstrap.container import Container, build_container, shutdown
@@ -134,6 +135,16 @@ class Backbone:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"queues still busy after {timeout_s} s: {', '.join(busy)}")
             await asyncio.sleep(IDLE_POLL_S)
+
+    async def audit_log(self, query: AuditQuery | None = None) -> list[AuditEntry]:
+        """The audit log of admin actions on this broker (ADR 0024), oldest first: entries of
+        ``query`` (default: all, at most 1000) still within ``audit.retention_ms``. Lifecycle
+        entries (``audit.lifecycle``) recorded so far by this process are written first."""
+        hook: AuditHook | None = self.container.audit_hook()
+        if isinstance(hook, LifecycleAuditHook):
+            await hook.flush()
+        store: AuditStore = self.container.audit_store()
+        return await store.read(query or AuditQuery())
 
     async def close(self) -> None:
         await shutdown(self.container)

@@ -18,9 +18,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bootstrap import commands
+from bootstrap import cli_keys, cli_workers, commands
 from bootstrap.bench import BenchParameters, run_benchmark
 from bootstrap.broker_table import DISTRIBUTION
+from bootstrap.cli_audit import add_audit_parser, cmd_audit
 from bootstrap.container import Container, build_container, shutdown
 from bootstrap.demo import DemoOptions, run_demo
 from bootstrap.logging_setup import configure_logging
@@ -54,6 +55,9 @@ def _common_options(defaults: Any) -> _Parser:
         metavar="IMPORT_PATH",
         default=defaults,
         help="enable this module (package.module:ATTRIBUTE); repeatable; replaces [app] modules",
+    )
+    common.add_argument(
+        "--actor", default=defaults, help="who acts, in the audit log (default: audit.actor, the OS user)"
     )
     return common
 
@@ -95,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="serve /metrics, /healthz and /readyz on this port (default: worker.metrics_port; off)",
     )
+    p.add_argument(
+        "--tracing",
+        action="store_true",
+        help="OpenTelemetry spans (the otel extra), exporters from OTEL_* (default: worker.tracing)",
+    )
+    cli_workers.add_parser(command("workers", "the live workers on the broker, from their heartbeats"))
 
     p = command("enqueue", "add one job and print it as JSON")
     p.add_argument("queue")
@@ -153,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--next", type=int, default=3, metavar="N", help="how many next fire times (default 3)")
     s.add_argument("--json", action="store_true")
 
+    cli_keys.add_parser(sub, common, _Parser)  # backbone keys rotate/list/generate (ADR 0023)
+    add_audit_parser(sub, common)
+
     p = command("demo", "the payment-completed scenario end to end")
     p.add_argument("--payments", type=int)
     p.add_argument("--seed", type=int)
@@ -199,6 +212,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     log = {key: value for key, value in (("level", args.log_level), ("format", args.log_format)) if value}
     if log:
         overrides["log"] = log
+    if args.actor is not None:
+        overrides["audit"] = {"actor": args.actor}
     settings = load_settings(args.config, **overrides)
     quiet = args.command in ("demo", "bench") and "level" not in settings.log.model_fields_set
     if quiet:  # the demo and bench print their own summary; their logs stay at warnings unless asked
@@ -260,6 +275,9 @@ COMMANDS: dict[str, Command] = {
     "clean": commands.cmd_clean,
     "health": commands.cmd_health,
     "schedules": commands.cmd_schedules,
+    "workers": cli_workers.cmd_workers,
+    "keys": cli_keys.cmd_keys,
+    "audit": cmd_audit,
     "demo": _cmd_demo,
     "bench": _cmd_bench,
 }

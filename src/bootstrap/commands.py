@@ -25,7 +25,9 @@ from bootstrap.queues import QueueHandles
 from bootstrap.render import dead_letter_dict, job_dict, stats_dict, table, to_json
 from bootstrap.scheduling import ScheduleRow, build_scheduler
 from bootstrap.settings import SettingsError
+from bootstrap.tracing_setup import enable_tracing
 from bootstrap.wiring import WorkerFactory
+from bootstrap.worker_presence import worker_presence
 from domain.queue.job import DeadLetterFilter, JobState
 from domain.queue.metadata import JobMetadata, UserRef, current_correlation_id
 from domain.queue.options import JobOptions
@@ -107,10 +109,16 @@ async def run_workers(
 
 
 async def cmd_worker(args: argparse.Namespace, container: Container) -> int:
+    tracing = enable_tracing(container, args.tracing)  # before any queue or worker is built (ADR 0025)
     factory: WorkerFactory = container.workers()
     probes = WorkerProbes.from_settings(container.settings().worker, args.metrics_port, _handles(container))
     if probes is not None:  # /metrics, /healthz, /readyz (docs/operations.md)
         factory = probes.instrument(factory)
+    presence = worker_presence(container.settings().worker, _handles(container))
+    if presence is not None:  # heartbeats for `backbone workers` (ADR 0025)
+        factory = WorkerFactory(
+            factory.queues, factory.handlers, factory.settings, (*factory.hooks, presence.hook)
+        )
     handled = factory.handlers.handled_queues()
     queues = list(dict.fromkeys(args.queues)) or handled
     for name in queues:  # every queue is checked before any worker connects
@@ -138,11 +146,17 @@ async def cmd_worker(args: argparse.Namespace, container: Container) -> int:
     scheduler = build_scheduler(rows, queues, _handles(container), container.clock())
     scheduling = asyncio.create_task(scheduler.run(), name="scheduler")  # ADR 0020: in every worker
     try:
-        async with probes.serving(workers) if probes is not None else contextlib.nullcontext():
+        async with contextlib.AsyncExitStack() as running:
+            if probes is not None:
+                await running.enter_async_context(probes.serving(workers))
+            if presence is not None:
+                await running.enter_async_context(presence.publishing(workers))
             await run_workers(workers, args.run_for_ms, announce)
     finally:
         scheduler.request_stop()
         await asyncio.wait_for(scheduling, SCHEDULER_STOP_TIMEOUT_S)
+        if tracing is not None:
+            await asyncio.to_thread(tracing.shutdown)  # exports the spans still buffered
     for worker in workers:
         m = worker.metrics
         out(

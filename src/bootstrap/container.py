@@ -21,9 +21,12 @@ from adapters.outbound.message_stores import InMemoryMessageStore
 from adapters.outbound.notification_senders import InMemoryNotificationSender, JsonLinesNotificationSender
 from adapters.outbound.slack_clients import InMemorySlackClient, JsonLinesSlackClient
 from adapters.outbound.slack_webhook import SlackWebhookClient
+from application.audit import AuditHook, AuditStore
 from application.clock import system_clock
 from application.hooks import Hook, Hooks
+from bootstrap.audit import build_audit_hook, create_audit_store
 from bootstrap.brokers import create_broker
+from bootstrap.encryption import payload_encryption
 from bootstrap.modules import ModuleCatalog, ModuleRuntime, catalog_job_types, load_hooks, load_modules
 from bootstrap.queues import QueueHandles
 from bootstrap.scheduling import schedule_table
@@ -56,8 +59,9 @@ def _webhook_client(settings: SlackSettings) -> SlackWebhookClient:
     return SlackWebhookClient(settings.webhook_url.get_secret_value(), timeout_s=settings.timeout_ms / 1000)
 
 
-def _hooks(entries: Sequence[str], given: Sequence[Hook]) -> Hooks:
-    return Hooks(load_hooks(entries, given))
+def _hooks(entries: Sequence[str], given: Sequence[Hook], audit: AuditHook | None) -> Hooks:
+    hooks = load_hooks(entries, given)
+    return Hooks([*hooks, audit] if audit is not None else hooks)
 
 
 def _same(value: T) -> T:
@@ -72,11 +76,17 @@ class Container(containers.DeclarativeContainer):
     # --- modules and queues ---------------------------------------------------------------------
     enabled_modules = providers.Singleton(load_modules, settings.provided.app.modules)
     given_hooks = providers.Object(())  # hooks passed in code (``Backbone.open(hooks=...)``)
-    hooks = providers.Singleton(_hooks, settings.provided.app.hooks, given_hooks)
+    # the audit log of admin actions, on the broker itself (ADR 0024)
+    audit_store = providers.Singleton(
+        create_audit_store, settings.provided.broker, settings.provided.audit, clock
+    )
+    audit_hook = providers.Singleton(build_audit_hook, settings.provided.audit, audit_store, clock)
+    hooks = providers.Singleton(_hooks, settings.provided.app.hooks, given_hooks, audit_hook)
     catalog = providers.Singleton(ModuleCatalog, enabled_modules)
     topology = providers.Singleton(Topology.from_modules, catalog, settings.provided.queues)
     broker = providers.Singleton(create_broker, settings.provided.broker, clock)
     job_types = providers.Singleton(catalog_job_types, catalog)
+    encryption = providers.Singleton(payload_encryption, settings.provided.encryption)  # ADR 0023
     schedules = providers.Singleton(schedule_table, catalog)  # the modules' schedules (ADR 0020)
     queues = providers.Singleton(
         QueueHandles,
@@ -87,6 +97,7 @@ class Container(containers.DeclarativeContainer):
         max_json_depth=config.json_depth_limit,
         job_types_of=catalog.provided.job_types_for,
         hooks=hooks,
+        encryption=encryption,
     )
 
     # --- outbound ports: what the sample modules' handlers are built from ----------------------
@@ -139,7 +150,7 @@ class Container(containers.DeclarativeContainer):
 
 def config_values(settings: Settings) -> dict[str, Any]:
     """The plain values the ``Configuration`` provider holds (secrets stay in ``settings``)."""
-    values = settings.model_dump(mode="json", exclude={"broker", "slack"})
+    values = settings.model_dump(mode="json", exclude={"broker", "slack", "encryption"})
     values["slack"] = {
         "alerts_channel": settings.slack.alerts_channel,
         "timeout_ms": settings.slack.timeout_ms,
@@ -166,6 +177,12 @@ def build_container(
 
 
 async def shutdown(container: Container) -> None:
-    """Close every queue handle and the broker (only if they were ever created)."""
+    """Close every queue handle, the broker and the audit store (only if they were ever created)."""
     handles: QueueHandles = container.queues()
     await handles.close()
+    hook: AuditHook | None = container.audit_hook()
+    if hook is not None:
+        await hook.close()  # lifecycle entries still on their way first, then the store
+    else:
+        store: AuditStore = container.audit_store()
+        await store.close()

@@ -9,15 +9,27 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from application.broker import Broker
+from application.encryption.revealing import revealing
 from application.hooked_queue import with_hooks
 from application.hooks import NO_HOOKS, Hooks
 from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
 from application.jobs.payload_codec import DEFAULT_MAX_JSON_DEPTH
-from application.queue_backend import ClaimedJob, ClaimRequest, FailureReport, LeaseRef, QueueBackend
+from application.queue_backend import (
+    ClaimedJob,
+    ClaimRequest,
+    FailureReport,
+    LeaseRef,
+    PayloadRewrite,
+    QueueBackend,
+)
 from bootstrap.topology import Topology
+
+if TYPE_CHECKING:
+    from application.encryption.policy import PayloadEncryption
 from domain.queue.job import (
     DeadLetter,
     DeadLetterFilter,
@@ -60,7 +72,10 @@ class QueueHandle(QueueBackend):
         async with self._lock:
             if self._backend is None:
                 # the producer hooks, once for every adapter (ADR 0016); the backend itself if none
-                self._backend = with_hooks(await self._broker.open_queue(self._factory), self._hooks)
+                self._backend = revealing(  # reads show plaintext where the key is loaded (ADR 0023)
+                    with_hooks(await self._broker.open_queue(self._factory), self._hooks),
+                    self._factory.encryption,
+                )
             return self._backend
 
     # --- producer side ------------------------------------------------------------------------
@@ -82,6 +97,9 @@ class QueueHandle(QueueBackend):
 
     async def remove_job(self, job_id: str) -> bool:
         return await (await self.backend()).remove_job(job_id)
+
+    async def rewrite_payloads(self, rewrite: PayloadRewrite) -> int:
+        return await (await self.backend()).rewrite_payloads(rewrite)
 
     async def pause(self) -> None:
         await (await self.backend()).pause()
@@ -151,6 +169,7 @@ class QueueHandles:
         job_types_of: Callable[[str], JobTypes] | None = None,
         hooks: Hooks = NO_HOOKS,
         max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
+        encryption: PayloadEncryption | None = None,
     ) -> None:
         """``job_types_of(queue)`` narrows a queue's accepted job types (default: ``job_types``)."""
         self.broker = broker
@@ -160,6 +179,7 @@ class QueueHandles:
         self.max_payload_bytes = max_payload_bytes
         self.hooks = hooks
         self.max_json_depth = max_json_depth
+        self.encryption = encryption  # seals and opens payloads (ADR 0023); None: none loaded
         self._handles: dict[str, QueueHandle] = {}
 
     def factory(self, name: str) -> JobFactory:
@@ -176,6 +196,7 @@ class QueueHandles:
                 max_payload_bytes=self.max_payload_bytes,
                 max_json_depth=self.max_json_depth,
                 source=SOURCE,
+                encryption=self.encryption,
             )
             handle = QueueHandle(self.broker, factory, self.hooks)
             self._handles[name] = handle

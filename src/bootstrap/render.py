@@ -9,7 +9,14 @@ from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
 
+from application.encryption.envelope import is_sealed, not_loaded_text
 from domain.queue.job import DeadLetter, Job, QueueStats
+
+
+def shown_data(data: Any) -> Any:
+    """A payload as a reader shows it: sealed data it could not open says so, never the ciphertext
+    (ADR 0023: the reader's handle opens what its keys can)."""
+    return not_loaded_text(data) if is_sealed(data) else data
 
 
 def _plain(value: Any) -> Any:
@@ -33,7 +40,7 @@ def job_dict(job: Job) -> dict[str, Any]:
         "queue": job.queue,
         "name": job.name,
         "state": job.state.value,
-        "data": job.data,
+        "data": shown_data(job.data),
         "priority": job.priority,
         "attempts_started": job.attempts_started,
         "attempts_made": job.attempts_made,
@@ -51,7 +58,9 @@ def job_dict(job: Job) -> dict[str, Any]:
 
 
 def dead_letter_dict(letter: DeadLetter) -> dict[str, Any]:
-    return _plain(letter)  # type: ignore[no-any-return]
+    shown: dict[str, Any] = _plain(letter)
+    shown["data"] = shown_data(letter.data)
+    return shown
 
 
 def stats_dict(stats: QueueStats) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from application.audit import DEFAULT_RETENTION_MS as DEFAULT_AUDIT_RETENTION_MS
 from application.broker import DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_KEY_PREFIX, DEFAULT_OPERATION_TIMEOUT_MS
 from application.jobs.payload_codec import (
     DEFAULT_MAX_JSON_DEPTH,
@@ -121,6 +122,10 @@ class WorkerSettings(_Section):
     readiness_max_failure_rates: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
         default_factory=dict
     )
+    # heartbeats on the broker, listed by `backbone workers` (ADR 0025); a killed worker drops out
+    # within 3 intervals; 0 turns them off
+    heartbeat_interval_ms: Annotated[int, Field(ge=0, le=60_000)] = 5000
+    tracing: bool = False  # OpenTelemetry spans (the otel extra), exporters from the OTEL_* environment
 
 
 class BackoffSettings(_Section):
@@ -197,6 +202,21 @@ class DemoSettings(_Section):
     timeout_s: Annotated[float, Field(gt=0, le=3600)] = 50.0
 
 
+class AuditSettings(_Section):
+    """The audit log of admin actions (ADR 0024, docs/security.md): kept on the broker itself for
+    ``retention_ms`` (default 90 days), mirrored as JSON lines to ``file`` when set. ``actor`` is
+    who the entries name when the caller gives none (default: the OS user; ``--actor`` on the CLI);
+    ``lifecycle`` also records every job's add and outcome.
+    """
+
+    enabled: bool = True
+    retention_ms: Annotated[int, Field(ge=1000, le=10 * 366 * 24 * 3600 * 1000)] = DEFAULT_AUDIT_RETENTION_MS
+    actor: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")] | None = None
+    file: str | None = None
+    # also every job's add and attempt outcome (``job.*`` entries, written in the background)
+    lifecycle: bool = False
+
+
 DEFAULT_MODULES = (
     "domain.transactions.module:MODULE",
     "domain.notifications.module:MODULE",
@@ -205,6 +225,27 @@ DEFAULT_MODULES = (
     "application.payments.module:MODULE",
 )
 MODULE_ENTRY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_]*)?$"
+
+
+class EncryptionSettings(_Section):
+    """Payload encryption at rest (ADR 0023, docs/security.md): opt-in per queue or per job name.
+
+    ``keys`` (or the lines of ``keys_file``) are ``key-id:base64-secret`` entries, oldest first: the
+    last one seals new payloads, every one opens. A process that only reads (a worker, the CLI)
+    needs the keys and not the lists. The secrets never appear in a repr, a log or an error.
+    """
+
+    keys: SecretStr | None = None
+    keys_file: str | None = None
+    queues: Annotated[tuple[str, ...], NoDecode] = ()  # every job of these queues is sealed
+    job_names: Annotated[tuple[str, ...], NoDecode] = ()  # jobs of these names are sealed on any queue
+
+    @field_validator("queues", "job_names", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
 
 class AppSettings(_Section):
@@ -258,6 +299,8 @@ class Settings(BaseSettings):
     outbound: OutboundSettings = Field(default_factory=OutboundSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
+    encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     config_file: str | None = None
 
     @field_validator("queues")
@@ -348,7 +391,7 @@ def settings_error(exc: ValidationError) -> SettingsError:
 
 
 def _is_secret(location: str) -> bool:
-    return any(word in location for word in ("password", "webhook", "url", "secret"))
+    return any(word in location for word in ("password", "webhook", "url", "secret", "encryption.keys"))
 
 
 def settings_summary(settings: Settings) -> Mapping[str, Any]:

@@ -81,4 +81,4 @@ class WorkerFactory:
         registry = self.handlers.registry_for(queue)  # refused before any connection is made
         options = self.options_for(queue, **overrides)
         backend = await self.queues.open(queue)
-        return Worker(backend, registry, options, hooks=self.hooks)
+        return Worker(backend, registry, options, hooks=self.hooks, encryption=self.queues.encryption)

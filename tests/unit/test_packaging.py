@@ -53,7 +53,8 @@ def test_the_core_requires_no_broker_client_and_each_client_comes_with_its_extra
     core = {r.split(">")[0].split("<")[0].strip() for r in requires if "extra ==" not in r}
     assert core == {"cronsim", "dependency-injector", "pydantic", "pydantic-settings"}
     clients = (("redis", "redis"), ("hiredis", "redis"), ("pika", "rabbitmq"), ("aiokafka", "kafka"))
-    for client, extra in (*clients, ("prometheus-client", "prometheus")):
+    observability = (("prometheus-client", "prometheus"), ("opentelemetry-sdk", "otel"), ("opentelemetry-api", "otel"))
+    for client, extra in (*clients, *observability):
         assert any(r.startswith(client) and f'extra == "{extra}"' in r for r in requires), (client, extra)
     extras = {line.removeprefix("Provides-Extra: ") for line in _metadata(wheel) if line.startswith("Provides-Extra:")}
     assert {"redis", "rabbitmq", "kafka", "all"} <= extras

@@ -43,6 +43,11 @@ class KafkaBroker(Broker):
     def url(self) -> str:
         return self.settings.redacted_url
 
+    @property
+    def connection(self) -> KafkaConnection:
+        """The shared clients (the worker registry writes through them too, ADR 0025)."""
+        return self._connection
+
     async def open_queue(self, factory: JobFactory) -> ReplicatedQueue:
         validate_queue_name(factory.queue)  # as every broker does: the name becomes topic names
         return await self._engines.open_queue(factory)

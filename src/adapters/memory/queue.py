@@ -15,7 +15,14 @@ from typing import Any
 from adapters.memory.raw_records import MalformedRecordError, decode_raw_record
 from application.clock import Clock
 from application.jobs.job_factory import JobFactory
-from application.queue_backend import ClaimedJob, ClaimRequest, FailureReport, LeaseRef, QueueBackend
+from application.queue_backend import (
+    ClaimedJob,
+    ClaimRequest,
+    FailureReport,
+    LeaseRef,
+    PayloadRewrite,
+    QueueBackend,
+)
 from application.state_machine import events as ev
 from application.state_machine.machine import ClaimOutcome, QueueStateMachine
 from domain.queue.errors import BrokerUnavailableError, InvalidJobError
@@ -99,6 +106,17 @@ class MemoryQueue(QueueBackend):
     async def remove_job(self, job_id: str) -> bool:
         self._check_open()
         return bool(self._machine.on_remove(ev.Remove(job_id, self._clock())))
+
+    async def rewrite_payloads(self, rewrite: PayloadRewrite) -> int:
+        self._check_open()
+        replaced = 0
+        for job_id, name, data_json in self._machine.rewritable():
+            new_json = rewrite(job_id, name, data_json)
+            if new_json is not None and self._machine.on_replace_data(
+                ev.ReplaceData(job_id, data_json, new_json, self._clock())
+            ):
+                replaced += 1
+        return replaced
 
     async def pause(self) -> None:
         self._check_open()

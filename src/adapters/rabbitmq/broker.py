@@ -58,6 +58,11 @@ class RabbitMQBroker(Broker):
     def settings(self) -> RabbitMQSettings:
         return self._settings
 
+    @property
+    def link(self) -> AmqpLink:
+        """The publishing connection (the worker registry uses it too, ADR 0025)."""
+        return self._link
+
     def drop_connections(self) -> None:
         """Close this process's connections as a network cut would; every user reconnects by itself."""
         self._link.drop()

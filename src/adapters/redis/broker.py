@@ -1,10 +1,19 @@
-"""``RedisBroker``: one Redis server (``redis://`` or ``rediss://``), opening queue handles on it."""
+"""``RedisBroker``: one Redis server or a Redis Cluster (``redis://`` or ``rediss://``), opening queue
+handles on it.
+
+Whether the URL names a cluster node is asked of the server at the first open (``INFO cluster``)
+unless the ``cluster`` option says so; on a cluster every queue's keys share one slot, so each queue
+lives on one master and the cluster client routes its calls there.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Self
+
+from redis.exceptions import ResponseError
 
 from adapters.redis.connection import RedisConnection
 from adapters.redis.queue import RedisQueue
@@ -12,6 +21,7 @@ from adapters.redis.settings import SCHEMES, RedisSettings
 from application.broker import Broker, BrokerOption, settings_from_options
 from application.clock import Clock, system_clock
 from application.jobs.job_factory import JobFactory
+from application.redaction import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -34,19 +44,36 @@ class RedisBroker(Broker):
 
     @property
     def url(self) -> str:
-        return self._connection_or_new().redacted_url
+        return redact_url(self._settings.url)
 
     @property
     def settings(self) -> RedisSettings:
         return self._settings
 
-    def _connection_or_new(self) -> RedisConnection:
+    async def connection(self) -> RedisConnection:
+        """The shared clients (the worker registry writes through them too, ADR 0025)."""
+        return await self._connection_or_new()
+
+    async def _connection_or_new(self) -> RedisConnection:
         if self._connection is None:
-            self._connection = RedisConnection(self._settings)
+            connection = RedisConnection(self._settings)
+            if self._settings.cluster is None:
+                try:
+                    async with connection.guard("connect"):
+                        on_cluster = await _is_cluster_node(connection)
+                except BaseException:
+                    await connection.close()
+                    raise
+                if on_cluster:
+                    await connection.close()
+                    self._settings = dataclasses.replace(self._settings, cluster=True)
+                    connection = RedisConnection(self._settings)
+                    logger.info("redis %s is a cluster node: queues go by slot", connection.redacted_url)
+            self._connection = connection
         return self._connection
 
     async def open_queue(self, factory: JobFactory) -> RedisQueue:
-        connection = self._connection_or_new()
+        connection = await self._connection_or_new()
         async with connection.guard("connect"):
             await connection.commands.ping()
         if self._settings.check_eviction_policy and not self._checked:
@@ -64,3 +91,11 @@ class RedisBroker(Broker):
         if self._connection is not None:
             connection, self._connection = self._connection, None
             await connection.close()
+
+
+async def _is_cluster_node(connection: RedisConnection) -> bool:
+    try:
+        info = await connection.commands.info("cluster")
+    except ResponseError:  # INFO renamed or disabled (some managed servers): treat as one server
+        return False
+    return bool(info.get("cluster_enabled"))

@@ -1,7 +1,10 @@
 """Redis clients for one broker URL, and the translation of driver errors into the domain's.
 
-Two clients share the settings: one for commands (bounded by ``operation_timeout_ms``) and one for
-the blocking wait on a queue's marker (its socket waits as long as the wait asks, plus the timeout).
+On one server, two clients share the settings: one for commands (bounded by
+``operation_timeout_ms``) and one for the blocking wait on a queue's marker (its socket waits as long
+as the wait asks, plus the timeout). With ``cluster=True`` one ``RedisCluster`` client does both: it
+routes each call to the master owning the queue's slot (every key of a queue shares one slot) and
+follows ``MOVED`` and failovers; the blocking wait borrows a connection of that master's node.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import AbstractConnection, Connection, SSLConnection
 from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.exceptions import ClusterError, InvalidResponse, ResponseError, SlotNotCoveredError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import InvalidResponse, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from adapters.redis.settings import RedisSettings
@@ -35,6 +39,17 @@ except ImportError:  # redis-py works without it: commands are then packed in Py
 
 logger = logging.getLogger(__name__)
 
+RedisClient = Redis | RedisCluster
+# What says "the server (or the cluster's master for this slot) cannot serve now": a broker error.
+# InvalidResponse: not Redis at all; the cluster ones: a failover or resharding under way.
+_UNAVAILABLE = (
+    RedisConnectionError,
+    InvalidResponse,
+    OSError,
+    ClusterError,
+    TryAgainError,
+    SlotNotCoveredError,
+)
 _UNBLOCK_BACKSTOP_S = 0.25  # the server's own timeout, past the client's: only used if UNBLOCK fails
 
 
@@ -72,20 +87,43 @@ class _PackedSSLConnection(_HiredisPacking, SSLConnection):
     pass
 
 
+def _tls_options(settings: RedisSettings) -> dict[str, Any]:
+    if not settings.uses_tls:
+        return {}
+    return {
+        "ssl_ca_certs": settings.tls_ca_file,
+        "ssl_certfile": settings.tls_cert_file,
+        "ssl_keyfile": settings.tls_key_file,
+        "ssl_check_hostname": settings.tls_verify,
+        "ssl_cert_reqs": "required" if settings.tls_verify else "none",
+    }
+
+
+def _cluster_client(settings: RedisSettings) -> RedisCluster:
+    """One client for the whole cluster, discovering it from the URL's node.
+
+    Its retries (a few, with a short backoff) ride over a ``MOVED`` after resharding and refresh the
+    slot map after a failover; an outage longer than that is a broker error like on one server.
+    """
+    return RedisCluster.from_url(
+        settings.url,
+        socket_connect_timeout=settings.connect_timeout_ms / 1000,
+        socket_timeout=settings.operation_timeout_ms / 1000,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+        max_connections=settings.max_connections,
+        decode_responses=False,
+        client_name="messaging-backbone",
+        ssl=settings.uses_tls,
+        **_tls_options(settings),
+    )
+
+
 def _client(settings: RedisSettings, *, socket_timeout: float | None, blocking: bool) -> Redis:
     """A client whose pool waits (up to the operation timeout) for a free connection when all are busy.
 
     The client for blocking waits holds one connection per waiting claim, so it is not capped.
     """
-    extra: dict[str, Any] = {}
-    if settings.uses_tls:
-        extra.update(
-            ssl_ca_certs=settings.tls_ca_file,
-            ssl_certfile=settings.tls_cert_file,
-            ssl_keyfile=settings.tls_key_file,
-            ssl_check_hostname=settings.tls_verify,
-            ssl_cert_reqs="required" if settings.tls_verify else "none",
-        )
+    extra = _tls_options(settings)
     pool = BlockingConnectionPool.from_url(
         settings.url,
         socket_connect_timeout=settings.connect_timeout_ms / 1000,
@@ -108,8 +146,14 @@ class RedisConnection:
         self.settings = settings
         self.redacted_url = redact_url(settings.url)
         self._password = urlsplit(settings.url).password
-        self.commands = _client(settings, socket_timeout=settings.operation_timeout_ms / 1000, blocking=False)
-        self.blocking = _client(settings, socket_timeout=None, blocking=True)
+        self.commands: RedisClient
+        self.blocking: Redis | None = None
+        if settings.cluster:
+            self.commands = _cluster_client(settings)
+        else:
+            timeout_s = settings.operation_timeout_ms / 1000
+            self.commands = _client(settings, socket_timeout=timeout_s, blocking=False)
+            self.blocking = _client(settings, socket_timeout=None, blocking=True)
         self._timeout_s = settings.operation_timeout_ms / 1000
         self._client_ids: weakref.WeakKeyDictionary[AbstractConnection, int] = weakref.WeakKeyDictionary()
         self._unblocking: set[asyncio.Task[None]] = set()
@@ -128,7 +172,7 @@ class RedisConnection:
         except TimeoutError as exc:
             reason = f"{what}: no answer within {self.settings.operation_timeout_ms} ms"
             raise BrokerUnavailableError(self.redacted_url, reason) from exc
-        except (RedisConnectionError, RedisTimeoutError, InvalidResponse, OSError) as exc:
+        except (RedisTimeoutError, *_UNAVAILABLE) as exc:
             raise BrokerUnavailableError(self.redacted_url, f"{what}: {self._safe(exc)}") from exc
 
     async def wait_for_signal(self, key: str, wait_s: float) -> bool:
@@ -139,6 +183,9 @@ class RedisConnection:
         UNBLOCK`` from the command connection: on time, and the blocked connection stays usable (a
         cancelled read would have to be dropped). The server timeout stays as a backstop.
         """
+        if isinstance(self.commands, RedisCluster):
+            return await self._wait_on_cluster_node(self.commands, key, wait_s)
+        assert self.blocking is not None
         async with self.guard_wait("wait for work", wait_s + _UNBLOCK_BACKSTOP_S):
             pool = self.blocking.connection_pool
             connection = await pool.get_connection()  # type: ignore[no-untyped-call]  # redis-py untyped
@@ -163,16 +210,50 @@ class RedisConnection:
                 await pool.release(connection)
         return reply is not None
 
-    def _unblock(self, client_id: int) -> None:
+    async def _wait_on_cluster_node(self, cluster: RedisCluster, key: str, wait_s: float) -> bool:
+        """The same wait on a connection of the master owning ``key``'s slot; the UNBLOCK goes there too.
+
+        A failed wait leaves the slot map as it is: the queue's next script call refreshes it.
+        """
+        async with self.guard_wait("wait for work", wait_s + _UNBLOCK_BACKSTOP_S):
+            node = cluster.get_node_from_key(key)
+            if node is None:
+                raise SlotNotCoveredError(f"no master serves the slot of {key!r}")
+            connection = node.acquire_connection()
+            try:
+                await connection.connect()  # type: ignore[no-untyped-call]  # redis-py untyped
+                client_id = self._client_ids.get(connection)
+                if client_id is None:
+                    await connection.send_command("CLIENT", "ID")
+                    client_id = int(await connection.read_response())
+                    self._client_ids[connection] = client_id
+                await connection.send_command("BZPOPMIN", key, round(wait_s + _UNBLOCK_BACKSTOP_S, 3))
+                timer = asyncio.get_running_loop().call_later(wait_s, self._unblock, client_id, node)
+                try:
+                    read_timeout_s = wait_s + 2 * _UNBLOCK_BACKSTOP_S + self._timeout_s
+                    reply = await connection.read_response(timeout=read_timeout_s)
+                finally:
+                    timer.cancel()
+            except BaseException:
+                await connection.disconnect(nowait=True)
+                raise
+            finally:
+                node.release(connection)
+        return reply is not None
+
+    def _unblock(self, client_id: int, node: ClusterNode | None = None) -> None:
         if self._closed:
             return
-        task = asyncio.get_running_loop().create_task(self._send_unblock(client_id))
+        task = asyncio.get_running_loop().create_task(self._send_unblock(client_id, node))
         self._unblocking.add(task)
         task.add_done_callback(self._unblocking.discard)
 
-    async def _send_unblock(self, client_id: int) -> None:
+    async def _send_unblock(self, client_id: int, node: ClusterNode | None) -> None:
         try:
-            await self.commands.client_unblock(client_id)
+            if node is not None:
+                await node.execute_command("CLIENT", "UNBLOCK", client_id)
+            else:
+                await self.commands.client_unblock(client_id)
         except (RedisConnectionError, RedisTimeoutError, OSError, ResponseError) as exc:
             # The blocked read ends with the server's own timeout (or fails with the same outage).
             logger.debug("redis %s: CLIENT UNBLOCK failed: %s", self.redacted_url, self._safe(exc))
@@ -210,7 +291,8 @@ class RedisConnection:
             task.cancel()
         await asyncio.gather(*self._unblocking, return_exceptions=True)
         await self.commands.aclose()
-        await self.blocking.aclose()
+        if self.blocking is not None:
+            await self.blocking.aclose()
 
 
 class _Guard:
@@ -234,7 +316,7 @@ class _Guard:
         if isinstance(exc, RedisTimeoutError | TimeoutError):
             reason = f"{self._what}: no answer within {connection.settings.operation_timeout_ms} ms"
             raise BrokerUnavailableError(connection.redacted_url, reason) from exc
-        if isinstance(exc, RedisConnectionError | InvalidResponse | OSError):  # InvalidResponse: not Redis
+        if isinstance(exc, _UNAVAILABLE):
             raise BrokerUnavailableError(
                 connection.redacted_url, f"{self._what}: {connection._safe(exc)}"
             ) from exc

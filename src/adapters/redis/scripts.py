@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
+
+from adapters.redis.connection import RedisClient
 
 SCRIPT_NAMES = (
     "add",
@@ -28,6 +29,7 @@ SCRIPT_NAMES = (
     "hand_back",
     "malformed",
     "remove",
+    "replace_data",
     "pause",
     "clean",
     "purge",
@@ -77,7 +79,7 @@ class ScriptRunner:
     def scripts(self) -> dict[str, Script]:
         return self._scripts
 
-    async def call(self, client: Redis, name: str, *args: Arg) -> Any:
+    async def call(self, client: RedisClient, name: str, *args: Arg) -> Any:
         script = self._scripts[name]
         try:
             return await client.evalsha(script.sha, len(self._keys), *self._keys, self._base, *args)
@@ -86,7 +88,7 @@ class ScriptRunner:
             return await client.evalsha(script.sha, len(self._keys), *self._keys, self._base, *args)
 
     async def call_many(
-        self, client: Redis, calls: Sequence[Call], *, raise_on_error: bool = True
+        self, client: RedisClient, calls: Sequence[Call], *, raise_on_error: bool = True
     ) -> list[Any]:
         """Pipeline several script calls in one round trip; results in order.
 
@@ -107,11 +109,12 @@ class ScriptRunner:
                     raise result
         return results
 
-    async def _pipeline(self, client: Redis, calls: Sequence[Call]) -> list[Any]:
+    async def _pipeline(self, client: RedisClient, calls: Sequence[Call]) -> list[Any]:
         pipe = client.pipeline(transaction=False)
         for call in calls:
             script = self._scripts[call.script]
-            pipe.evalsha(script.sha, len(self._keys), *self._keys, self._base, *call.args)
+            # a raw command: a cluster pipeline refuses its evalsha() method, yet routes EVALSHA by keys
+            pipe.execute_command("EVALSHA", script.sha, len(self._keys), *self._keys, self._base, *call.args)
         return list(await pipe.execute(raise_on_error=False))
 
 
@@ -127,7 +130,7 @@ class AutoPipeline:
     and server work at the same time instead of taking turns.
     """
 
-    def __init__(self, runner: ScriptRunner, client: Redis, *, max_in_flight: int = 2) -> None:
+    def __init__(self, runner: ScriptRunner, client: RedisClient, *, max_in_flight: int = 2) -> None:
         self._runner = runner
         self._client = client
         self._max_in_flight = max_in_flight

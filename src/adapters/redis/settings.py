@@ -33,6 +33,9 @@ class RedisSettings:
     add_chunk: int = 500  # jobs per add script call in add_bulk (calls are pipelined)
     pipelines_in_flight: int = 2  # script pipelines of one queue travelling at once (see AutoPipeline)
     check_eviction_policy: bool = True
+    cluster: bool | None = (
+        None  # None: ask the server (INFO cluster); True: a cluster node; False: one server
+    )
 
     def __post_init__(self) -> None:
         scheme = urlsplit(self.url).scheme
@@ -48,6 +51,10 @@ class RedisSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidOptionError(name, "must be a positive integer", detail=f"got {value!r}")
+        if self.cluster is not None and not isinstance(self.cluster, bool):
+            raise InvalidOptionError(
+                "cluster", "must be true, false or unset", detail=f"got {self.cluster!r}"
+            )
         if not self.key_prefix or any(ch in self.key_prefix for ch in "{}: \t\r\n"):
             raise InvalidOptionError("key_prefix", "must be non-empty without braces, colons or whitespace")
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from application.encryption.envelope import ENVELOPE_FIELD, is_sealed
 from application.jobs.job_types import JobTypes
 from application.jobs.payload_codec import (
     DEFAULT_MAX_JSON_DEPTH,
@@ -27,6 +28,9 @@ from domain.queue.job import NewJob
 from domain.queue.metadata import JobMetadata, check_text, current_correlation_id
 from domain.queue.naming import validate_job_name, validate_queue_name
 from domain.queue.options import JobOptions, QueueDefaults
+
+if TYPE_CHECKING:
+    from application.encryption.policy import PayloadEncryption
 
 
 def new_job_id() -> str:
@@ -45,6 +49,7 @@ class JobFactory:
         max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
         source: str = "messaging-backbone",
         id_factory: Callable[[], str] = new_job_id,
+        encryption: PayloadEncryption | None = None,
     ) -> None:
         self.queue = validate_queue_name(queue)  # every broker opens a queue through its factory
         self.job_types = job_types
@@ -55,6 +60,7 @@ class JobFactory:
         self.max_json_depth = max_json_depth
         self.source = check_text("source", source)
         self._new_id = id_factory
+        self.encryption = encryption  # seals the payloads of encrypted job types (ADR 0023)
         self._plain_options = JobOptions().resolve(self.defaults)  # most jobs set no options
 
     def draft(
@@ -73,8 +79,14 @@ class JobFactory:
         if metadata is not None and not isinstance(metadata, JobMetadata):
             raise InvalidMetadataError("metadata", "must be a JobMetadata instance")
         resolved = self._plain_options if options is None else options.resolve(self.defaults)
+        if is_sealed(data):  # stored sealed data is told apart by this shape alone
+            raise InvalidPayloadError(
+                "data", f"must not be an object whose only key is {ENVELOPE_FIELD!r} (reserved)"
+            )
         data_json = encode_payload(job_type, data, self.max_payload_bytes, self.max_json_depth)
         job_id = resolved.job_id or self._new_id()
+        if self.encryption is not None and self.encryption.applies(self.queue, name):
+            data_json = self.encryption.seal(self.queue, name, job_id, data_json)  # before any adapter
         correlation = current_correlation_id.get() or job_id
         if metadata is None:
             check_text("metadata.correlation_id", correlation)  # inherited: may come from a stored job

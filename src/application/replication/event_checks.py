@@ -224,6 +224,10 @@ def check_event(event: ev.QueueEvent) -> None:
             _leases(event.leases)
         case ev.Remove() | ev.Reprocess():
             _str(event.job_id, "job_id")
+        case ev.ReplaceData():
+            _str(event.job_id, "job_id")
+            _str(event.expected_json, "expected_json")
+            _str(event.data_json, "data_json")
         case ev.Clean():
             _int(event.grace_ms, "grace_ms")
             _int(event.limit, "limit")

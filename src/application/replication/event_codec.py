@@ -99,6 +99,14 @@ def _encode_event(event: ev.QueueEvent) -> Obj:
             }
         case ev.Remove():
             return {"t": "remove", "now": event.now, "id": event.job_id}
+        case ev.ReplaceData():
+            return {
+                "t": "replace_data",
+                "now": event.now,
+                "id": event.job_id,
+                "expected": event.expected_json,
+                "data": event.data_json,
+            }
         case ev.Pause():
             return {"t": "pause", "now": event.now}
         case ev.Resume():
@@ -283,6 +291,12 @@ _DECODERS: dict[str, Callable[[Obj], ev.QueueEvent]] = {
     "reprocess": lambda d: ev.Reprocess(job_id=vc.get_str(d, "id"), now=_now(d)),
     "reprocess_all": lambda d: ev.ReprocessAll(selection=vc.decode_filter(d.get("selection")), now=_now(d)),
     "purge": lambda d: ev.PurgeDeadLetters(older_than_ms=vc.get_int(d, "older_than_ms"), now=_now(d)),
+    "replace_data": lambda d: ev.ReplaceData(
+        job_id=vc.get_str(d, "id"),
+        expected_json=vc.get_str(d, "expected"),
+        data_json=vc.get_str(d, "data"),
+        now=_now(d),
+    ),
     "malformed": _malformed,
     "tick": lambda d: ev.Tick(now=_now(d)),
 }

@@ -20,6 +20,7 @@ from application.queue_backend import (
     FailureReport,
     JobDraft,
     LeaseRef,
+    PayloadRewrite,
     QueueBackend,
 )
 from application.replication.engine import ReplicationEngine
@@ -93,6 +94,20 @@ class ReplicatedQueue(QueueBackend):
     async def remove_job(self, job_id: str) -> bool:
         removed: bool = await self._engine.submit(ev.Remove(job_id=job_id, now=self._clock()))
         return removed
+
+    async def rewrite_payloads(self, rewrite: PayloadRewrite) -> int:
+        candidates = (await self._engine.sync()).rewritable()
+        replaced = 0
+        for job_id, name, data_json in candidates:
+            new_json = rewrite(job_id, name, data_json)
+            if new_json is None:
+                continue
+            event = ev.ReplaceData(
+                job_id=job_id, expected_json=data_json, data_json=new_json, now=self._clock()
+            )
+            if await self._engine.submit(event):
+                replaced += 1
+        return replaced
 
     # --- queue operations -----------------------------------------------------------------------
 

@@ -127,6 +127,17 @@ class PurgeDeadLetters:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplaceData:
+    """Key rotation (ADR 0023): the job's data becomes ``data_json`` if it is not active and still
+    holds ``expected_json``."""
+
+    job_id: str
+    expected_json: str
+    data_json: str
+    now: int
+
+
+@dataclass(frozen=True, slots=True)
 class RecordMalformed:
     """A record that could not be decoded: stored straight in the dead-letter set with its bytes."""
 
@@ -159,6 +170,7 @@ QueueEvent = (
     | Reprocess
     | ReprocessAll
     | PurgeDeadLetters
+    | ReplaceData
     | RecordMalformed
     | Tick
 )

@@ -92,6 +92,14 @@ class QueueStateMachine:
         record = self.jobs.get(job_id)
         return None if record is None else record.to_job(self.queue)
 
+    def rewritable(self) -> list[tuple[str, str, str]]:
+        """``(id, name, data_json)`` of every job that is not active (what key rotation rewrites)."""
+        return [
+            (record.id, record.name, record.data_json)
+            for record in self.jobs.values()
+            if record.state is not JobState.ACTIVE and record.data_json is not None
+        ]
+
     def stats(self) -> QueueStats:
         c = self.counts
         return QueueStats(
@@ -330,6 +338,18 @@ class QueueStateMachine:
         for job_id in victims:
             self._delete(self.jobs[job_id])
         return len(victims)
+
+    def on_replace_data(self, event: ev.ReplaceData) -> bool:
+        self._advance(event.now)
+        record = self.jobs.get(event.job_id)
+        if record is None or record.state is JobState.ACTIVE or record.data_json != event.expected_json:
+            return False
+        try:
+            decode_stored_json(event.data_json)
+        except StoredJsonError:
+            return False  # every replica refuses the same way: the job keeps its data
+        record.data_json = event.data_json
+        return True
 
     def on_record_malformed(self, event: ev.RecordMalformed) -> Job:
         self._advance(event.now)
@@ -683,6 +703,7 @@ _HANDLERS: dict[type, str] = {
     ev.Reprocess: "on_reprocess",
     ev.ReprocessAll: "on_reprocess_all",
     ev.PurgeDeadLetters: "on_purge_dead_letters",
+    ev.ReplaceData: "on_replace_data",
     ev.RecordMalformed: "on_record_malformed",
     ev.Tick: "on_tick",
 }

@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import traceback
 from collections import deque
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
+from application.encryption.envelope import (
+    KeyNotLoadedError,
+    PayloadDecryptionError,
+    is_sealed,
+    not_loaded_text,
+)
 from application.hooks import Attempt, Hook, Hooks
 from application.jobs.payload_codec import decode_payload, encode_json
 from application.queue_backend import ClaimedJob, ClaimRequest, FailureReport, LeaseRef, QueueBackend
@@ -26,8 +34,12 @@ from application.worker.metrics import WorkerMetrics
 from application.worker.options import WorkerOptions
 from application.worker.retry_policy import failure_category, retry_delay
 from domain.queue.errors import JobTimeoutError, PermanentError, QueueError
+from domain.queue.job import Job
 from domain.queue.metadata import current_correlation_id
 from domain.queue.naming import is_valid_job_name
+
+if TYPE_CHECKING:
+    from application.encryption.policy import PayloadEncryption
 
 logger = logging.getLogger(__name__)
 handler_logger = logging.getLogger("backbone.handler")
@@ -45,8 +57,10 @@ class Worker:
         *,
         rng: random.Random | None = None,
         hooks: Iterable[Hook] = (),
+        encryption: PayloadEncryption | None = None,
     ) -> None:
         self.backend = backend
+        self.encryption = encryption  # opens sealed payloads for the handler only (ADR 0023)
         self.registry = registry
         self.options = options or WorkerOptions()
         self.metrics = WorkerMetrics()
@@ -238,6 +252,8 @@ class Worker:
         lease = attempt.lease
         self.hooks.on_started(attempt)
         try:
+            if is_sealed(job.data):
+                job = dataclasses.replace(job, data=self._open_payload(job))  # the handler's copy only
             payload = decode_payload(job_type, job.data)
             context = RunningJobContext(job, lease, self.backend, handler_logger)
             timeout_ms = job.options.timeout
@@ -277,6 +293,18 @@ class Worker:
                 job.attempts_started,
                 job.metadata.correlation_id,
             )
+
+    def _open_payload(self, job: Job) -> Any:
+        """The plaintext of a sealed payload, or ``PermanentError`` saying why it cannot be opened
+        (key not loaded here, tampered, truncated or moved from another job): dead-lettered."""
+        if self.encryption is None:
+            raise PermanentError(f"{not_loaded_text(job.data)} in this worker")
+        try:
+            return self.encryption.open(job.queue, job.name, job.id, job.data)
+        except KeyNotLoadedError as exc:
+            raise PermanentError(f"{exc} in this worker") from None
+        except PayloadDecryptionError as exc:
+            raise PermanentError(str(exc)) from None
 
     async def _fail(self, attempt: Attempt, error: Exception) -> None:
         job = attempt.job

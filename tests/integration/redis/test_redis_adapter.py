@@ -145,7 +145,8 @@ async def test_the_cluster_agrees_on_the_slot_and_runs_every_transition(cluster_
     try:
         keys = queue.keys
         every_key = [*keys.script_keys(), keys.job("j1"), keys.idempotency("i1")]
-        slots = {await queue._conn.commands.execute_command("CLUSTER", "KEYSLOT", key) for key in every_key}
+        with redis.Redis.from_url(cluster_redis) as server:
+            slots = {server.execute_command("CLUSTER", "KEYSLOT", key) for key in every_key}
         assert slots == {key_slot(keys.meta.encode())}
         job = await queue.add(ECHO, {"on": "cluster"}, JobOptions(idempotency_key="once"))
         assert (await queue.add(ECHO, {}, JobOptions(idempotency_key="once"))).id == job.id

@@ -20,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from application.broker import DEFAULT_KEY_PREFIX, Broker
+from application.encryption.revealing import revealing
 from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
 from application.queue_backend import QueueBackend
@@ -86,15 +88,26 @@ class UrlBrokerUnderTest(ProcessBrokerUnderTest):
         return broker
 
     async def open_queue(
-        self, queue: str, job_types: JobTypes, defaults: QueueDefaults, *, max_payload_bytes: int = 512 * 1024
+        self,
+        queue: str,
+        job_types: JobTypes,
+        defaults: QueueDefaults,
+        *,
+        max_payload_bytes: int = 512 * 1024,
+        encryption: Any = None,
     ) -> QueueBackend:
         broker = self._broker(
             self._connect_url,
             connect_timeout_ms=CONNECT_TIMEOUT_MS,
             operation_timeout_ms=OPERATION_TIMEOUT_MS[self.name],
         )
-        return await broker.open_queue(
-            JobFactory(queue, job_types, defaults, max_payload_bytes=max_payload_bytes)
+        return revealing(
+            await broker.open_queue(
+                JobFactory(
+                    queue, job_types, defaults, max_payload_bytes=max_payload_bytes, encryption=encryption
+                )
+            ),
+            encryption,
         )
 
     async def open_unreachable_queue(self, queue: str, job_types: JobTypes, timeout_ms: int) -> QueueBackend:
@@ -119,7 +132,6 @@ class UrlBrokerUnderTest(ProcessBrokerUnderTest):
 
     async def _write_redis_job(self, queue: str, job_id: str, name: str, data: bytes) -> None:
         """A job added as usual, then its stored name and data overwritten by a raw redis-py client."""
-        import redis.asyncio as aioredis
 
         from adapters.redis.keys import QueueKeys
 
@@ -128,9 +140,11 @@ class UrlBrokerUnderTest(ProcessBrokerUnderTest):
             await handle.add(ECHO, None, JobOptions(job_id=job_id))
         finally:
             await handle.close()
-        client = aioredis.Redis.from_url(self.url)
+        client = await _raw_redis_client(self.url)
         try:
-            await client.hset(QueueKeys(DEFAULT_KEY_PREFIX, queue).job(job_id), mapping={"name": name, "data": data})
+            await client.hset(
+                QueueKeys(DEFAULT_KEY_PREFIX, queue).job(job_id), mapping={"name": name, "data": data}
+            )
         finally:
             await client.aclose()
 
@@ -152,15 +166,31 @@ class UrlBrokerUnderTest(ProcessBrokerUnderTest):
             self._proxy.close()
 
 
+async def _raw_redis_client(url: str) -> Any:
+    """A plain redis-py client for ``url``: a cluster client when the server is a cluster node."""
+    import redis.asyncio as aioredis
+    from redis.asyncio.cluster import RedisCluster
+
+    client = aioredis.Redis.from_url(url)
+    try:
+        on_cluster = bool((await client.info("cluster")).get("cluster_enabled"))
+    except BaseException:
+        await client.aclose()
+        raise
+    if not on_cluster:
+        return client
+    await client.aclose()
+    return RedisCluster.from_url(url)
+
+
 async def _write_redis(url: str, queue: str, raw: bytes) -> None:
     """A plain redis-py client stores ``raw`` as a job record and queues it, bypassing the scripts."""
-    import redis.asyncio as aioredis
 
     from adapters.redis.keys import QueueKeys
 
     keys = QueueKeys(DEFAULT_KEY_PREFIX, queue)
     job_id = f"raw-{uuid.uuid4().hex[:8]}"
-    client = aioredis.Redis.from_url(url)
+    client = await _raw_redis_client(url)
     try:
         await client.set(keys.job(job_id), raw)
         await client.zadd(keys.wait, {job_id: 5 * REDIS_PRIORITY_SHIFT})

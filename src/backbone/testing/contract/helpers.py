@@ -107,6 +107,7 @@ async def running_worker(
     handlers: Mapping[str, Handler],
     job_types: JobTypes | None = None,
     hooks: tuple[Hook, ...] = (),
+    encryption: Any = None,
     **options: Any,
 ) -> AsyncIterator[Worker]:
     """An in-process worker for the duration of the block; stopped gracefully afterwards."""
@@ -114,7 +115,7 @@ async def running_worker(
     options.setdefault("block_ms", 100)
     options.setdefault("shutdown_grace_ms", 5000)
     registry = HandlerRegistry(job_types or contract_job_types(), handlers)
-    worker = Worker(queue, registry, WorkerOptions(**options), hooks=hooks)
+    worker = Worker(queue, registry, WorkerOptions(**options), hooks=hooks, encryption=encryption)
     task = asyncio.create_task(worker.run())
     await worker.wait_started()
     try:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from adapters.memory import MemoryBroker, MemoryQueue
+from application.encryption.revealing import revealing
 from application.jobs.job_factory import JobFactory
 from application.jobs.job_types import JobTypes
 from application.queue_backend import ClaimedJob, ClaimRequest, FailureReport, LeaseRef, QueueBackend
@@ -55,6 +56,9 @@ class CrashableQueue(QueueBackend):
 
     async def remove_job(self, job_id: str) -> bool:
         return await self._alive().remove_job(job_id)
+
+    async def rewrite_payloads(self, rewrite: Any) -> int:
+        return await self._alive().rewrite_payloads(rewrite)
 
     async def pause(self) -> None:
         await self._alive().pause()
@@ -141,10 +145,21 @@ class MemoryBrokerUnderTest(BrokerUnderTest):
         self._workers: list[InProcessWorker] = []
 
     async def open_queue(
-        self, queue: str, job_types: JobTypes, defaults: QueueDefaults, *, max_payload_bytes: int = 512 * 1024
+        self,
+        queue: str,
+        job_types: JobTypes,
+        defaults: QueueDefaults,
+        *,
+        max_payload_bytes: int = 512 * 1024,
+        encryption: Any = None,
     ) -> QueueBackend:
-        return await self.broker.open_queue(
-            JobFactory(queue, job_types, defaults, max_payload_bytes=max_payload_bytes)
+        return revealing(
+            await self.broker.open_queue(
+                JobFactory(
+                    queue, job_types, defaults, max_payload_bytes=max_payload_bytes, encryption=encryption
+                )
+            ),
+            encryption,
         )
 
     async def open_unreachable_queue(self, queue: str, job_types: JobTypes, timeout_ms: int) -> QueueBackend:

@@ -3,7 +3,7 @@
 A binding subclasses ``QueueContract`` and provides one async ``broker`` fixture yielding a
 ``BrokerUnderTest`` (``suite.py`` for ``backbone contract``, ``tests/contract/`` for this project's
 own runs). The behaviours live in mixins, by side of the port and by feature (hostile input at
-``add``, poison records written with the broker's own client, hand-backs, hooks).
+``add``, poison records written with the broker's own client, hand-backs, hooks, encryption).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import pytest
 
 from application.jobs.job_types import JobTypes
 from backbone.testing.contract.consumer_behaviours import ConsumerBehaviours
+from backbone.testing.contract.encryption_behaviours import EncryptionBehaviours
 from backbone.testing.contract.handback_behaviours import HandBackBehaviours
 from backbone.testing.contract.helpers import contract_job_types, fast_defaults, unique_queue_name
 from backbone.testing.contract.hook_behaviours import HookBehaviours
@@ -33,6 +34,7 @@ class QueueContract(
     HookBehaviours,
     InputFuzzBehaviours,
     PoisonBehaviours,
+    EncryptionBehaviours,
     TenancyBehaviours,
 ):
     """Every behaviour of the contract; subclasses only build the broker."""

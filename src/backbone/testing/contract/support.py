@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import Any
 
 from application.jobs.job_types import JobTypes
 from application.queue_backend import QueueBackend
@@ -55,8 +56,12 @@ class BrokerUnderTest(ABC):
         defaults: QueueDefaults,
         *,
         max_payload_bytes: int = 512 * 1024,
+        encryption: Any = None,
     ) -> QueueBackend:
-        """A connected queue handle. Each call is a new client (as another process would have)."""
+        """A connected queue handle. Each call is a new client (as another process would have).
+
+        ``encryption`` (a ``PayloadEncryption``) seals the payloads it applies to and opens what the
+        handle reads, as a process with those keys would (ADR 0023)."""
 
     @abstractmethod
     async def open_unreachable_queue(self, queue: str, job_types: JobTypes, timeout_ms: int) -> QueueBackend:

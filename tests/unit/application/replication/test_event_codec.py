@@ -83,6 +83,7 @@ EVERY_EVENT: list[ev.QueueEvent] = [
     ev.HandBack(lease=LEASE, delay_ms=10_000, now=7),
     ev.HandBack(lease=LEASE, delay_ms=0, now=7),
     ev.Remove(job_id="order-1", now=8),
+    ev.ReplaceData(job_id="order-1", expected_json='{"a":1}', data_json='{"$encrypted":{"kid":"k2"}}', now=8),
     ev.Pause(now=9),
     ev.Resume(now=10),
     ev.Clean(grace_ms=100, state=JobState.FAILED, limit=50, now=11),

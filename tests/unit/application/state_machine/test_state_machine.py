@@ -227,6 +227,28 @@ def test_active_job_cannot_be_removed(machine: QueueStateMachine) -> None:
     assert machine.apply(ev.Remove("a", T0)) is False
 
 
+def test_replace_data_rewrites_a_waiting_job_that_still_holds_the_expected_data(
+    machine: QueueStateMachine,
+) -> None:
+    add(machine, "a")
+    assert machine.apply(ev.ReplaceData("a", "{}", '{"rotated":true}', T0)) is True
+    assert machine.get("a").data == {"rotated": True}
+    assert machine.rewritable() == [("a", "test.job.v1", '{"rotated":true}')]
+
+
+def test_replace_data_leaves_an_active_job_a_changed_one_a_missing_one_and_undecodable_data(
+    machine: QueueStateMachine,
+) -> None:
+    add(machine, "active", "other")
+    claim(machine)
+    assert machine.apply(ev.ReplaceData("active", "{}", '{"x":1}', T0)) is False
+    assert machine.apply(ev.ReplaceData("other", '{"stale":1}', '{"x":1}', T0)) is False
+    assert machine.apply(ev.ReplaceData("missing", "{}", '{"x":1}', T0)) is False
+    assert machine.apply(ev.ReplaceData("other", "{}", "{not json", T0)) is False
+    assert (machine.get("active").data, machine.get("other").data) == ({}, {})
+    assert [entry[0] for entry in machine.rewritable()] == ["other"]
+
+
 def test_keep_newest_n_completed_jobs(machine: QueueStateMachine) -> None:
     for index in range(4):
         add(machine, f"j{index}", remove_on_complete=2)
