@@ -19,6 +19,7 @@ from domain.queue.job import Job, Progress
 from domain.queue.metadata import JobMetadata
 from domain.queue.options import RateLimit, ResolvedOptions
 from domain.queue.port import IGenericQueue
+from domain.queue.tenancy import TenantPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,7 @@ class ClaimRequest:
     lease_ms: int
     limiter: RateLimit | None = None
     block_ms: int = 1000  # wait at most this long for work before returning an empty batch
+    tenancy: TenantPolicy | None = None  # fair share and per-tenant limits (ADR 0021)
 
 
 @dataclass(frozen=True, slots=True)

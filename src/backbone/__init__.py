@@ -3,7 +3,7 @@
 Declare a module::
 
     DomainModule, QueueSpec, JobSpec, ModuleContext, QueueDefaults, Backoff, BackoffType, KeepJobs, RateLimit,
-    Schedule (a repeatable job, ADR 0020)
+    Schedule (a repeatable job, ADR 0020), TenantPolicy (fair share and tenant limits, ADR 0021)
 
 Enqueue::
 
@@ -91,6 +91,7 @@ if TYPE_CHECKING:
     from domain.queue.context import Handler, JobContext
     from domain.queue.module import DomainModule, JobSpec, ModuleContext, QueueSpec
     from domain.queue.schedule import Schedule
+    from domain.queue.tenancy import TenantPolicy
 
 # Imported on first use (PEP 562), so that ``backbone --version`` and each CLI command import only
 # what they need (ADR 0027); ``from backbone import Backbone`` works as before.
@@ -142,6 +143,7 @@ _EXPORTS: dict[str, str] = {
     "ModuleContext": "domain.queue.module",
     "QueueSpec": "domain.queue.module",
     "Schedule": "domain.queue.schedule",
+    "TenantPolicy": "domain.queue.tenancy",
 }
 
 
@@ -202,6 +204,7 @@ __all__ = [
     "ScheduleChange",
     "SettingsError",
     "SyncProducer",
+    "TenantPolicy",
     "UnhandledQueueError",
     "UserRef",
     "Worker",

@@ -146,6 +146,15 @@ class RateLimitSettings(_Section):
     duration_ms: PositiveMs
 
 
+class TenancySettings(_Section):
+    """A queue's tenant policy (ADR 0021); it replaces the module's ``QueueSpec.tenancy`` whole."""
+
+    max_active: Annotated[int, Field(ge=1, le=10**9)] | None = None
+    max_starts: Annotated[int, Field(ge=1, le=10**9)] | None = None
+    window_ms: Annotated[int, Field(ge=1)] | None = None
+    weights: dict[str, Annotated[int, Field(ge=1, le=1000)]] = Field(default_factory=dict)
+
+
 class QueueOverride(_Section):
     """Per-queue topology overrides; every field left out keeps the module's ``QueueSpec`` value."""
 
@@ -157,6 +166,7 @@ class QueueOverride(_Section):
     keep_failed_ms: Annotated[int, Field(ge=0)] | None = None
     rate_limit: RateLimitSettings | None = None
     keep_logs: Annotated[int, Field(ge=0, le=10_000)] | None = None  # ctx.log lines kept per job
+    tenancy: TenancySettings | None = None
 
 
 class LedgerKind(StrEnum):

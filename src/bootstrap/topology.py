@@ -18,6 +18,7 @@ from bootstrap.settings import QueueOverride
 from domain.queue.module import DomainModule, QueueSpec
 from domain.queue.naming import validate_queue_name
 from domain.queue.options import Backoff, BackoffType, KeepJobs, QueueDefaults, RateLimit
+from domain.queue.tenancy import TenantPolicy
 
 if TYPE_CHECKING:
     from bootstrap.modules import ModuleCatalog
@@ -31,6 +32,7 @@ class QueueTopology:
     concurrency: int
     defaults: QueueDefaults
     rate_limit: RateLimit | None = None
+    tenancy: TenantPolicy | None = None
     source: str = "generic default (seed 002)"
 
     def renamed(self, name: str) -> QueueTopology:
@@ -63,11 +65,17 @@ class QueueTopology:
         rate_limit = self.rate_limit
         if override.rate_limit is not None:
             rate_limit = RateLimit(override.rate_limit.max, override.rate_limit.duration_ms).validate()
+        tenancy = self.tenancy
+        if override.tenancy is not None:
+            t = override.tenancy
+            policy = TenantPolicy(t.max_active, t.max_starts, t.window_ms, tuple(t.weights.items()))
+            tenancy = policy.validate(f"queues.{self.name}.tenancy")
         return dataclasses.replace(
             self,
             concurrency=override.concurrency if override.concurrency is not None else self.concurrency,
             defaults=defaults,
             rate_limit=rate_limit,
+            tenancy=tenancy,
             source=f"{self.source} + settings",
         )
 
@@ -83,6 +91,7 @@ def from_spec(spec: QueueSpec, module: str) -> QueueTopology:
         concurrency=spec.concurrency,
         defaults=spec.defaults,
         rate_limit=spec.rate_limit,
+        tenancy=spec.tenancy,
         source=f"module {module}",
     )
 

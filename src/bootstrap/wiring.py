@@ -64,6 +64,7 @@ class WorkerFactory:
         values: dict[str, object] = {
             "concurrency": topology.concurrency,
             "limiter": topology.rate_limit,
+            "tenancy": topology.tenancy,
             "lease_ms": self.settings.lease_ms,
             "shutdown_grace_ms": self.settings.shutdown_grace_ms,
             "prefetch": self.settings.prefetch,

@@ -204,7 +204,14 @@ class MemoryQueue(QueueBackend):
         while True:
             now = self._clock()
             outcome: ClaimOutcome = self._machine.on_claim(
-                ev.Claim(request.worker_id, request.max_jobs, request.lease_ms, now, request.limiter)
+                ev.Claim(
+                    request.worker_id,
+                    request.max_jobs,
+                    request.lease_ms,
+                    now,
+                    request.limiter,
+                    request.tenancy,
+                )
             )
             if outcome.jobs:
                 return outcome.jobs
@@ -242,14 +249,17 @@ class MemoryQueue(QueueBackend):
 
     async def complete(self, lease: LeaseRef, return_json: str) -> bool:
         self._check_open()
-        return bool(self._machine.on_complete(ev.Complete(lease, return_json, self._clock())))
+        done = bool(self._machine.on_complete(ev.Complete(lease, return_json, self._clock())))
+        if done and self._machine.tenancy is not None:
+            self._shared.wake()  # a tenant at its active limit may run its next job now
+        return done
 
     async def fail(self, lease: LeaseRef, report: FailureReport) -> bool:
         self._check_open()
         outcome = self._machine.on_fail(
             ev.Fail(lease, report.reason, report.stacktrace, report.retry_delay_ms, self._clock())
         )
-        if outcome.accepted and outcome.state is JobState.WAITING:
+        if outcome.accepted and (outcome.state is JobState.WAITING or self._machine.tenancy is not None):
             self._shared.wake()
         return outcome.accepted
 

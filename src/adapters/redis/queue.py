@@ -69,6 +69,7 @@ from domain.queue.metadata import JobMetadata
 from domain.queue.naming import validate_queue_name
 from domain.queue.options import JobOptions
 from domain.queue.schedule import Schedule
+from domain.queue.tenancy import TenantPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -368,7 +369,9 @@ class RedisQueue(QueueBackend):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + request.block_ms / 1000
         limiter = request.limiter
-        limit_args: tuple[Arg, Arg] = ("", "") if limiter is None else (limiter.max, limiter.duration)
+        limit_args: tuple[Arg, ...] = ("", "") if limiter is None else (limiter.max, limiter.duration)
+        if request.tenancy is not None:
+            limit_args += _tenancy_args(request.tenancy)
         while True:
             reply = await self._run(
                 "claim", request.worker_id, request.max_jobs, request.lease_ms, *limit_args
@@ -475,3 +478,13 @@ def _chunks(drafts: Sequence[JobDraft], max_jobs: int, max_chars: int) -> list[S
     if start < len(drafts):
         chunks.append(drafts[start:])
     return chunks
+
+
+def _tenancy_args(policy: TenantPolicy) -> tuple[Arg, ...]:
+    """claim.lua's ARGV[7..11]: fair share on, the limits ("" none) and the weights (ADR 0021)."""
+
+    def opt(value: int | None) -> Arg:
+        return "" if value is None else value
+
+    weights = json.dumps(dict(policy.weights)) if policy.weights else ""
+    return ("1", opt(policy.max_active), opt(policy.max_starts), opt(policy.window_ms), weights)

@@ -26,6 +26,7 @@ from domain.queue.errors import InvalidOptionError
 from domain.queue.job import DeadLetterFilter, JobProgress, JobState
 from domain.queue.metadata import JobMetadata, UserRef
 from domain.queue.options import RateLimit
+from domain.queue.tenancy import TenantPolicy
 
 
 def _refuse(field: str, rule: str, value: Any) -> None:
@@ -146,6 +147,15 @@ def _limiter(limit: Any) -> None:
     _int(limit.duration, "limiter.duration", 1)
 
 
+def _tenancy(policy: Any) -> None:
+    if policy is None:
+        return
+    if not isinstance(policy, TenantPolicy):
+        _refuse("tenancy", "must be a TenantPolicy or None", policy)
+    if policy.validate() != policy:
+        _refuse("tenancy", "must be validated (weights sorted, one per tenant)", policy)
+
+
 def _progress(progress: Any) -> None:
     if isinstance(progress, JobProgress):
         _number(progress.percentage, "progress.percentage")
@@ -190,6 +200,7 @@ def check_event(event: ev.QueueEvent) -> None:
             _int(event.max_jobs, "max_jobs")
             _int(event.lease_ms, "lease_ms", 0)
             _limiter(event.limiter)
+            _tenancy(event.tenancy)
         case ev.Extend():
             _str(event.worker_id, "worker_id")
             _leases(event.leases)

@@ -50,6 +50,7 @@ def _encode_event(event: ev.QueueEvent) -> Obj:
                 "max": event.max_jobs,
                 "lease_ms": event.lease_ms,
                 "limiter": vc.encode_limiter(event.limiter),
+                **({} if event.tenancy is None else {"tenancy": vc.encode_tenancy(event.tenancy)}),
             }
         case ev.Extend():
             return {
@@ -225,6 +226,7 @@ def _claim(d: Obj) -> ev.Claim:
         lease_ms=_positive(vc.get_int(d, "lease_ms"), "lease_ms"),
         now=_now(d),
         limiter=vc.decode_limiter(d.get("limiter")),
+        tenancy=vc.decode_tenancy(d.get("tenancy")),
     )
 
 

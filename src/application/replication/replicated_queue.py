@@ -214,6 +214,7 @@ class ReplicatedQueue(QueueBackend):
                         lease_ms=request.lease_ms,
                         now=now,
                         limiter=request.limiter,
+                        tenancy=request.tenancy,
                     )
                 )
                 if outcome.jobs:
@@ -294,7 +295,7 @@ def _claimable(machine: QueueStateMachine, now: int, limited_until: int) -> bool
     """A hint from the local replica: is a Claim worth appending now?"""
     if now < limited_until:
         return False
-    if machine.counts[JobState.WAITING] > 0:
+    if machine.has_claimable_waiting(now):
         return True
     wake = machine.next_wake_at()
     return wake is not None and wake < now

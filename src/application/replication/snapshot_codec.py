@@ -16,6 +16,7 @@ from application.replication import value_codec as vc
 from application.replication.value_codec import CodecError, Obj, fail
 from application.state_machine.machine import LimiterWindow, QueueStateMachine
 from application.state_machine.records import JobRecord
+from application.state_machine.tenancy import PARKED_ACTIVE, PARKED_WINDOW, TenantIndex, bucket_of
 from domain.queue.job import JobState
 
 SNAPSHOT_VERSION = 1
@@ -137,6 +138,8 @@ def encode_state(m: QueueStateMachine, marks: AppenderMarks | None = None) -> by
     }
     if m.schedules:  # written only when set: snapshots of queues without run-time schedules are unchanged
         document["schedules"] = sorted([name, text] for name, text in m.schedules.items())
+    if m.tenancy is not None:
+        document["tenancy"] = _encode_tenancy(m.tenancy)
     if marks:
         document["appenders"] = sorted(
             [appender, nonce, offset] for appender, (nonce, offset) in marks.items()
@@ -191,7 +194,9 @@ def _decode_document(document: Any) -> QueueStateMachine:
         record = _decode_record(item)
         m.jobs[record.id] = record
         m.counts[record.state] += 1
-        if record.state is JobState.WAITING:
+        if record.state is JobState.WAITING and "tenancy" in d:
+            pass  # into its tenant's bucket below
+        elif record.state is JobState.WAITING:
             m.waiting.append((record.options.priority, record.seq, record.id))
         elif record.state is JobState.DELAYED and record.due_at is not None:
             m.delayed.append((record.due_at, record.seq, record.id))
@@ -213,7 +218,71 @@ def _decode_document(document: Any) -> QueueStateMachine:
     window, started = vc.get_list(d, "limiter")
     m.limiter = LimiterWindow(window=int(window), started=int(started))
     m.schedules = _schedules(d)
+    if "tenancy" in d:
+        m.tenancy = _decode_tenancy(d["tenancy"], m)
     return m
+
+
+def _encode_tenancy(index: TenantIndex) -> Obj:
+    """The tenant buckets' counters and ring places; their waiting heaps are rebuilt from the jobs."""
+    buckets = [
+        [
+            name,
+            b.active,
+            b.window,
+            b.started,
+            b.served,
+            None if b.ring_key is None else list(b.ring_key),
+            b.parked,
+            b.parked_until,
+        ]
+        for name, b in index.buckets.items()
+    ]
+    return {"turn": index.turn, "buckets": buckets}
+
+
+def _decode_tenancy(value: Any, m: QueueStateMachine) -> TenantIndex:
+    d = vc.obj(value, "tenancy")
+    index = TenantIndex(turn=vc.get_int(d, "turn"))
+    for entry in vc.get_list(d, "buckets"):
+        if not isinstance(entry, list) or len(entry) != 8 or not isinstance(entry[0], str):
+            fail("tenancy buckets must be [name, active, window, started, served, ring key, parked, until]")
+        name, active, window, started, served, ring_key, parked, until = entry
+        if not all(isinstance(n, int) for n in (active, window, started, served)):
+            fail("tenancy bucket counters must be integers")
+        if parked not in (None, PARKED_ACTIVE, PARKED_WINDOW):
+            fail("tenancy bucket parked must be null, 'active' or 'window'")
+        if (parked == PARKED_WINDOW) != (isinstance(until, int) and not isinstance(until, bool)):
+            fail("tenancy bucket until must be the window end exactly when parked by its window")
+        bucket = index.bucket(name)
+        bucket.active, bucket.window, bucket.started, bucket.served, bucket.parked = (
+            active,
+            window,
+            started,
+            served,
+            parked,
+        )
+        if isinstance(until, int):
+            bucket.parked_until = until
+            index.parked_until.append((until, name))
+        if ring_key is not None:
+            if (
+                not isinstance(ring_key, list)
+                or len(ring_key) != 2
+                or not all(isinstance(n, int) for n in ring_key)
+            ):
+                fail("tenancy ring key must be [priority, turn]")
+            bucket.ring_key = (ring_key[0], ring_key[1])
+            index.ring.append((ring_key[0], ring_key[1], name))
+    for record in m.jobs.values():
+        if record.state is JobState.WAITING:
+            index.bucket(bucket_of(record)).waiting.append((record.options.priority, record.seq, record.id))
+    for bucket in index.buckets.values():
+        bucket.waiting.sort()
+    index.ring.sort()
+    index.parked_until.sort()
+    return index
+
 
 
 def _schedules(d: Obj) -> dict[str, str]:

@@ -18,6 +18,7 @@ from domain.queue.errors import InvalidOptionError
 from domain.queue.job import DeadLetterFilter, JobProgress, JobState, Progress
 from domain.queue.metadata import JobMetadata, UserRef
 from domain.queue.options import Backoff, BackoffType, KeepJobs, RateLimit, ResolvedOptions
+from domain.queue.tenancy import TenantPolicy
 
 Obj = dict[str, Any]
 
@@ -369,6 +370,34 @@ def decode_limiter(value: Any) -> RateLimit | None:
     ):
         fail("limiter must be [max, duration] with both >= 1")
     return RateLimit(max=value[0], duration=value[1])
+
+
+def encode_tenancy(policy: TenantPolicy) -> Obj:
+    return {
+        "max_active": policy.max_active,
+        "max_starts": policy.max_starts,
+        "window_ms": policy.window_ms,
+        "weights": [[tenant, weight] for tenant, weight in policy.weights],
+    }
+
+
+def decode_tenancy(value: Any) -> TenantPolicy | None:
+    if value is None:
+        return None
+    d = obj(value, "tenancy")
+    weights = get_list(d, "weights")
+    if not all(isinstance(pair, list) and len(pair) == 2 for pair in weights):
+        fail("tenancy.weights must be [tenant, weight] pairs")
+    policy = TenantPolicy(
+        max_active=get_opt_int(d, "max_active"),
+        max_starts=get_opt_int(d, "max_starts"),
+        window_ms=get_opt_int(d, "window_ms"),
+        weights=tuple((pair[0], pair[1]) for pair in weights),
+    )
+    try:
+        return policy.validate()
+    except InvalidOptionError as exc:
+        fail(str(exc))
 
 
 def encode_filter(selection: DeadLetterFilter | None) -> Obj | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from application.queue_backend import JobDraft, LeaseRef
 from domain.queue.job import DeadLetterFilter, JobState, Progress
 from domain.queue.options import RateLimit
+from domain.queue.tenancy import TenantPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class Claim:
     lease_ms: int
     now: int
     limiter: RateLimit | None = None
+    tenancy: TenantPolicy | None = None  # fair share and per-tenant limits (ADR 0021)
 
 
 @dataclass(frozen=True, slots=True)

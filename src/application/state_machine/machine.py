@@ -34,9 +34,11 @@ from application.state_machine.records import (
     JobRecord,
 )
 from application.state_machine.stored_json import StoredJsonError, decode_stored_json, stored_bytes
+from application.state_machine.tenancy import TenantIndex, bucket_of, head_of
 from domain.queue.job import DeadLetter, Job, JobLogLine, JobState, QueueStats
 from domain.queue.metadata import JobMetadata
 from domain.queue.options import KeepJobs, RateLimit
+from domain.queue.tenancy import TenantPolicy
 
 STALLED_REASON = "lease expired: the worker died or stalled"
 
@@ -81,6 +83,9 @@ class QueueStateMachine:
     idempotency_expiry: list[tuple[int, str]] = field(default_factory=list)
     limiter: LimiterWindow = field(default_factory=LimiterWindow)
     schedules: dict[str, str] = field(default_factory=dict)  # run-time schedules: name -> JSON (ADR 0022)
+    # Fair share and tenant limits (ADR 0021): None until the first claim with a TenantPolicy;
+    # from then on waiting jobs live in per-tenant buckets instead of ``waiting``.
+    tenancy: TenantIndex | None = None
 
     # --- dispatch -----------------------------------------------------------------------------
 
@@ -137,11 +142,18 @@ class QueueStateMachine:
         record = self.jobs.get(job_id)
         return None if record is None else [JobLogLine(at, text) for at, text in record.logs]
 
+    def _waiting_entries(self) -> list[tuple[int, int, str]]:
+        """Every waiting job's heap entry: in ``waiting``, or in the tenant buckets once tenancy is on
+        (ADR 0021; listed by priority then age, where claims interleave the tenants)."""
+        if self.tenancy is None:
+            return self.waiting
+        return [entry for bucket in self.tenancy.buckets.values() for entry in bucket.waiting]
+
     def _ids_in(self, state: JobState, count: int) -> list[str]:
         """The first ``count`` ids of ``state`` in listing order (heap entries that went stale skipped)."""
         jobs = self.jobs
         if state is JobState.WAITING or state is JobState.DELAYED:
-            heap = self.waiting if state is JobState.WAITING else self.delayed
+            heap = self.delayed if state is JobState.DELAYED else self._waiting_entries()
             live = [
                 entry
                 for entry in heap
@@ -166,10 +178,24 @@ class QueueStateMachine:
         return result
 
     def next_wake_at(self) -> int | None:
-        """The earliest time a Tick would change something (a due delayed job or a lease expiry)."""
+        """The earliest time a Tick would change something (a due delayed job or a lease expiry),
+        or a claim could start a tenant's job again (its window limit ends)."""
         self._drop_stale_heads()
         candidates = [heap[0][0] for heap in (self.delayed, self.leases) if heap]
+        if self.tenancy is not None:
+            unpark = self.tenancy.next_unpark()
+            if unpark is not None:
+                candidates.append(unpark)
         return min(candidates) if candidates else None
+
+    def has_claimable_waiting(self, now: int) -> bool:
+        """Whether a claim at ``now`` may start a waiting job (tenants at a limit do not count)."""
+        if self.tenancy is None:
+            return self.counts[JobState.WAITING] > 0
+        if self.tenancy.ring_head() is not None:
+            return True
+        unpark = self.tenancy.next_unpark()
+        return unpark is not None and unpark <= now
 
     # --- events ---------------------------------------------------------------------------------
 
@@ -187,17 +213,24 @@ class QueueStateMachine:
             budget = min(budget, self._limiter_budget(limit))
             if budget <= 0:
                 return ClaimOutcome((), wake_at=(self.limiter.window + 1) * limit.duration)
+        if event.tenancy is not None and self.tenancy is None:
+            self._enable_tenancy()
         claimed: list[ClaimedJob] = []
-        while len(claimed) < budget:
-            record = self._pop_waiting()
-            if record is None:
-                break
-            claimed.append(self._start(record, event.worker_id, event.lease_ms))
+        if self.tenancy is not None:
+            self._claim_fair(event, budget, claimed)
+        else:
+            while len(claimed) < budget:
+                record = self._pop_waiting()
+                if record is None:
+                    break
+                claimed.append(self._start(record, event.worker_id, event.lease_ms))
         if limit is not None:
             self.limiter.started += len(claimed)
         wake_at = None
         if len(claimed) < event.max_jobs:
             wake_at = self._next_due()
+            if self.tenancy is not None:
+                wake_at = _earliest(wake_at, self.tenancy.next_unpark())
             if limit is not None and len(claimed) == budget and budget < event.max_jobs:
                 window_end = (self.limiter.window + 1) * limit.duration
                 wake_at = window_end if wake_at is None else min(wake_at, window_end)
@@ -276,7 +309,7 @@ class QueueStateMachine:
             if record.attempts_started == 0:
                 record.processed_on = None
             self._set_state(record, JobState.WAITING)
-            heapq.heappush(self.waiting, (record.options.priority, record.seq, record.id))
+            self._queue_waiting(record)
             released += 1
         return released
 
@@ -524,7 +557,53 @@ class QueueStateMachine:
         record.seq = self.seq
         record.due_at = None
         self._set_state(record, JobState.WAITING)
-        heapq.heappush(self.waiting, (record.options.priority, record.seq, record.id))
+        self._queue_waiting(record)
+
+    def _queue_waiting(self, record: JobRecord) -> None:
+        if self.tenancy is not None:
+            self.tenancy.push(record)
+        else:
+            heapq.heappush(self.waiting, (record.options.priority, record.seq, record.id))
+
+    def _enable_tenancy(self) -> None:
+        """Move every waiting job into its tenant's bucket and count the running ones (once)."""
+        index = self.tenancy = TenantIndex()
+        for _, seq, job_id in sorted(self.waiting):
+            record = self.jobs.get(job_id)
+            if record is not None and record.state is JobState.WAITING and record.seq == seq:
+                index.push(record)
+        self.waiting = []
+        for record in self.jobs.values():
+            if record.state is JobState.ACTIVE:
+                index.bucket(bucket_of(record)).active += 1
+
+    def _claim_fair(self, event: ev.Claim, budget: int, claimed: list[ClaimedJob]) -> None:
+        """Tenants in turn within the best priority; a tenant at a limit is parked, not in the way."""
+        index = self.tenancy
+        assert index is not None
+        policy = event.tenancy or NO_LIMITS
+        jobs = self.jobs
+        index.unpark_due(self.now, jobs)
+        while len(claimed) < budget:
+            entry = index.ring_head()
+            if entry is None:
+                return
+            name, bucket = entry
+            head = head_of(bucket, jobs)
+            key = bucket.ring_key
+            assert key is not None
+            if head is None:
+                index.leave_ring(bucket)
+                continue
+            if head.options.priority != key[0]:  # its best job went away: re-sort it
+                bucket.ring_key = (head.options.priority, key[1])
+                heapq.heappush(index.ring, (head.options.priority, key[1], name))
+                continue
+            if index.limited(name, bucket, policy, self.now):
+                continue
+            heapq.heappop(bucket.waiting)
+            claimed.append(self._start(head, event.worker_id, event.lease_ms))
+            index.started(name, bucket, policy, jobs)
 
     def _make_delayed(self, record: JobRecord, due_at: int) -> None:
         self.seq += 1
@@ -563,6 +642,8 @@ class QueueStateMachine:
         return record
 
     def _clear_lease(self, record: JobRecord) -> None:
+        if self.tenancy is not None:
+            self.tenancy.left_active(record, self.jobs)
         record.lease_owner = None
         record.lease_token = None
         record.lease_number = 0
@@ -663,6 +744,17 @@ class QueueStateMachine:
 
     def iter_records(self) -> Iterator[JobRecord]:
         return iter(self.jobs.values())
+
+
+NO_LIMITS = TenantPolicy()
+
+
+def _earliest(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b)
 
 
 def _removed_job(draft: JobDraft, original_id: str, queue: str) -> Job:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from domain.queue.errors import InvalidOptionError
 from domain.queue.options import RateLimit
+from domain.queue.tenancy import TenantPolicy
 
 
 def default_worker_id() -> str:
@@ -23,6 +24,7 @@ class WorkerOptions:
     prefetch: int = 0  # extra jobs reserved beyond free slots (handed back at once on shutdown)
     block_ms: int = 1000  # how long one claim waits for work (also bounds shutdown latency)
     limiter: RateLimit | None = None
+    tenancy: TenantPolicy | None = None  # fair share and per-tenant limits (ADR 0021)
     shutdown_grace_ms: int = 10_000
     worker_id: str = field(default_factory=default_worker_id)
     claim_error_backoff_ms: int = 500  # wait after a failed claim (broker down) before trying again
@@ -52,6 +54,8 @@ class WorkerOptions:
             raise InvalidOptionError("unknown_job_max_hand_backs", "must be in 0..1000000")
         if self.limiter is not None:
             self.limiter.validate()
+        if self.tenancy is not None:
+            object.__setattr__(self, "tenancy", self.tenancy.validate())
 
     @property
     def renew_every_ms(self) -> int:

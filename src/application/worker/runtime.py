@@ -165,7 +165,7 @@ class Worker:
     async def _claim(self, wanted: int, block_ms: int) -> int:
         """Claim up to ``wanted`` jobs into the reserve and hand them to slots; returns how many."""
         opts = self.options
-        request = ClaimRequest(opts.worker_id, wanted, opts.lease_ms, opts.limiter, block_ms)
+        request = ClaimRequest(opts.worker_id, wanted, opts.lease_ms, opts.limiter, block_ms, opts.tenancy)
         try:
             batch = await self.backend.claim(request)
         except QueueError as exc:

@@ -29,6 +29,7 @@ from domain.queue.naming import validate_job_name, validate_queue_name
 from domain.queue.options import MAX_ATTEMPTS, MAX_DELAY_MS, MAX_KEEP_LOGS, Backoff, QueueDefaults, RateLimit
 from domain.queue.port import IGenericQueue
 from domain.queue.schedule import Schedule
+from domain.queue.tenancy import TenantPolicy
 
 T = TypeVar("T")
 
@@ -47,6 +48,7 @@ class QueueSpec:
     concurrency: int = 1
     defaults: QueueDefaults = field(default_factory=QueueDefaults)
     rate_limit: RateLimit | None = None
+    tenancy: TenantPolicy | None = None  # fair share and per-tenant limits (ADR 0021)
 
     def __post_init__(self) -> None:
         validate_queue_name(self.name)
@@ -69,6 +71,8 @@ class QueueSpec:
             raise InvalidOptionError(f"{prefix}.keep_logs", f"must be an integer in 0..{MAX_KEEP_LOGS}")
         if self.rate_limit is not None:
             self.rate_limit.validate()
+        if self.tenancy is not None:
+            object.__setattr__(self, "tenancy", self.tenancy.validate(f"{prefix}.tenancy"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,9 @@ from backbone.testing.contract.process_worker import ProcessWorker
 from backbone.testing.contract.support import CONTRACT_SECRET
 from domain.queue.errors import BrokerUnavailableError
 from domain.queue.job import JobState, NewJob, QueueStats
+from domain.queue.metadata import JobMetadata
 from domain.queue.options import JobOptions
+from domain.queue.tenancy import MAX_WINDOW_MS, TenantPolicy
 from tests.harness.brokers import start_local_redis
 from tests.harness.handle import BrokerHandle
 from tests.harness.ports import LOOPBACK, free_port
@@ -430,8 +432,9 @@ def _counter_ids() -> Callable[[], str]:
 class _Side:
     """One adapter driven through the scenario, with what it handed out so far."""
 
-    def __init__(self, queue: QueueBackend) -> None:
+    def __init__(self, queue: QueueBackend, tenants: bool = False) -> None:
         self.queue = queue
+        self.tenants = tenants  # jobs get a tenant (by their data) and claims the tenant policy
         self.leases: list[LeaseRef] = []
         self.ids: list[str] = []
 
@@ -447,11 +450,16 @@ async def _step(side: _Side, operation: str, argument: Any) -> Any:
     queue = side.queue
     if operation in ("add", "add_bulk"):
         entries = [argument] if operation == "add" else argument
-        jobs = await queue.add_bulk([NewJob(name, data, options) for name, data, options in entries])
+        if side.tenants:  # mostly one priority, so that tenants compete for their turns
+            entries = [(name, data, options.with_changes(priority=5 if data else 1)) for name, data, options in entries]
+        jobs = await queue.add_bulk(
+            [NewJob(name, data, options, _tenant_of(data) if side.tenants else None) for name, data, options in entries]
+        )
         side.ids.extend(job.id for job in jobs if job.id not in side.ids)
         return [(job.id, job.state, job.deduplicated) for job in jobs]
     if operation == "claim":
-        claimed = await queue.claim(ClaimRequest("w", argument, 60_000, block_ms=1))
+        policy = _TENANT_POLICY if side.tenants else None
+        claimed = await queue.claim(ClaimRequest("w", argument, 60_000, block_ms=1, tenancy=policy))
         side.leases.extend(LeaseRef(c.job.id, c.token) for c in claimed)
         return [(c.job.id, c.job.attempts_started) for c in claimed]
     if operation in ("complete", "fail", "release", "progress", "extend", "log"):
@@ -510,7 +518,14 @@ async def _observe(side: _Side) -> Any:
     return await side.queue.get_stats(), await side.queue.is_paused(), jobs, letters, logs, listed
 
 
-async def _cross_check(url: str, operations: list[tuple[str, Any]]) -> None:
+_TENANT_POLICY = TenantPolicy(max_active=2, max_starts=3, window_ms=MAX_WINDOW_MS, weights=(("acme", 2),))
+
+
+def _tenant_of(data: Any) -> JobMetadata:
+    return JobMetadata(tenant_id=("acme", "globex", None)[data % 3])
+
+
+async def _cross_check(url: str, operations: list[tuple[str, Any]], tenants: bool = False) -> None:
     queue_name = unique_queue_name("pbt")
     types = contract_job_types()
     redis_broker = RedisBroker(RedisSettings(url=url))
@@ -520,7 +535,8 @@ async def _cross_check(url: str, operations: list[tuple[str, Any]]) -> None:
             _Side(
                 await broker.open_queue(
                     JobFactory(queue_name, types, fast_defaults(), id_factory=_counter_ids())
-                )
+                ),
+                tenants,
             )
             for broker in (redis_broker, memory)
         ]
@@ -540,6 +556,14 @@ def test_redis_adapter_and_state_machine_agree_on_random_operation_sequences(
     redis_broker: BrokerHandle, operations: list[tuple[str, Any]]
 ) -> None:
     asyncio.run(_cross_check(redis_broker.url, operations))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(operations=_scenarios)
+def test_redis_adapter_and_state_machine_agree_on_fair_share_and_tenant_limits(
+    redis_broker: BrokerHandle, operations: list[tuple[str, Any]]
+) -> None:
+    asyncio.run(_cross_check(redis_broker.url, operations, tenants=True))
 
 
 async def _backbone_clients(client: aioredis.Redis) -> int:

@@ -10,6 +10,7 @@ from bootstrap.topology import Topology
 from domain.queue.errors import InvalidOptionError
 from domain.queue.module import DomainModule, QueueSpec
 from domain.queue.options import BackoffType, QueueDefaults, RateLimit
+from domain.queue.tenancy import TenantPolicy
 
 
 def _sample_topology(**settings: object) -> Topology:
@@ -104,3 +105,16 @@ def test_a_module_queue_keeping_an_impossible_number_of_log_lines_is_refused_nam
     with pytest.raises(InvalidOptionError) as raised:
         QueueSpec("reports-export", defaults=QueueDefaults(keep_logs=-1))
     assert raised.value.field == "queues.reports-export.keep_logs"
+
+
+def test_settings_set_a_queues_tenant_policy() -> None:
+    topology = _sample_topology(
+        queues={"notification-email": {"tenancy": {"max_active": 2, "weights": {"org-big": 3}}}}
+    )
+    assert topology.for_queue("notification-email").tenancy == TenantPolicy(max_active=2, weights=(("org-big", 3),))
+
+
+def test_a_tenant_policy_in_settings_with_a_window_but_no_start_limit_is_refused_naming_the_field() -> None:
+    with pytest.raises(InvalidOptionError) as caught:
+        _sample_topology(queues={"notification-email": {"tenancy": {"window_ms": 1000}}})
+    assert caught.value.field == "queues.notification-email.tenancy.max_starts"

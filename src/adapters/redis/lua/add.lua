@@ -56,6 +56,9 @@ for i, job in ipairs(jobs) do
   end
 end
 for_chunks(waiting, function(part) redis.call("ZADD", K_WAIT, unpack(part)) end)
+if tenancy_on() then
+  for j = 1, #waiting, 2 do tenant_push(waiting[j + 1], jkey(waiting[j + 1]), tonumber(waiting[j])) end
+end
 redis.call("HSET", K_META, "seq", fmt(seq))
 if #waiting > 0 then signal_work() end
 return cjson.encode(results)

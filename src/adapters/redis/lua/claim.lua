@@ -2,6 +2,8 @@
 -- in priority order (FIFO within a priority), within the rate-limit window. Every start counts an attempt.
 -- A record that is not a well-formed job hash is dead-lettered here with its bytes.
 -- ARGV[2] worker id, ARGV[3] max jobs, ARGV[4] lease ms, ARGV[5] limiter max ("" none), ARGV[6] duration.
+-- ARGV[7..11] only with a tenant policy (ADR 0021): "1", max active, max starts, window ms ("" none),
+-- weights as a JSON object. Then tenants are served in turn (see lib.lua's ring) within their limits.
 -- Returns {wake_at ("" none), now, job, job, ...}: each job one JSON array, rendered here by
 -- concatenation (the stored JSON fields are spliced in as they are, nothing is re-encoded):
 --   [token, id, name, data, opts (as a string), meta, created, as, am, progress, ret, reason, stack, pon, fon, hb]
@@ -69,31 +71,146 @@ local leased = {} -- lease expiry, id, ...: added to `active` with one command a
 local lease_until = fmt(now + lease_ms)
 local started_at = fmt(now)
 local started = 0
-while started < budget do
-  local popped = redis.call("ZPOPMIN", K_WAIT, budget - started)
-  if #popped == 0 then break end
-  for i = 1, #popped, 2 do
-    local id = popped[i]
-    local k = jkey(id)
-    local v = redis.pcall("HMGET", k, unpack(READ))
-    local problem, raw = inspect(id, k, v)
-    if problem then
-      stamp(now)
-      store_malformed(id, raw, problem, now)
-    else
-      lease_number = lease_number + 1
-      local token = worker .. "#" .. fmt(lease_number)
-      local attempts_started = fmt(num(v[8], 0) + 1)
-      redis.call("HSET", k, "as", attempts_started, "state", "active", "tok", token, "lnum", fmt(lease_number),
-        "pon", started_at)
-      leased[#leased + 1] = lease_until
-      leased[#leased + 1] = id
-      claimed[#claimed + 1] = table.concat({"[", cjson.encode(token), ",", cjson.encode(id), ",", cjson.encode(v[1]),
-        ",", v[2], ",", cjson.encode(v[3]), ",", v[4], ",", v[5], ",", attempts_started, ",", v[9] or "0", ",",
-        v[10] or "0", ",", json_or_null(v[11]), ",", string_or_null(v[12]), ",", v[13] or "[]", ",", started_at, ",",
-        json_or_null(v[14]), ",", v[16] or "0", "]"})
-      started = started + 1
+
+-- Start the job under `id` (already out of `wait`); false if its record was malformed (dead-lettered).
+local function start_one(id)
+  local k = jkey(id)
+  local v = redis.pcall("HMGET", k, unpack(READ))
+  local problem, raw = inspect(id, k, v)
+  if problem then
+    stamp(now)
+    store_malformed(id, raw, problem, now)
+    return false
+  end
+  lease_number = lease_number + 1
+  local token = worker .. "#" .. fmt(lease_number)
+  local attempts_started = fmt(num(v[8], 0) + 1)
+  redis.call("HSET", k, "as", attempts_started, "state", "active", "tok", token, "lnum", fmt(lease_number),
+    "pon", started_at)
+  leased[#leased + 1] = lease_until
+  leased[#leased + 1] = id
+  claimed[#claimed + 1] = table.concat({"[", cjson.encode(token), ",", cjson.encode(id), ",", cjson.encode(v[1]),
+    ",", v[2], ",", cjson.encode(v[3]), ",", v[4], ",", v[5], ",", attempts_started, ",", v[9] or "0", ",",
+    v[10] or "0", ",", json_or_null(v[11]), ",", string_or_null(v[12]), ",", v[13] or "[]", ",", started_at, ",",
+    json_or_null(v[14]), ",", v[16] or "0", "]"})
+  started = started + 1
+  return true
+end
+
+-- The first claim with a tenant policy indexes what waits and counts what runs, once.
+local function enable_tenancy()
+  redis.call("HSET", K_META, "ten", "1")
+  tenancy_cached = true
+  stamp(now)
+  local total = redis.call("ZCARD", K_WAIT)
+  for start = 0, total - 1, 1000 do
+    local part = redis.call("ZRANGE", K_WAIT, start, start + 999, "WITHSCORES")
+    for i = 1, #part, 2 do tenant_push(part[i], jkey(part[i]), tonumber(part[i + 1])) end
+  end
+  local running = redis.call("ZCARD", K_ACTIVE)
+  for start = 0, running - 1, 1000 do
+    for _, id in ipairs(redis.call("ZRANGE", K_ACTIVE, start, start + 999)) do
+      redis.call("HINCRBY", tbucket(bucket_of(jkey(id))), "act", 1)
     end
+  end
+end
+
+-- Park bucket b if it is at a limit (true then); the no-tenant bucket never is.
+local function limited(b, bk, max_active, max_starts, window_ms)
+  if b == "" then return false end
+  local f = redis.call("HMGET", bk, "act", "win", "started")
+  if max_active and num(f[1], 0) >= max_active then
+    redis.call("ZREM", K_RING, b)
+    redis.call("HSET", bk, "parked", "a")
+    stamp(now)
+    return true
+  end
+  if max_starts then
+    local window = math.floor(now / window_ms)
+    local count = num(f[3], 0)
+    if num(f[2], -1) ~= window then
+      count = 0
+      redis.call("HSET", bk, "win", fmt(window), "started", "0")
+      stamp(now)
+    end
+    if count >= max_starts then
+      redis.call("ZREM", K_RING, b)
+      redis.call("HSET", bk, "parked", "w")
+      redis.call("ZADD", K_TPARK, fmt((window + 1) * window_ms), b)
+      stamp(now)
+      return true
+    end
+  end
+  return false
+end
+
+-- Tenants in turn: the ring's head bucket (best head priority, then oldest turn) starts its head job
+-- and goes to the back of the ring after `weight` jobs in a row.
+local function claim_fair()
+  local max_active, max_starts, window_ms = tonumber(ARGV[8] or ""), tonumber(ARGV[9] or ""), tonumber(ARGV[10] or "")
+  local weights = {}
+  if ARGV[11] and ARGV[11] ~= "" then weights = cjson.decode(ARGV[11]) end
+  local due = redis.call("ZRANGEBYSCORE", K_TPARK, "-inf", fmt(now))
+  for _, b in ipairs(due) do
+    redis.call("ZREM", K_TPARK, b)
+    local bk = tbucket(b)
+    if redis.call("HGET", bk, "parked") == "w" then
+      redis.call("HDEL", bk, "parked")
+      local head = redis.call("ZRANGE", twait(b), 0, 0, "WITHSCORES")
+      if head[2] then ring_enter(b, math.floor(tonumber(head[2]) / PRIO_SHIFT)) end
+    end
+  end
+  if #due > 0 then stamp(now) end
+  while started < budget do
+    local entry = redis.call("ZRANGE", K_RING, 0, 0, "WITHSCORES")
+    if not entry[1] then break end
+    local b, score = entry[1], tonumber(entry[2])
+    local prio, turn = math.floor(score / PRIO_SHIFT), score % PRIO_SHIFT
+    local bw = twait(b)
+    local head = redis.call("ZRANGE", bw, 0, 0, "WITHSCORES")
+    stamp(now)
+    if not head[1] then
+      redis.call("ZREM", K_RING, b)
+    else
+      local id, job_score = head[1], tonumber(head[2])
+      local live = redis.call("ZSCORE", K_WAIT, id)
+      if not live or tonumber(live) ~= job_score then
+        redis.call("ZREM", bw, id) -- gone from `wait` (removed, or waiting again under a new score)
+      elseif math.floor(job_score / PRIO_SHIFT) ~= prio then
+        redis.call("ZADD", K_RING, fmt(math.floor(job_score / PRIO_SHIFT) * PRIO_SHIFT + turn), b)
+      else
+        local bk = tbucket(b)
+        if not limited(b, bk, max_active, max_starts, window_ms) then
+          redis.call("ZREM", bw, id)
+          redis.call("ZREM", K_WAIT, id)
+          if start_one(id) then
+            redis.call("HINCRBY", bk, "act", 1)
+            redis.call("HINCRBY", bk, "started", 1)
+            local served = redis.call("HINCRBY", bk, "served", 1)
+            local nxt = redis.call("ZRANGE", bw, 0, 0, "WITHSCORES")
+            if not nxt[1] then
+              redis.call("ZREM", K_RING, b)
+            elseif served >= (tonumber(weights[b]) or 1) then
+              redis.call("ZREM", K_RING, b) -- its turn is over: to the back of the ring
+              ring_enter(b, math.floor(tonumber(nxt[2]) / PRIO_SHIFT))
+            else
+              redis.call("ZADD", K_RING, fmt(math.floor(tonumber(nxt[2]) / PRIO_SHIFT) * PRIO_SHIFT + turn), b)
+            end
+          end
+        end
+      end
+    end
+  end
+end
+
+if ARGV[7] == "1" and not tenancy_on() then enable_tenancy() end
+if tenancy_on() then
+  claim_fair()
+else
+  while started < budget do
+    local popped = redis.call("ZPOPMIN", K_WAIT, budget - started)
+    if #popped == 0 then break end
+    for i = 1, #popped, 2 do start_one(popped[i]) end
   end
 end
 for_chunks(leased, function(part) redis.call("ZADD", K_ACTIVE, unpack(part)) end)
@@ -111,7 +228,11 @@ if started < max_jobs then
   if limit_max and started == budget and budget < max_jobs then
     if wake == nil or window_end < wake then wake = window_end end
   end
-elseif redis.call("ZCARD", K_WAIT) > 0 then
+  if tenancy_on() then
+    local parked = redis.call("ZRANGE", K_TPARK, 0, 0, "WITHSCORES")
+    if parked[2] and (wake == nil or tonumber(parked[2]) < wake) then wake = tonumber(parked[2]) end
+  end
+elseif (tenancy_on() and redis.call("ZCARD", K_RING) > 0) or (not tenancy_on() and redis.call("ZCARD", K_WAIT) > 0) then
   signal_work() -- more work left: wake the next blocked worker
 end
 if wake then return reply(fmt(wake)) end

@@ -13,6 +13,7 @@ for _, entry in ipairs(cjson.decode(ARGV[2])) do
   local k = jkey(id)
   local f = redis.pcall("HMGET", k, "state", "tok", "am", "rc_count", "rc_age")
   local held_now = f.err == nil and f[1] == "active" and f[2] == token and not gone[id]
+  if held_now and tenancy_on() then tenant_left(k) end
   if held_now and f[4] == "0" and none_completed then
     gone[id] = true
     gone_ids[#gone_ids + 1] = id

@@ -57,7 +57,70 @@ local function signal_work() redis.call("ZADD", K_MARKER, 0, "w") end
 
 local function is_paused() return redis.call("HEXISTS", K_META, "paused") == 1 end
 
-local function clear_lease(k) redis.call("HDEL", k, "tok", "lnum") end
+-- Fair share and tenant limits (ADR 0021). Meta "ten" is set by the first claim with a tenant
+-- policy; from then on every waiting job is also in its bucket's zset (same score as in `wait`,
+-- which stays the set of waiting jobs), and a ring holds the buckets with work that are not parked.
+-- Bucket = the job's metadata.tenant_id, or "" for jobs without one.
+local K_RING = PFX .. "tring" -- zset: bucket -> head priority * 2^40 + turn
+local K_TPARK = PFX .. "tpark" -- zset: bucket parked by its window limit -> the window's end
+local function twait(b) return PFX .. "tw:" .. b end -- zset: the bucket's waiting ids (wait scores)
+local function tbucket(b) return PFX .. "tb:" .. b end -- hash: act, win, started, served, parked
+
+local tenancy_cached = nil
+local function tenancy_on()
+  if tenancy_cached == nil then tenancy_cached = redis.call("HEXISTS", K_META, "ten") == 1 end
+  return tenancy_cached
+end
+
+local function bucket_of(k)
+  local raw = redis.pcall("HGET", k, "meta")
+  if type(raw) == "string" then
+    local ok, meta = pcall(cjson.decode, raw)
+    if ok and type(meta) == "table" and type(meta[2]) == "string" then return meta[2] end
+  end
+  return ""
+end
+
+-- Bucket b into the ring at the back (a new turn), or its entry moved up to a better priority.
+local function ring_enter(b, prio)
+  local score = redis.call("ZSCORE", K_RING, b)
+  if score then
+    local turn = tonumber(score) % PRIO_SHIFT
+    if prio * PRIO_SHIFT + turn < tonumber(score) then redis.call("ZADD", K_RING, fmt(prio * PRIO_SHIFT + turn), b) end
+    return
+  end
+  local turn = redis.call("HINCRBY", K_META, "tturn", 1)
+  redis.call("HSET", tbucket(b), "served", "0")
+  redis.call("ZADD", K_RING, fmt(prio * PRIO_SHIFT + turn), b)
+end
+
+local function tenant_push_to(b, id, score)
+  redis.call("ZADD", twait(b), fmt(score), id)
+  if not redis.call("HGET", tbucket(b), "parked") then ring_enter(b, math.floor(score / PRIO_SHIFT)) end
+end
+
+local function tenant_push(id, k, score)
+  tenant_push_to(bucket_of(k), id, score)
+end
+
+-- A job of the bucket left `active`: one fewer running, and the bucket back in the ring if it waited
+-- for that (its active limit).
+local function tenant_left(k)
+  local b = bucket_of(k)
+  local bk = tbucket(b)
+  if redis.call("HINCRBY", bk, "act", -1) < 0 then redis.call("HSET", bk, "act", "0") end
+  if redis.call("HGET", bk, "parked") == "a" then
+    redis.call("HDEL", bk, "parked")
+    local head = redis.call("ZRANGE", twait(b), 0, 0, "WITHSCORES")
+    if head[2] then ring_enter(b, math.floor(tonumber(head[2]) / PRIO_SHIFT)) end
+    redis.call("ZADD", K_MARKER, 0, "w")
+  end
+end
+
+local function clear_lease(k)
+  redis.call("HDEL", k, "tok", "lnum")
+  if tenancy_on() then tenant_left(k) end
+end
 
 local function make_waiting(id, k)
   local seq = redis.call("HINCRBY", K_META, "seq", 1)
@@ -65,6 +128,7 @@ local function make_waiting(id, k)
   redis.call("HSET", k, "state", "waiting", "seq", seq)
   redis.call("HDEL", k, "due")
   redis.call("ZADD", K_WAIT, fmt(prio * PRIO_SHIFT + seq), id)
+  if tenancy_on() then tenant_push(id, k, prio * PRIO_SHIFT + seq) end
 end
 
 local function make_delayed(id, k, due)
@@ -171,6 +235,7 @@ local function promote_due(now)
       make_waiting(item[1], jkey(item[1]))
     else
       redis.call("ZADD", K_WAIT, fmt(10 * PRIO_SHIFT), item[1]) -- garbage: the claim dead-letters it
+      if tenancy_on() then tenant_push_to("", item[1], 10 * PRIO_SHIFT) end
     end
   end
   signal_work()

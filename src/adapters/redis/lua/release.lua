@@ -11,7 +11,9 @@ for i = 2, #ARGV, 2 do
     if redis.call("HINCRBY", k, "as", -1) <= 0 then redis.call("HDEL", k, "pon") end
     redis.call("HSET", k, "state", "waiting")
     local fields = redis.call("HMGET", k, "prio", "seq")
-    redis.call("ZADD", K_WAIT, fmt(num(fields[1], 10) * PRIO_SHIFT + num(fields[2], 0)), id)
+    local score = num(fields[1], 10) * PRIO_SHIFT + num(fields[2], 0)
+    redis.call("ZADD", K_WAIT, fmt(score), id)
+    if tenancy_on() then tenant_push(id, k, score) end
     released = released + 1
   end
 end

@@ -26,6 +26,7 @@ from backbone.testing.contract.producer_behaviours import ProducerBehaviours
 from backbone.testing.contract.reliability_behaviours import ReliabilityBehaviours
 from backbone.testing.contract.schedule_behaviours import ScheduleBehaviours
 from backbone.testing.contract.support import BrokerUnderTest
+from backbone.testing.contract.tenancy_behaviours import TenancyBehaviours
 
 
 class QueueContract(
@@ -40,6 +41,7 @@ class QueueContract(
     EncryptionBehaviours,
     InspectionBehaviours,
     ScheduleBehaviours,
+    TenancyBehaviours,
 ):
     """Every behaviour of the contract; subclasses only build the broker."""
 

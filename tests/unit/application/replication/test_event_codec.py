@@ -16,6 +16,7 @@ from application.state_machine import events as ev
 from domain.queue.job import DeadLetterFilter, JobProgress, JobState
 from domain.queue.metadata import JobMetadata, UserRef
 from domain.queue.options import Backoff, BackoffType, KeepJobs, RateLimit, ResolvedOptions
+from domain.queue.tenancy import TenantPolicy
 
 OPTIONS = ResolvedOptions(
     delay=250,
@@ -60,6 +61,13 @@ EVERY_EVENT: list[ev.QueueEvent] = [
     ev.Add(drafts=(TRACED_DRAFT,), now=1),
     ev.Claim(worker_id="w", max_jobs=8, lease_ms=30_000, now=2, limiter=RateLimit(max=5, duration=1000)),
     ev.Claim(worker_id="w", max_jobs=1, lease_ms=10, now=2),
+    ev.Claim(
+        worker_id="w",
+        max_jobs=4,
+        lease_ms=10,
+        now=2,
+        tenancy=TenantPolicy(max_active=2, max_starts=5, window_ms=1000, weights=(("acme", 3), ("b", 1))),
+    ),
     ev.Extend(worker_id="w", leases=(LEASE, LeaseRef("b", "w#8")), lease_ms=30_000, now=3),
     ev.UpdateProgress(lease=LEASE, progress=42, now=4),
     ev.UpdateProgress(lease=LEASE, progress=42.5, now=4),

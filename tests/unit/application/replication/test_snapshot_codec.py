@@ -20,8 +20,10 @@ from application.state_machine.machine import QueueStateMachine
 from domain.queue.job import JobProgress, JobState
 from domain.queue.metadata import JobMetadata
 from domain.queue.options import Backoff, KeepJobs, RateLimit, ResolvedOptions
+from domain.queue.tenancy import TenantPolicy
 
 JOB_IDS = [f"job-{i}" for i in range(6)]
+TENANCY = TenantPolicy(max_active=1, max_starts=2, window_ms=100, weights=(("acme", 2),))
 
 
 def _options(priority: int, delay: int, attempts: int, keep: int | None, key: str | None) -> ResolvedOptions:
@@ -40,12 +42,12 @@ def _options(priority: int, delay: int, attempts: int, keep: int | None, key: st
 
 
 drafts = st.builds(
-    lambda job_id, priority, delay, attempts, keep, key: JobDraft(
+    lambda job_id, priority, delay, attempts, keep, key, tenant: JobDraft(
         id=job_id,
         name="test.run.v1",
         data_json='{"n":1}',
         options=_options(priority, delay, attempts, keep, key),
-        metadata=JobMetadata(correlation_id=job_id, timestamp=0),
+        metadata=JobMetadata(correlation_id=job_id, tenant_id=tenant, timestamp=0),
         created_at=0,
     ),
     st.sampled_from(JOB_IDS),
@@ -54,6 +56,7 @@ drafts = st.builds(
     st.integers(1, 3),
     st.sampled_from([None, 1, 2]),
     st.sampled_from([None, "k1", "k2"]),
+    st.sampled_from([None, "acme", "globex"]),
 )
 steps = st.integers(0, 200)
 
@@ -65,7 +68,9 @@ def _lease(job_id: str, n: int) -> LeaseRef:
 operations = st.lists(
     st.one_of(
         st.builds(lambda d, t: ("add", (d,), t), drafts, steps),
-        st.builds(lambda m, lim, t: ("claim", m, lim, t), st.integers(1, 3), st.booleans(), steps),
+        st.builds(
+            lambda m, lim, ten, t: ("claim", m, lim, ten, t), st.integers(1, 3), st.booleans(), st.booleans(), steps
+        ),
         st.builds(lambda j, n, t: ("complete", j, n, t), st.sampled_from(JOB_IDS), st.integers(1, 12), steps),
         st.builds(
             lambda j, n, r, t: ("fail", j, n, r, t),
@@ -108,8 +113,11 @@ def _events(ops: list[tuple[object, ...]]) -> list[ev.QueueEvent]:
                 result.append(ev.Add(drafts=args[0], now=now))
             case "claim":
                 limiter = RateLimit(max=2, duration=100) if args[1] else None
+                tenancy = TENANCY if args[2] else None
                 result.append(
-                    ev.Claim(worker_id="w", max_jobs=args[0], lease_ms=150, now=now, limiter=limiter)
+                    ev.Claim(
+                        worker_id="w", max_jobs=args[0], lease_ms=150, now=now, limiter=limiter, tenancy=tenancy
+                    )
                 )
             case "complete":
                 result.append(ev.Complete(lease=_lease(args[0], args[1]), return_json="1", now=now))
