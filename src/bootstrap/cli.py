@@ -182,6 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--realistic-concurrency", type=int, default=defaults.realistic_concurrency)
     p.add_argument("--rate", type=float, default=defaults.rate_per_s, help="realistic latency: jobs/s")
     p.add_argument("--io", metavar="URL", help="realistic handler's round trip: redis://... or tcp://H:P")
+    p.add_argument(
+        "--cold-start",
+        action="store_true",
+        help="only a new producer's first add and a new worker's first job behind a backlog",
+    )
+    p.add_argument("--backlog", type=int, default=defaults.cold_start_backlog, help="cold start: waiting jobs")
+    p.add_argument("--cold-start-adds", type=int, default=defaults.cold_start_adds)
     p.add_argument("--output", metavar="FILE", help="also write the JSON here")
 
     p = command("contract", "run the queue contract against --broker URL (exit code: pytest's)")
@@ -229,6 +236,9 @@ async def _cmd_bench(args: argparse.Namespace, container: Container) -> int:
         realistic_concurrency=args.realistic_concurrency,
         rate_per_s=args.rate,
         io_url=args.io,
+        cold_start=args.cold_start,
+        cold_start_backlog=args.backlog,
+        cold_start_adds=args.cold_start_adds,
     )
     try:
         params.validate()
