@@ -105,7 +105,7 @@ class KafkaLog(ReplicationLog):
         if self._reader is None:
             connection = self._connection
             reader = connection.new_consumer(fetch_min_bytes=1)
-            await connection.guard(reader.start(), "starting the log reader")
+            await _started(connection, reader, "starting the log reader")
             reader.assign([self._partition])
             reader.pause(self._partition)
             self._reader = reader
@@ -124,7 +124,17 @@ class KafkaLog(ReplicationLog):
         if self._consumer is None:
             connection = self._connection
             consumer = connection.new_consumer(fetch_min_bytes=connection.settings.fetch_min_bytes)
-            await connection.guard(consumer.start(), "starting the log consumer")
+            await _started(connection, consumer, "starting the log consumer")
             consumer.assign([self._partition])
             self._consumer = consumer
         return self._consumer
+
+
+async def _started(connection: KafkaConnection, consumer: AIOKafkaConsumer, what: str) -> None:
+    """Start ``consumer``; stopped again if that fails or is cancelled (an engine closing while its
+    tail starts), so no connection is left open behind it."""
+    try:
+        await connection.guard(consumer.start(), what)
+    except BaseException:
+        await stop_quietly(consumer)
+        raise

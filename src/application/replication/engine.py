@@ -83,6 +83,7 @@ class ReplicationEngine:
         self._loading = asyncio.Lock()
         self._election_started = False
         self._ready = False  # the replica caught up with the log once (ensure_replica)
+        self._start_barrier = 0  # the log's end when the replica was loaded
         # blind appends (ADR 0028): nonce -> (future, outcome), resolved by the append's confirm
         self._blind: dict[int, tuple[asyncio.Future[Any], Any]] = {}
 
@@ -122,6 +123,9 @@ class ReplicationEngine:
             replica = self._replica
             if replica is None:
                 replica = await self._load_snapshot()
+                # The log's end before the tail starts: on RabbitMQ a barrier behind a running
+                # tail waits for the tail to reach it, which a long replay would make time out.
+                self._start_barrier = await self._guard(self._log.barrier(), "reading the log end")
                 self._replica = replica
                 self._tasks.append(
                     asyncio.create_task(self._tail_forever(replica), name=f"replica-tail-{self.queue}")
@@ -133,7 +137,7 @@ class ReplicationEngine:
                     asyncio.create_task(self._maintain_forever(), name=f"replica-maintenance-{self.queue}")
                 )
             if not self._ready:
-                await self._catch_up_at_start(replica)
+                await self._catch_up_at_start(replica, self._start_barrier)
                 self._ready = True
         return replica
 
@@ -149,7 +153,9 @@ class ReplicationEngine:
                     "snapshot ignored queue=%s reason=%s: replaying the log", self.queue, exc.reason
                 )
         self._snapshot_offset = next_offset
-        self._snapshot_at = self.clock()
+        # As if the last snapshot were snapshot_min_interval_ms old: a replay past
+        # snapshot_every_records is saved at once (by the leader), so the next process starts there.
+        self._snapshot_at = self.clock() - self.settings.snapshot_min_interval_ms
         return Replica(
             machine,
             next_offset,
@@ -158,14 +164,13 @@ class ReplicationEngine:
             marks=marks,
         )
 
-    async def _catch_up_at_start(self, replica: Replica) -> None:
+    async def _catch_up_at_start(self, replica: Replica, barrier: int) -> None:
         """Wait until the replica reached the log's end, for as long as it makes progress.
 
         A long log is no reason to fail: the wait ends with an error only when the replica
         applied nothing for ``operation_timeout_ms``. A long replay is snapshotted at once by
         the leader (``_maybe_snapshot``), so the next process starts from there.
         """
-        barrier = await self._guard(self._log.barrier(), "reading the log end")
         timeout_s = self.settings.operation_timeout_s
         while True:
             before = replica.next_offset
@@ -499,11 +504,12 @@ class ReplicationEngine:
         replica = self.replica
         settings = self.settings
         now = self.clock()
-        if replica.next_offset - self._snapshot_offset < settings.snapshot_every_records:
-            return
-        if now - self._snapshot_at < settings.snapshot_min_interval_ms:
-            return
-        await self._snapshot(replica)
+        behind = replica.next_offset - self._snapshot_offset
+        since = now - self._snapshot_at
+        by_count = behind >= settings.snapshot_every_records and since >= settings.snapshot_min_interval_ms
+        by_time = behind > 0 and since >= settings.snapshot_max_interval_ms
+        if by_count or by_time:
+            await self._snapshot(replica)
 
     async def snapshot_now(self) -> int:
         """Save the replica's current state (loading it first if needed); returns the offset it covers."""

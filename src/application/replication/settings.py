@@ -19,6 +19,8 @@ class ReplicationSettings:
     operation_timeout_ms: int = 10_000
     snapshot_every_records: int = 20_000  # the leader snapshots after this many applied records...
     snapshot_min_interval_ms: int = 5_000  # ...but not more often than this
+    # ...and at least this often while the log moves (bounds a new process's replay by time too)
+    snapshot_max_interval_ms: int = 60_000
     tick_slack_ms: int = 1  # ticks are appended this long after the state's next wake time
     max_record_bytes: int = 900 * 1024  # one log record (a batch of events) stays under this
     max_events_per_record: int = 2_000
