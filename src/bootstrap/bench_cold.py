@@ -1,4 +1,4 @@
-"""The child processes of ``backbone bench --cold-start``: a new producer and a new worker, timed from their spawn.
+"""The child processes of ``backbone bench --cold-start``: a new producer, a new worker, timed from spawn.
 
 Run as ``python -m bootstrap.bench_cold producer QUEUE [--adds N]`` or ``python -m bootstrap.bench_cold
 worker QUEUE`` with the bench's environment (``BACKBONE_BROKER__URL`` set to its broker). Prints one
@@ -95,7 +95,8 @@ async def work(queue_name: str, timeout_s: float) -> dict[str, Any]:
         job_types = JobTypes([JobType(NOOP_JOB)])
         queue = await broker.open_queue(JobFactory(queue_name, job_types))
         try:
-            worker = Worker(queue, HandlerRegistry(job_types, {NOOP_JOB: handle}), WorkerOptions(concurrency=1))
+            handlers = HandlerRegistry(job_types, {NOOP_JOB: handle})
+            worker = Worker(queue, handlers, WorkerOptions(concurrency=1))
             task = asyncio.create_task(worker.run())
             try:
                 async with asyncio.timeout(timeout_s):

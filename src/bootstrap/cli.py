@@ -187,7 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only a new producer's first add and a new worker's first job behind a backlog",
     )
-    p.add_argument("--backlog", type=int, default=defaults.cold_start_backlog, help="cold start: waiting jobs")
+    p.add_argument(
+        "--backlog", type=int, default=defaults.cold_start_backlog, help="cold start: waiting jobs"
+    )
     p.add_argument("--cold-start-adds", type=int, default=defaults.cold_start_adds)
     p.add_argument("--output", metavar="FILE", help="also write the JSON here")
 

@@ -134,7 +134,11 @@ class StatelessProducerBehaviours:
             records = [
                 encode_record(
                     appender,
-                    [encode_entry(1 + i, ev.Add(drafts=(factory.draft(ECHO, {"i": i}, None, None, now),), now=now))],
+                    [
+                        encode_entry(
+                            1 + i, ev.Add(drafts=(factory.draft(ECHO, {"i": i}, None, None, now),), now=now)
+                        )
+                    ],
                 )
                 for i in range(LONG_LOG_RECORDS)
             ]

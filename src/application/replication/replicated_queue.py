@@ -143,9 +143,7 @@ class ReplicatedQueue(QueueBackend):
 
     async def purge_dead_letters(self, older_than_ms: int) -> int:
         purge_arguments(older_than_ms)
-        purged: int = await self._submit(
-            ev.PurgeDeadLetters(older_than_ms=older_than_ms, now=self._clock())
-        )
+        purged: int = await self._submit(ev.PurgeDeadLetters(older_than_ms=older_than_ms, now=self._clock()))
         return purged
 
     # --- consumer side --------------------------------------------------------------------------
@@ -204,9 +202,7 @@ class ReplicatedQueue(QueueBackend):
         return updated
 
     async def complete(self, lease: LeaseRef, return_json: str) -> bool:
-        done: bool = await self._submit(
-            ev.Complete(lease=lease, return_json=return_json, now=self._clock())
-        )
+        done: bool = await self._submit(ev.Complete(lease=lease, return_json=return_json, now=self._clock()))
         return done
 
     async def fail(self, lease: LeaseRef, report: FailureReport) -> bool:
@@ -222,9 +218,7 @@ class ReplicatedQueue(QueueBackend):
 
     async def release(self, worker_id: str, leases: Sequence[LeaseRef]) -> None:
         if leases:
-            await self._submit(
-                ev.Release(worker_id=worker_id, leases=tuple(leases), now=self._clock())
-            )
+            await self._submit(ev.Release(worker_id=worker_id, leases=tuple(leases), now=self._clock()))
 
     async def hand_back(self, lease: LeaseRef, delay_ms: int) -> bool:
         hand_back_arguments(delay_ms)
