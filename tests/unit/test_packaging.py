@@ -48,31 +48,19 @@ def test_the_wheel_ships_py_typed_for_every_top_level_package(wheel: zipfile.Zip
     assert f"{package}/py.typed" in wheel.namelist()
 
 
-def test_the_core_requires_no_broker_client_and_each_client_comes_with_its_extra(
-    wheel: zipfile.ZipFile,
-) -> None:
-    requires = [
-        line.removeprefix("Requires-Dist: ") for line in _metadata(wheel) if line.startswith("Requires-Dist:")
-    ]
+def test_the_core_requires_no_broker_client_and_each_client_comes_with_its_extra(wheel: zipfile.ZipFile) -> None:
+    requires = [line.removeprefix("Requires-Dist: ") for line in _metadata(wheel) if line.startswith("Requires-Dist:")]
     core = {r.split(">")[0].split("<")[0].strip() for r in requires if "extra ==" not in r}
     assert core == {"cronsim", "dependency-injector", "pydantic", "pydantic-settings"}
     clients = (("redis", "redis"), ("hiredis", "redis"), ("pika", "rabbitmq"), ("aiokafka", "kafka"))
     for client, extra in (*clients, ("prometheus-client", "prometheus")):
         assert any(r.startswith(client) and f'extra == "{extra}"' in r for r in requires), (client, extra)
-    extras = {
-        line.removeprefix("Provides-Extra: ")
-        for line in _metadata(wheel)
-        if line.startswith("Provides-Extra:")
-    }
+    extras = {line.removeprefix("Provides-Extra: ") for line in _metadata(wheel) if line.startswith("Provides-Extra:")}
     assert {"redis", "rabbitmq", "kafka", "all"} <= extras
 
 
 def test_backbone_version_prints_the_installed_version() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "backbone", "--version"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+        [sys.executable, "-m", "backbone", "--version"], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == f"backbone {metadata.version('messaging-backbone')}"

@@ -544,9 +544,7 @@ class _ClosedWhenTheWaitIsEnded(RedisConnection):
         self.closing = asyncio.ensure_future(self.close())
 
 
-async def test_closing_while_a_wait_is_being_ended_leaves_no_connection_open(
-    redis_broker: BrokerHandle,
-) -> None:
+async def test_closing_while_a_wait_is_being_ended_leaves_no_connection_open(redis_broker: BrokerHandle) -> None:
     async with raw_client(redis_broker) as client:
         before = await _backbone_clients(client)
         connection = _ClosedWhenTheWaitIsEnded(RedisSettings(url=redis_broker.url))

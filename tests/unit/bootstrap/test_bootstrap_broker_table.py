@@ -37,9 +37,7 @@ def test_building_a_memory_broker_imports_no_broker_client() -> None:
         ("kafka://127.0.0.1:9092", "aiokafka", "kafka"),
     ],
 )
-def test_a_url_whose_client_is_not_installed_fails_naming_the_extra(
-    url: str, client: str, extra: str
-) -> None:
+def test_a_url_whose_client_is_not_installed_fails_naming_the_extra(url: str, client: str, extra: str) -> None:
     result = _run(
         "import sys\n"
         f"sys.modules[{client!r}] = None  # what an install without the client looks like to import\n"
