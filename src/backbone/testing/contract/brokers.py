@@ -130,9 +130,7 @@ class UrlBrokerUnderTest(ProcessBrokerUnderTest):
             await handle.close()
         client = aioredis.Redis.from_url(self.url)
         try:
-            await client.hset(
-                QueueKeys(DEFAULT_KEY_PREFIX, queue).job(job_id), mapping={"name": name, "data": data}
-            )
+            await client.hset(QueueKeys(DEFAULT_KEY_PREFIX, queue).job(job_id), mapping={"name": name, "data": data})
         finally:
             await client.aclose()
 

@@ -150,9 +150,7 @@ class InputFuzzBehaviours:
         refused = outcomes.pop(10)
         assert isinstance(refused, InvalidJobError)
         assert all(not isinstance(outcome, BaseException) for outcome in outcomes), outcomes
-        assert sorted(job.data["i"] for job in outcomes if not isinstance(job, BaseException)) == list(
-            range(20)
-        )
+        assert sorted(job.data["i"] for job in outcomes if not isinstance(job, BaseException)) == list(range(20))
         assert (await queue.get_stats()).total == 20
 
     # 3c. fuzz: random and mutated input --------------------------------------------------------------
