@@ -84,6 +84,7 @@ class ReplicationEngine:
         self._election_started = False
         self._ready = False  # the replica caught up with the log once (ensure_replica)
         self._start_barrier = 0  # the log's end when the replica was loaded
+        self._snapshot_events = 0  # replica.events_applied when the last snapshot was taken
         # blind appends (ADR 0028): nonce -> (future, outcome), resolved by the append's confirm
         self._blind: dict[int, tuple[asyncio.Future[Any], Any]] = {}
 
@@ -505,8 +506,10 @@ class ReplicationEngine:
         settings = self.settings
         now = self.clock()
         behind = replica.next_offset - self._snapshot_offset
+        events = replica.events_applied - self._snapshot_events
         since = now - self._snapshot_at
-        by_count = behind >= settings.snapshot_every_records and since >= settings.snapshot_min_interval_ms
+        many = behind >= settings.snapshot_every_records or events >= settings.snapshot_every_events
+        by_count = many and since >= settings.snapshot_min_interval_ms
         by_time = behind > 0 and since >= settings.snapshot_max_interval_ms
         if by_count or by_time:
             await self._snapshot(replica)
@@ -517,6 +520,7 @@ class ReplicationEngine:
 
     async def _snapshot(self, replica: Replica) -> int:
         offset, state = replica.next_offset, encode_state(replica.machine, replica.marks)  # one step
+        events = replica.events_applied
         self._snapshot_at = self.clock()
         try:
             await self._guard(self._snapshots.save(offset, state), "saving a snapshot")
@@ -524,6 +528,7 @@ class ReplicationEngine:
             logger.warning("snapshot failed queue=%s: %s", self.queue, exc.reason)
             return self._snapshot_offset
         self._snapshot_offset = offset
+        self._snapshot_events = events
         logger.info("snapshot saved queue=%s offset=%d bytes=%d", self.queue, offset, len(state))
         return offset
 
