@@ -1,6 +1,7 @@
 """Producers that hold no queue state and bounded start-up (ADR 0028), for the log-replicated brokers.
 
-``StatelessProducerBehaviours`` is run by ``tests/integration/rabbitmq`` and ``tests/integration/kafka``;
+``ProducerDedupAndStartUpBehaviours`` run on RabbitMQ and Kafka, ``StatelessProducerBehaviours`` on
+Kafka only (a RabbitMQ confirm names no offset: its producers still read their adds back, ADR 0028);
 each gives a ``make_broker`` fixture: a new ``Broker`` (a new process, as far as the queue can tell:
 its own connections, engine and appender id), optionally with another operation timeout.
 Backlogs stay small (this suite runs in CI); the large figures are ``backbone bench --cold-start``.
@@ -80,6 +81,8 @@ class StatelessProducerBehaviours:
             await holder.close()
             await producer.close()
 
+
+class ProducerDedupAndStartUpBehaviours:
     async def test_dedup_by_job_id_stays_exact_across_two_producer_processes(
         self, make_broker: MakeBroker
     ) -> None:

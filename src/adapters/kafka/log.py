@@ -22,6 +22,8 @@ POLL_TIMEOUT_MS = 1_000
 
 
 class KafkaLog(ReplicationLog):
+    places_records_on_append = True  # acks=all returns each record's offset
+
     def __init__(self, connection: KafkaConnection, topics: QueueTopics) -> None:
         self._connection = connection
         self._topics = topics

@@ -105,6 +105,11 @@ class ReplicationEngine:
         self._tasks.append(asyncio.create_task(self._expire_forever(), name=f"replica-expiry-{self.queue}"))
 
     @property
+    def blind_appends(self) -> bool:
+        """Whether an add that needs no state may return on the append's confirm (ADR 0028)."""
+        return self._log.places_records_on_append
+
+    @property
     def has_replica(self) -> bool:
         """Whether this process holds the queue's state (it read the snapshot and tails the log)."""
         return self._replica is not None
@@ -127,6 +132,12 @@ class ReplicationEngine:
                 # The log's end before the tail starts: on RabbitMQ a barrier behind a running
                 # tail waits for the tail to reach it, which a long replay would make time out.
                 self._start_barrier = await self._guard(self._log.barrier(), "reading the log end")
+                if self._start_barrier < replica.next_offset:
+                    raise BrokerUnavailableError(
+                        self.broker,
+                        f"the log ends before the restored state (offset {self._start_barrier} < "
+                        f"{replica.next_offset}): it was deleted or truncated; reset the queue",
+                    )
                 self._replica = replica
                 self._tasks.append(
                     asyncio.create_task(self._tail_forever(replica), name=f"replica-tail-{self.queue}")

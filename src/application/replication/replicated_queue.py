@@ -74,7 +74,7 @@ class ReplicatedQueue(QueueBackend):
         draft = self._factory.draft(name, data, options, metadata, now)
         engine = self._engine
         event = ev.Add(drafts=(draft,), now=now)
-        if not engine.has_replica and _needs_no_state(draft):
+        if engine.blind_appends and not engine.has_replica and _needs_no_state(draft):
             blind: list[Job] = await engine.post_blind(event, _fresh_outcome(self.name, event))
             return blind[0]
         await engine.ensure_replica()
@@ -88,7 +88,7 @@ class ReplicatedQueue(QueueBackend):
         drafts = self._factory.drafts(jobs, now)
         engine = self._engine
         events = [ev.Add(drafts=chunk, now=now) for chunk in _chunks(drafts)]
-        if not engine.has_replica and all(_needs_no_state(draft) for draft in drafts):
+        if engine.blind_appends and not engine.has_replica and all(map(_needs_no_state, drafts)):
             futures = [engine.post_blind(event, _fresh_outcome(self.name, event)) for event in events]
             return [job for future in futures for job in await future]
         await engine.ensure_replica()

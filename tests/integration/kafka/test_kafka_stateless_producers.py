@@ -9,7 +9,10 @@ import pytest
 from adapters.kafka import KafkaBroker, KafkaSettings
 from application.broker import Broker
 from tests.harness.kafka_site import KafkaSite
-from tests.integration.stateless_producers import StatelessProducerBehaviours
+from tests.integration.stateless_producers import (
+    ProducerDedupAndStartUpBehaviours,
+    StatelessProducerBehaviours,
+)
 
 
 @pytest.fixture
@@ -29,5 +32,5 @@ async def make_broker(kafka_site: KafkaSite) -> AsyncIterator[Callable[..., Brok
         await broker.close()
 
 
-class TestKafkaStatelessProducers(StatelessProducerBehaviours):
+class TestKafkaStatelessProducers(StatelessProducerBehaviours, ProducerDedupAndStartUpBehaviours):
     pass

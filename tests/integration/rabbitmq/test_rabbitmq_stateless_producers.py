@@ -1,4 +1,5 @@
-"""Producers that hold no queue state and bounded start-up on RabbitMQ (ADR 0028)."""
+"""Exact dedup across producers and bounded start-up on RabbitMQ (ADR 0028; its producers still
+read their adds back: a confirm names no offset)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from adapters.rabbitmq import RabbitMQBroker, RabbitMQSettings
 from application.broker import Broker
 from tests.harness.handle import BrokerHandle
-from tests.integration.stateless_producers import StatelessProducerBehaviours
+from tests.integration.stateless_producers import ProducerDedupAndStartUpBehaviours
 
 
 @pytest.fixture
@@ -29,5 +30,5 @@ async def make_broker(rabbitmq_broker: BrokerHandle) -> AsyncIterator[Callable[.
         await broker.close()
 
 
-class TestRabbitMQStatelessProducers(StatelessProducerBehaviours):
+class TestRabbitMQProducers(ProducerDedupAndStartUpBehaviours):
     pass
