@@ -24,7 +24,7 @@ from domain.queue.options import JobOptions
 
 MakeBroker = Callable[..., Broker]  # make_broker(operation_timeout_ms: int | None = None)
 BACKLOG = 300
-LONG_LOG_RECORDS = 6_000
+LONG_LOG_RECORDS = 10_000
 
 
 async def _open(broker: Broker, name: str) -> ReplicatedQueue:
@@ -128,7 +128,7 @@ class ProducerDedupAndStartUpBehaviours:
         """LONG_LOG_RECORDS records of one add each and no snapshot: replaying them takes longer
         than the (short) operation timeout here; the open waits while the replica makes progress."""
         name = unique_queue_name("sp")
-        writer, worker_side = make_broker(), make_broker(operation_timeout_ms=300)
+        writer, worker_side = make_broker(), make_broker(operation_timeout_ms=1_000)
         try:
             queue = await _open(writer, name)
             factory = JobFactory(name, contract_job_types())
