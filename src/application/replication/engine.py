@@ -156,7 +156,7 @@ class ReplicationEngine:
     async def _load_snapshot(self) -> Replica:
         machine, next_offset = QueueStateMachine(queue=self.queue), 0
         marks: AppenderMarks = {}
-        loaded = await self._guard(self._snapshots.load_latest(), "loading the snapshot")
+        loaded = await self._load_latest_snapshot()
         if loaded is not None:
             try:
                 (machine, marks), next_offset = decode_snapshot(loaded[1]), loaded[0]
@@ -175,6 +175,21 @@ class ReplicationEngine:
             max_record_bytes=self.settings.max_record_bytes,
             marks=marks,
         )
+
+    async def _load_latest_snapshot(self) -> tuple[int, bytes] | None:
+        """``load_latest``, retried after a broker error until the operation timeout: a stream or
+        topic another process has just created may refuse readers for a moment (RabbitMQ answers
+        541 INTERNAL_ERROR while a new stream's member starts)."""
+        delay = self.settings.reconnect_delay_ms / 1000
+        deadline = time.monotonic() + self.settings.operation_timeout_s
+        while True:
+            try:
+                return await self._guard(self._snapshots.load_latest(), "loading the snapshot")
+            except BrokerUnavailableError as exc:
+                if self._closed or time.monotonic() + delay >= deadline:
+                    raise
+                logger.warning("loading the snapshot failed queue=%s: %s; retrying", self.queue, exc.reason)
+                await asyncio.sleep(delay)
 
     async def _catch_up_at_start(self, replica: Replica, barrier: int) -> None:
         """Wait until the replica reached the log's end, for as long as it makes progress.
