@@ -55,6 +55,10 @@ class BenchParameters:
     realistic_concurrency: int = 50
     rate_per_s: float = 200.0  # the realistic latency phase adds at this fixed rate
     io_url: str | None = None  # the realistic handler's round trip (default: the broker if Redis, else echo)
+    cold_start: bool = False  # only the cold-start phases: a new producer and a new worker behind a backlog
+    cold_start_backlog: int = 200_000  # waiting jobs in front of them, built by single adds
+    cold_start_window: int = 64  # single adds in flight at once while building the backlog
+    cold_start_adds: int = 3_000  # the new producer's sequential awaited adds after its first
 
     def validate(self) -> BenchParameters:
         for name in (
@@ -66,11 +70,15 @@ class BenchParameters:
             "latency_jobs",
             "repeat",
             "realistic_concurrency",
+            "cold_start_backlog",
+            "cold_start_window",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be >= 1")
         if self.prefetch < 0 or self.latency_gap_ms < 0 or self.timeout_s <= 0:
             raise ValueError("prefetch and latency_gap_ms must be >= 0, timeout_s > 0")
+        if self.cold_start_adds < 0:
+            raise ValueError("cold_start_adds: must be >= 0")
         if self.rate_per_s <= 0:
             raise ValueError("rate_per_s: must be > 0")
         if self.io_url is not None and not self.io_url.startswith(("redis://", "rediss://", "tcp://")):
@@ -129,7 +137,9 @@ class Benchmark:
 
     async def run(self) -> dict[str, Any]:
         started = dt.datetime.now(dt.UTC)
-        if self.params.realistic:
+        if self.params.cold_start:
+            results = {"cold_start": await asyncio.wait_for(self.cold_start(), self.params.timeout_s)}
+        elif self.params.realistic:
             results = await self._realistic_phases()
         else:
             results = await self._no_op_phases()
@@ -430,6 +440,68 @@ class Benchmark:
                 await child.wait()
         report: dict[str, Any] = json.loads(line)
         return report
+
+    async def cold_start(self) -> dict[str, Any]:
+        """A new producer's first add and a new worker's first job, behind a backlog (ADR 0028).
+
+        The backlog is built here by single ``add`` calls (``cold_start_window`` in flight at
+        once) through a handle that holds the queue, as a running worker would: it leads and
+        snapshots as the log grows. Then a producer process and a worker process are spawned, one
+        after the other, each timed from its spawn (``bootstrap.bench_cold``).
+        """
+        queue = await self._queue("cold")
+        params = self.params
+        try:
+            await queue.get_stats()  # this handle holds the queue's state: it snapshots the backlog
+            begin = time.perf_counter()
+            window = params.cold_start_window
+            total = params.cold_start_backlog
+            for start in range(0, total, window):
+                await asyncio.gather(
+                    *(queue.add(NOOP_JOB, {"i": i}) for i in range(start, min(total, start + window)))
+                )
+            backlog_s = time.perf_counter() - begin
+            waiting = (await queue.get_stats()).waiting
+            producer = await self._cold_child("producer", queue.name, f"--adds={params.cold_start_adds}")
+            worker = await self._cold_child("worker", queue.name, f"--timeout-s={params.timeout_s}")
+        finally:
+            await queue.close()
+        adds_s = producer["adds_s"]
+        return {
+            "backlog": {"jobs": total, "waiting": waiting, "window": window, "seconds": round(backlog_s, 2)},
+            "producer": {
+                "first_add_from_spawn_s": _seconds(producer["first_add_ns"] - producer["spawned_ns"]),
+                "first_add_from_import_s": _seconds(producer["first_add_ns"] - producer["imported_ns"]),
+                "rss_mb": producer["rss_mb"],
+                "replica_jobs": producer["replica_jobs"],
+                "sequential_adds": producer["adds"],
+                "sequential_adds_per_s": _rate(producer["adds"], adds_s),
+            },
+            "worker": {
+                "first_job_from_spawn_s": _seconds(worker["first_started_ns"] - worker["spawned_ns"]),
+                "first_job_from_import_s": _seconds(worker["first_started_ns"] - worker["imported_ns"]),
+                "rss_mb": worker["rss_mb"],
+                "replica_jobs": worker["replica_jobs"],
+            },
+        }
+
+    async def _cold_child(self, role: str, queue_name: str, *args: str) -> dict[str, Any]:
+        spawned_ns = time.time_ns()
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bootstrap.bench_cold",
+            role,
+            queue_name,
+            *args,
+            env=self.worker_env,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        stdout, _ = await child.communicate()
+        if child.returncode != 0 or not stdout.strip():
+            raise RuntimeError(f"the cold-start {role} process failed (see its stderr)")
+        report: dict[str, Any] = json.loads(stdout)
+        return {**report, "spawned_ns": spawned_ns}
 
     def _latency_summary(self, samples: list[float]) -> dict[str, Any]:
         ordered = sorted(samples)

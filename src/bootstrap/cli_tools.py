@@ -33,6 +33,8 @@ _BENCH_FIELDS = {
     "repeat": "repeat",
     "realistic_concurrency": "realistic_concurrency",
     "rate": "rate_per_s",
+    "backlog": "cold_start_backlog",
+    "cold_start_adds": "cold_start_adds",
 }
 
 
@@ -44,7 +46,11 @@ async def cmd_bench(args: argparse.Namespace, container: Container) -> int:
         field: getattr(args, dest) for dest, field in _BENCH_FIELDS.items() if getattr(args, dest) is not None
     }
     params = BenchParameters(
-        **given, cross_process=args.cross_process, realistic=args.realistic, io_url=args.io
+        **given,
+        cross_process=args.cross_process,
+        realistic=args.realistic,
+        io_url=args.io,
+        cold_start=args.cold_start,
     )
     try:
         params.validate()
@@ -138,6 +144,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--realistic-concurrency", type=int, help=f"the realistic worker's concurrency {default}")
     p.add_argument("--rate", type=float, help=f"realistic latency: jobs/s {default}")
     p.add_argument("--io", metavar="URL", help="realistic handler's round trip: redis://... or tcp://H:P")
+    p.add_argument(
+        "--cold-start",
+        action="store_true",
+        help="only a new producer's first add and a new worker's first job behind a backlog",
+    )
+    p.add_argument("--backlog", type=int, help=f"cold start: waiting jobs behind which it starts {default}")
+    p.add_argument("--cold-start-adds", type=int, help=f"cold start: sequential adds timed {default}")
     p.add_argument("--output", metavar="FILE", help="also write the JSON here")
 
     p = sub.add_parser(

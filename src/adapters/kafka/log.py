@@ -22,6 +22,8 @@ POLL_TIMEOUT_MS = 1_000
 
 
 class KafkaLog(ReplicationLog):
+    places_records_on_append = True  # acks=all returns each record's offset
+
     def __init__(self, connection: KafkaConnection, topics: QueueTopics) -> None:
         self._connection = connection
         self._topics = topics
@@ -105,7 +107,7 @@ class KafkaLog(ReplicationLog):
         if self._reader is None:
             connection = self._connection
             reader = connection.new_consumer(fetch_min_bytes=1)
-            await connection.guard(reader.start(), "starting the log reader")
+            await _started(connection, reader, "starting the log reader")
             reader.assign([self._partition])
             reader.pause(self._partition)
             self._reader = reader
@@ -124,7 +126,17 @@ class KafkaLog(ReplicationLog):
         if self._consumer is None:
             connection = self._connection
             consumer = connection.new_consumer(fetch_min_bytes=connection.settings.fetch_min_bytes)
-            await connection.guard(consumer.start(), "starting the log consumer")
+            await _started(connection, consumer, "starting the log consumer")
             consumer.assign([self._partition])
             self._consumer = consumer
         return self._consumer
+
+
+async def _started(connection: KafkaConnection, consumer: AIOKafkaConsumer, what: str) -> None:
+    """Start ``consumer``; stopped again if that fails or is cancelled (an engine closing while its
+    tail starts), so no connection is left open behind it."""
+    try:
+        await connection.guard(consumer.start(), what)
+    except BaseException:
+        await stop_quietly(consumer)
+        raise

@@ -20,6 +20,7 @@ from application.replication.log_port import SnapshotStore
 logger = logging.getLogger(__name__)
 
 HEAD_KEY = b"head"
+FIRST_WINDOW_RECORDS = 64  # records read back from the end first; x4 until a complete snapshot is in
 
 
 class KafkaSnapshotStore(SnapshotStore):
@@ -42,24 +43,48 @@ class KafkaSnapshotStore(SnapshotStore):
                 await self._connection.send(self._topic, _chunk_key(previous[0], index), None)
 
     async def load_latest(self) -> tuple[int, bytes] | None:
+        """The newest complete snapshot, read from a window at the topic's end, widened until it
+        holds one (a head follows its chunks): the topic's older snapshots are never read, even
+        where the broker does not compact (Tansu)."""
         connection = self._connection
-        partition = TopicPartition(self._topic, 0)
         end = await connection.end_offset(self._topic)
         if end == 0:
             return None
+        window = FIRST_WINDOW_RECORDS
+        while True:
+            start = max(0, end - window)
+            heads, values = await self._read(start, end)
+            for head in reversed(heads):
+                state = _assemble(head, values)
+                if state is not None:
+                    self._previous = (head["offset"], head["chunks"])
+                    return head["offset"], state
+            if start == 0:
+                logger.warning("no complete snapshot in %s: replaying the whole log", self._topic)
+                return None
+            window *= 4
+
+    async def _read(self, start: int, end: int) -> tuple[list[dict[str, int]], dict[bytes, bytes | None]]:
+        connection = self._connection
+        partition = TopicPartition(self._topic, 0)
         values: dict[bytes, bytes | None] = {}
         heads: list[dict[str, int]] = []
         consumer = connection.new_consumer(auto_offset_reset="earliest")
         try:
             await connection.guard(consumer.start(), "starting the snapshot reader")
             consumer.assign([partition])
-            await consumer.seek_to_beginning(partition)
-            position = 0
+            consumer.seek(partition, start)
+            position = start
             while position < end:
                 batches = await connection.guard(
                     consumer.getmany(partition, timeout_ms=500), "reading snapshots"
                 )
-                for message in batches.get(partition, ()):
+                messages = batches.get(partition, ())
+                if not messages:
+                    break  # nothing more below the end (compaction can leave the last offsets empty)
+                for message in messages:
+                    if message.offset >= end:
+                        break
                     position = message.offset + 1
                     if message.key == HEAD_KEY and message.value:
                         with contextlib.suppress(ValueError):
@@ -68,13 +93,7 @@ class KafkaSnapshotStore(SnapshotStore):
                         values[message.key] = message.value
         finally:
             await stop_quietly(consumer)
-        for head in reversed(heads):
-            state = _assemble(head, values)
-            if state is not None:
-                self._previous = (head["offset"], head["chunks"])
-                return head["offset"], state
-        logger.warning("no complete snapshot in %s: replaying the whole log", self._topic)
-        return None
+        return heads, values
 
 
 def _chunk_key(offset: int, index: int) -> bytes:

@@ -80,15 +80,83 @@ class ReplicationEngine:
         self.work_announced = 0  # adds of claimable jobs posted by this process (see announce_work)
         self._catch_up_to = 0  # read the log up to here at once (see _apply_own)
         self._catching_up: asyncio.Task[None] | None = None
+        self._loading = asyncio.Lock()
+        self._election_started = False
+        self._ready = False  # the replica caught up with the log once (ensure_replica)
+        self._start_barrier = 0  # the log's end when the replica was loaded
+        self._snapshot_events = 0  # replica.events_applied when the last snapshot was taken
+        # blind appends (ADR 0028): nonce -> (future, outcome), resolved by the append's confirm
+        self._blind: dict[int, tuple[asyncio.Future[Any], Any]] = {}
 
     # --- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Connect, restore the newest snapshot, start tailing and maintenance, catch up."""
+        """Open the log and load the replica at once (``open`` then ``ensure_replica``)."""
+        await self.open()
+        await self.ensure_replica()
+
+    async def open(self) -> None:
+        """Connect and create the log if missing; load nothing (ADR 0028).
+
+        Enough for appends whose outcome needs no state (``add_blind``). Everything else calls
+        ``ensure_replica`` first, which loads the snapshot and tails the log once per process.
+        """
         await self._guard(self._log.open(), "opening the log")
+        self._tasks.append(asyncio.create_task(self._expire_forever(), name=f"replica-expiry-{self.queue}"))
+
+    @property
+    def blind_appends(self) -> bool:
+        """Whether an add that needs no state may return on the append's confirm (ADR 0028)."""
+        return self._log.places_records_on_append
+
+    @property
+    def has_replica(self) -> bool:
+        """Whether this process holds the queue's state (it read the snapshot and tails the log)."""
+        return self._replica is not None
+
+    async def ensure_replica(self) -> Replica:
+        """The local replica, loaded on first use: snapshot, tail, election, catch-up.
+
+        Each step runs once; after a failure (a broker error, a timeout) the next call resumes
+        at the step that failed.
+        """
+        replica = self._replica
+        if self._ready and replica is not None:
+            return replica
+        async with self._loading:
+            if self._closed:
+                raise BrokerUnavailableError(self.broker, "queue handle closed")
+            replica = self._replica
+            if replica is None:
+                replica = await self._load_snapshot()
+                # The log's end before the tail starts: on RabbitMQ a barrier behind a running
+                # tail waits for the tail to reach it, which a long replay would make time out.
+                self._start_barrier = await self._guard(self._log.barrier(), "reading the log end")
+                if self._start_barrier < replica.next_offset:
+                    raise BrokerUnavailableError(
+                        self.broker,
+                        f"the log ends before the restored state (offset {self._start_barrier} < "
+                        f"{replica.next_offset}): it was deleted or truncated; reset the queue",
+                    )
+                self._replica = replica
+                self._tasks.append(
+                    asyncio.create_task(self._tail_forever(replica), name=f"replica-tail-{self.queue}")
+                )
+            if not self._election_started:
+                await self._guard(self._election.start(), "joining the leader election")
+                self._election_started = True
+                self._tasks.append(
+                    asyncio.create_task(self._maintain_forever(), name=f"replica-maintenance-{self.queue}")
+                )
+            if not self._ready:
+                await self._catch_up_at_start(replica, self._start_barrier)
+                self._ready = True
+        return replica
+
+    async def _load_snapshot(self) -> Replica:
         machine, next_offset = QueueStateMachine(queue=self.queue), 0
         marks: AppenderMarks = {}
-        loaded = await self._guard(self._snapshots.load_latest(), "loading the snapshot")
+        loaded = await self._load_latest_snapshot()
         if loaded is not None:
             try:
                 (machine, marks), next_offset = decode_snapshot(loaded[1]), loaded[0]
@@ -97,21 +165,51 @@ class ReplicationEngine:
                     "snapshot ignored queue=%s reason=%s: replaying the log", self.queue, exc.reason
                 )
         self._snapshot_offset = next_offset
-        self._snapshot_at = self.clock()
-        self._replica = Replica(
+        # As if the last snapshot were snapshot_min_interval_ms old: a replay past
+        # snapshot_every_records is saved at once (by the leader), so the next process starts there.
+        self._snapshot_at = self.clock() - self.settings.snapshot_min_interval_ms
+        return Replica(
             machine,
             next_offset,
             self.appender_id,
             max_record_bytes=self.settings.max_record_bytes,
             marks=marks,
         )
-        self._tasks.append(asyncio.create_task(self._tail_forever(), name=f"replica-tail-{self.queue}"))
-        self._tasks.append(asyncio.create_task(self._expire_forever(), name=f"replica-expiry-{self.queue}"))
-        await self._guard(self._election.start(), "joining the leader election")
-        self._tasks.append(
-            asyncio.create_task(self._maintain_forever(), name=f"replica-maintenance-{self.queue}")
-        )
-        await self.sync()
+
+    async def _load_latest_snapshot(self) -> tuple[int, bytes] | None:
+        """``load_latest``, retried after a broker error until the operation timeout: a stream or
+        topic another process has just created may refuse readers for a moment (RabbitMQ answers
+        541 INTERNAL_ERROR while a new stream's member starts)."""
+        delay = self.settings.reconnect_delay_ms / 1000
+        deadline = time.monotonic() + self.settings.operation_timeout_s
+        while True:
+            try:
+                return await self._guard(self._snapshots.load_latest(), "loading the snapshot")
+            except BrokerUnavailableError as exc:
+                if self._closed or time.monotonic() + delay >= deadline:
+                    raise
+                logger.warning("loading the snapshot failed queue=%s: %s; retrying", self.queue, exc.reason)
+                await asyncio.sleep(delay)
+
+    async def _catch_up_at_start(self, replica: Replica, barrier: int) -> None:
+        """Wait until the replica reached the log's end, for as long as it makes progress.
+
+        A long log is no reason to fail: the wait ends with an error only when the replica
+        applied nothing for ``operation_timeout_ms``. A long replay is snapshotted at once by
+        the leader (``_maybe_snapshot``), so the next process starts from there.
+        """
+        timeout_s = self.settings.operation_timeout_s
+        while True:
+            before = replica.next_offset
+            if await replica.wait_applied(barrier, timeout_s):
+                break
+            if replica.next_offset == before:
+                raise BrokerUnavailableError(
+                    self.broker,
+                    f"replica did not reach offset {barrier}: no record applied within "
+                    f"{self.settings.operation_timeout_ms} ms (at offset {before})",
+                )
+        await self._sync(replica)
 
     def acquire(self) -> None:
         self._users += 1
@@ -138,10 +236,13 @@ class ReplicationEngine:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        closed = BrokerUnavailableError(self.broker, "queue handle closed")
         if self._replica is not None:
-            self._replica.fail_all(BrokerUnavailableError(self.broker, "queue handle closed"))
-        with contextlib.suppress(BrokerUnavailableError):
-            await self._election.stop()
+            self._replica.fail_all(closed)
+        self._fail_blind(list(self._blind), closed)
+        if self._election_started:
+            with contextlib.suppress(BrokerUnavailableError):
+                await self._election.stop()
         await self._log.close()
 
     def is_leader(self) -> bool:
@@ -181,6 +282,12 @@ class ReplicationEngine:
 
     def post(self, event: ev.QueueEvent) -> tuple[int, asyncio.Future[Any]]:
         """Queue ``event`` for the next append (in call order); returns its nonce and outcome future."""
+        nonce, entry = self._encode(event)
+        future = self.replica.expect(nonce)
+        self._enqueue(nonce, event, entry)
+        return nonce, future
+
+    def _encode(self, event: ev.QueueEvent) -> tuple[int, bytes]:
         if self._closed:
             raise BrokerUnavailableError(self.broker, "queue handle closed")
         nonce = next(self._nonces)
@@ -191,12 +298,41 @@ class ReplicationEngine:
                 f"one event must encode to at most {self.settings.max_record_bytes} bytes",
                 detail=f"got {len(entry)}",
             )
-        future = self.replica.expect(nonce)
+        return nonce, entry
+
+    def _enqueue(self, nonce: int, event: ev.QueueEvent, entry: bytes) -> None:
         self._pending.append((nonce, event, entry))
         flusher = self._flusher
         if flusher is None or flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name=f"replica-append-{self.queue}")
-        return nonce, future
+
+    def _fail_blind(self, nonces: Sequence[int], exc: Exception) -> None:
+        for nonce in nonces:
+            pending = self._blind.pop(nonce, None)
+            if pending is not None and not pending[0].done():
+                pending[0].set_exception(exc)
+
+    def _confirm_blind(self, batch: Sequence[_Pending]) -> None:
+        blind = self._blind
+        if not blind:
+            return
+        for nonce, _, _ in batch:
+            pending = blind.pop(nonce, None)
+            if pending is not None and not pending[0].done():
+                pending[0].set_result(pending[1])
+
+    def post_blind(self, event: ev.QueueEvent, outcome: Any) -> asyncio.Future[Any]:
+        """Queue ``event`` for the next append; the future gets ``outcome`` once it is confirmed.
+
+        For events whose outcome the caller knows without the queue's state (ADR 0028: an add
+        with a fresh random id and no idempotency key). Needs no replica: a producer that only
+        adds never reads the snapshot or the log.
+        """
+        nonce, entry = self._encode(event)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._blind[nonce] = (future, outcome)
+        self._enqueue(nonce, event, entry)
+        return future
 
     async def outcome(self, nonce: int, future: asyncio.Future[Any]) -> Any:
         """The state machine's decision on a posted event, as this process applied it.
@@ -216,7 +352,8 @@ class ReplicationEngine:
             while deadlines and (deadlines[0][2].done() or deadlines[0][0] <= now):
                 _, nonce, future = deadlines.popleft()
                 if not future.done():
-                    self.replica.forget(nonce)
+                    if self._replica is not None:
+                        self._replica.forget(nonce)
                     future.set_exception(
                         BrokerUnavailableError(
                             self.broker, f"event not confirmed within {self.settings.operation_timeout_ms} ms"
@@ -238,10 +375,13 @@ class ReplicationEngine:
                 )
             except BrokerUnavailableError as exc:
                 logger.warning("append failed queue=%s events=%d: %s", self.queue, len(batch), exc.reason)
-                for nonce, _, _ in batch:
-                    self.replica.fail_outcome(nonce, exc)
+                self._fail_blind([nonce for nonce, _, _ in batch], exc)
+                if self._replica is not None:
+                    for nonce, _, _ in batch:
+                        self._replica.fail_outcome(nonce, exc)
                 continue
-            if offsets is not None:
+            self._confirm_blind(batch)
+            if offsets is not None and self._replica is not None:
                 self._apply_own(records, offsets)
 
     def _apply_own(self, records: list[_Record], offsets: Sequence[int]) -> None:
@@ -318,8 +458,10 @@ class ReplicationEngine:
         When time has passed a due delay or an expired lease, a Tick is appended first so the
         read sees what any process would see right now.
         """
+        return await self._sync(await self.ensure_replica())
+
+    async def _sync(self, replica: Replica) -> QueueStateMachine:
         barrier = await self._guard(self._log.barrier(), "reading the log end")
-        replica = self.replica
         if not await replica.wait_applied(barrier, self.settings.operation_timeout_s):
             raise BrokerUnavailableError(
                 self.broker,
@@ -333,8 +475,7 @@ class ReplicationEngine:
 
     # --- background -----------------------------------------------------------------------------
 
-    async def _tail_forever(self) -> None:
-        replica = self.replica
+    async def _tail_forever(self, replica: Replica) -> None:
         delay = self.settings.reconnect_delay_ms / 1000
         while not self._closed:
             try:
@@ -390,16 +531,22 @@ class ReplicationEngine:
         replica = self.replica
         settings = self.settings
         now = self.clock()
-        if replica.next_offset - self._snapshot_offset < settings.snapshot_every_records:
-            return
-        if now - self._snapshot_at < settings.snapshot_min_interval_ms:
-            return
-        await self.snapshot_now()
+        behind = replica.next_offset - self._snapshot_offset
+        events = replica.events_applied - self._snapshot_events
+        since = now - self._snapshot_at
+        many = behind >= settings.snapshot_every_records or events >= settings.snapshot_every_events
+        by_count = many and since >= settings.snapshot_min_interval_ms
+        by_time = behind > 0 and since >= settings.snapshot_max_interval_ms
+        if by_count or by_time:
+            await self._snapshot(replica)
 
     async def snapshot_now(self) -> int:
-        """Save the replica's current state; returns the offset it covers."""
-        replica = self.replica
+        """Save the replica's current state (loading it first if needed); returns the offset it covers."""
+        return await self._snapshot(await self.ensure_replica())
+
+    async def _snapshot(self, replica: Replica) -> int:
         offset, state = replica.next_offset, encode_state(replica.machine, replica.marks)  # one step
+        events = replica.events_applied
         self._snapshot_at = self.clock()
         try:
             await self._guard(self._snapshots.save(offset, state), "saving a snapshot")
@@ -407,6 +554,7 @@ class ReplicationEngine:
             logger.warning("snapshot failed queue=%s: %s", self.queue, exc.reason)
             return self._snapshot_offset
         self._snapshot_offset = offset
+        self._snapshot_events = events
         logger.info("snapshot saved queue=%s offset=%d bytes=%d", self.queue, offset, len(state))
         return offset
 

@@ -22,6 +22,11 @@ class LogRecord:
 class ReplicationLog(ABC):
     """One ordered, durable, append-only log for one queue, readable by every process."""
 
+    # True when ``append_at`` returns the broker-assigned offset of every payload it confirms: the
+    # record has its place in the log. Only then may an add that needs no state return on the
+    # confirm alone (ADR 0028); otherwise the outcome waits for the record to be read back.
+    places_records_on_append: bool = False
+
     @abstractmethod
     async def open(self) -> None:
         """Connect and create the log (stream / topic) if missing. Raises BrokerUnavailableError."""

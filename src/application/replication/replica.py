@@ -72,6 +72,7 @@ class Replica:
         self._waiter_seq = itertools.count()
         self._changed = asyncio.Event()
         self.records_applied = 0
+        self.events_applied = 0  # events of those records (a record may carry thousands)
 
     # --- applying -----------------------------------------------------------------------------
 
@@ -138,6 +139,7 @@ class Replica:
 
     def _apply_entries(self, entries: Sequence[tuple[int, ev.QueueEvent]], *, own: bool) -> None:
         machine = self.machine
+        self.events_applied += len(entries)
         for nonce, event in entries:
             try:
                 outcome = machine.apply(event)

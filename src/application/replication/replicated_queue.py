@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from application.jobs.job_factory import JobFactory
 from application.queue_arguments import (
@@ -82,27 +83,39 @@ class ReplicatedQueue(QueueBackend):
     ) -> Job:
         now = self._clock()
         draft = self._factory.draft(name, data, options, metadata, now)
+        engine = self._engine
+        event = ev.Add(drafts=(draft,), now=now)
+        if engine.blind_appends and not engine.has_replica and _needs_no_state(draft):
+            blind: list[Job] = await engine.post_blind(event, _fresh_outcome(self.name, event))
+            return blind[0]
+        await engine.ensure_replica()
         if draft.options.delay == 0:
-            self._engine.announce_work()
-        jobs: list[Job] = await self._engine.submit(ev.Add(drafts=(draft,), now=now))
+            engine.announce_work()
+        jobs: list[Job] = await engine.submit(event)
         return jobs[0]
 
     async def add_bulk(self, jobs: Sequence[NewJob]) -> list[Job]:
         now = self._clock()
         drafts = self._factory.drafts(jobs, now)
+        engine = self._engine
+        events = [ev.Add(drafts=chunk, now=now) for chunk in _chunks(drafts)]
+        if engine.blind_appends and not engine.has_replica and all(map(_needs_no_state, drafts)):
+            futures = [engine.post_blind(event, _fresh_outcome(self.name, event)) for event in events]
+            return [job for future in futures for job in await future]
+        await engine.ensure_replica()
         if any(draft.options.delay == 0 for draft in drafts):
-            self._engine.announce_work()
-        posted = [self._engine.post(ev.Add(drafts=chunk, now=now)) for chunk in _chunks(drafts)]
+            engine.announce_work()
+        posted = [engine.post(event) for event in events]
         result: list[Job] = []
         for nonce, future in posted:
-            result.extend(await self._engine.outcome(nonce, future))
+            result.extend(await engine.outcome(nonce, future))
         return result
 
     async def get_job(self, job_id: str) -> Job | None:
         return (await self._engine.sync()).get(job_id)
 
     async def remove_job(self, job_id: str) -> bool:
-        removed: bool = await self._engine.submit(ev.Remove(job_id=job_id, now=self._clock()))
+        removed: bool = await self._submit(ev.Remove(job_id=job_id, now=self._clock()))
         return removed
 
     async def rewrite_payloads(self, rewrite: PayloadRewrite) -> int:
@@ -122,10 +135,10 @@ class ReplicatedQueue(QueueBackend):
     # --- queue operations -----------------------------------------------------------------------
 
     async def pause(self) -> None:
-        await self._engine.submit(ev.Pause(now=self._clock()))
+        await self._submit(ev.Pause(now=self._clock()))
 
     async def resume(self) -> None:
-        await self._engine.submit(ev.Resume(now=self._clock()))
+        await self._submit(ev.Resume(now=self._clock()))
 
     async def is_paused(self) -> bool:
         return (await self._engine.sync()).paused
@@ -133,7 +146,7 @@ class ReplicatedQueue(QueueBackend):
     async def clean(self, grace_ms: int, state: JobState, limit: int = 1000) -> int:
         state = clean_arguments(grace_ms, state, limit)
         event = ev.Clean(grace_ms=grace_ms, state=state, limit=limit, now=self._clock())
-        cleaned: int = await self._engine.submit(event)
+        cleaned: int = await self._submit(event)
         return cleaned
 
     async def drain(self) -> int:
@@ -159,18 +172,16 @@ class ReplicatedQueue(QueueBackend):
         return (await self._engine.sync()).dead_letters(limit, offset)
 
     async def reprocess_dead_letter(self, job_id: str) -> bool:
-        revived: bool = await self._engine.submit(ev.Reprocess(job_id=job_id, now=self._clock()))
+        revived: bool = await self._submit(ev.Reprocess(job_id=job_id, now=self._clock()))
         return revived
 
     async def reprocess_dead_letters(self, selection: DeadLetterFilter | None = None) -> int:
-        revived: int = await self._engine.submit(ev.ReprocessAll(selection=selection, now=self._clock()))
+        revived: int = await self._submit(ev.ReprocessAll(selection=selection, now=self._clock()))
         return revived
 
     async def purge_dead_letters(self, older_than_ms: int) -> int:
         purge_arguments(older_than_ms)
-        purged: int = await self._engine.submit(
-            ev.PurgeDeadLetters(older_than_ms=older_than_ms, now=self._clock())
-        )
+        purged: int = await self._submit(ev.PurgeDeadLetters(older_than_ms=older_than_ms, now=self._clock()))
         return purged
 
     # --- run-time schedules (ADR 0022) ------------------------------------------------------------
@@ -195,7 +206,7 @@ class ReplicatedQueue(QueueBackend):
         if request.max_jobs <= 0:
             return ()
         engine = self._engine
-        replica = engine.replica
+        replica = await engine.ensure_replica()
         deadline = time.monotonic() + max(request.block_ms, 0) / 1000
         limited_until = 0  # rate-limit window end learned from the last claim
         announced = engine.work_announced
@@ -234,13 +245,13 @@ class ReplicatedQueue(QueueBackend):
         if not leases:
             return []
         event = ev.Extend(worker_id=worker_id, leases=tuple(leases), lease_ms=lease_ms, now=self._clock())
-        lost: list[str] = await self._engine.submit(event)
+        lost: list[str] = await self._submit(event)
         return lost
 
     async def update_progress(self, lease: LeaseRef, progress: Progress) -> bool:
         if isinstance(progress, JobProgress) and progress.data is not None:
             progress = copy.deepcopy(progress)  # the replica keeps it: the caller may mutate its dict
-        updated: bool = await self._engine.submit(
+        updated: bool = await self._submit(
             ev.UpdateProgress(lease=lease, progress=progress, now=self._clock())
         )
         return updated
@@ -253,9 +264,7 @@ class ReplicatedQueue(QueueBackend):
         return appended
 
     async def complete(self, lease: LeaseRef, return_json: str) -> bool:
-        done: bool = await self._engine.submit(
-            ev.Complete(lease=lease, return_json=return_json, now=self._clock())
-        )
+        done: bool = await self._submit(ev.Complete(lease=lease, return_json=return_json, now=self._clock()))
         return done
 
     async def fail(self, lease: LeaseRef, report: FailureReport) -> bool:
@@ -266,21 +275,24 @@ class ReplicatedQueue(QueueBackend):
             retry_delay_ms=report.retry_delay_ms,
             now=self._clock(),
         )
-        outcome: FailOutcome = await self._engine.submit(event)
+        outcome: FailOutcome = await self._submit(event)
         return outcome.accepted
 
     async def release(self, worker_id: str, leases: Sequence[LeaseRef]) -> None:
         if leases:
-            await self._engine.submit(
-                ev.Release(worker_id=worker_id, leases=tuple(leases), now=self._clock())
-            )
+            await self._submit(ev.Release(worker_id=worker_id, leases=tuple(leases), now=self._clock()))
 
     async def hand_back(self, lease: LeaseRef, delay_ms: int) -> bool:
         hand_back_arguments(delay_ms)
-        outcome: FailOutcome = await self._engine.submit(
+        outcome: FailOutcome = await self._submit(
             ev.HandBack(lease=lease, delay_ms=delay_ms, now=self._clock())
         )
         return outcome.accepted
+
+    async def _submit(self, event: ev.QueueEvent) -> Any:
+        engine = self._engine
+        await engine.ensure_replica()
+        return await engine.submit(event)
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -289,6 +301,19 @@ class ReplicatedQueue(QueueBackend):
             return
         self._closed = True
         await self._engine.release()
+
+
+def _needs_no_state(draft: JobDraft) -> bool:
+    """An add whose outcome does not depend on the queue's state: a fresh random id, no
+    idempotency key (dedup cannot hit). Its data passed ``JobFactory``, so it is stored as is."""
+    return draft.options.job_id is None and draft.options.idempotency_key is None
+
+
+def _fresh_outcome(queue: str, event: ev.Add) -> list[Job]:
+    """The jobs ``event`` creates, as a replica applies it when no job of it exists (ADR 0028):
+    applied to an empty state machine, so the answer is the state machine's own."""
+    jobs: list[Job] = QueueStateMachine(queue=queue).apply(event)
+    return jobs
 
 
 def _claimable(machine: QueueStateMachine, now: int, limited_until: int) -> bool:

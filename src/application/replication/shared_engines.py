@@ -1,7 +1,8 @@
 """``SharedEngines``: one ``ReplicationEngine`` per queue per process, shared by every handle.
 
 A log adapter's ``Broker`` keeps one of these: ``open_queue`` returns a new ``ReplicatedQueue``
-handle on the queue's engine, starting the engine on first use; the engine closes when its last
+handle on the queue's engine, opening the engine's log on first use (the replica itself loads
+when an operation first needs the queue's state, ADR 0028); the engine closes when its last
 handle closes.
 """
 
@@ -27,7 +28,7 @@ class SharedEngines:
             if engine is None or engine.closed:
                 engine = self._make_engine(factory.queue)
                 try:
-                    await engine.start()
+                    await engine.open()  # the replica loads on first use (ADR 0028)
                 except BaseException:
                     await engine.close()
                     raise

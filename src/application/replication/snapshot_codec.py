@@ -18,6 +18,7 @@ from application.state_machine.machine import LimiterWindow, QueueStateMachine
 from application.state_machine.records import JobRecord
 from application.state_machine.tenancy import PARKED_ACTIVE, PARKED_WINDOW, TenantIndex, bucket_of
 from domain.queue.job import JobState
+from domain.queue.options import ResolvedOptions
 
 SNAPSHOT_VERSION = 1
 
@@ -55,7 +56,7 @@ def _encode_record(r: JobRecord) -> Obj:
     return encoded
 
 
-def _decode_record(value: Any) -> JobRecord:
+def _decode_record(value: Any, options_seen: dict[str, ResolvedOptions]) -> JobRecord:
     d = vc.obj(value, "job")
     stack = vc.get_list(d, "stack")
     if not all(isinstance(line, str) for line in stack):
@@ -65,7 +66,7 @@ def _decode_record(value: Any) -> JobRecord:
         id=vc.get_str(d, "id"),
         name=vc.get_str(d, "name"),
         data_json=data_json,
-        options=vc.decode_options(d.get("options")),
+        options=_decode_options(d.get("options"), options_seen),
         metadata=vc.decode_metadata(d.get("metadata")),
         created_at=vc.get_int(d, "created_at"),
         state=vc.get_state(d, "state"),
@@ -104,6 +105,17 @@ def _logs(d: Obj) -> list[tuple[int, str]]:
             fail("logs entries must be [at, text]")
         lines.append((entry[0], entry[1]))
     return lines
+
+
+def _decode_options(value: Any, seen: dict[str, ResolvedOptions]) -> ResolvedOptions:
+    """Most jobs of a queue share their options: each distinct encoding is decoded (and checked)
+    once per snapshot. ``repr`` keeps types apart (``1``, ``1.0`` and ``True`` differ), so a
+    value the decoder refuses never matches one it accepted; ``ResolvedOptions`` is immutable."""
+    key = repr(value)
+    options = seen.get(key)
+    if options is None:
+        options = seen[key] = vc.decode_options(value)
+    return options
 
 
 def _hand_backs(d: Obj) -> int:
@@ -190,8 +202,9 @@ def _decode_document(document: Any) -> QueueStateMachine:
     m.paused = vc.get_bool(d, "paused")
     m.seq = vc.get_int(d, "seq")
     m.lease_seq = vc.get_int(d, "lease_seq")
+    options_seen: dict[str, ResolvedOptions] = {}
     for item in vc.get_list(d, "jobs"):
-        record = _decode_record(item)
+        record = _decode_record(item, options_seen)
         m.jobs[record.id] = record
         m.counts[record.state] += 1
         if record.state is JobState.WAITING and "tenancy" in d:
