@@ -362,7 +362,6 @@ class ReplicationEngine:
             await asyncio.sleep(SWEEP_INTERVAL_S)
 
     async def submit(self, event: ev.QueueEvent) -> Any:
-        await self.ensure_replica()  # cheap once loaded; a handle opened lazily loads here
         nonce, future = self.post(event)
         return await self.outcome(nonce, future)
 

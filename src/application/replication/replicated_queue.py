@@ -150,7 +150,7 @@ class ReplicatedQueue(QueueBackend):
         return cleaned
 
     async def drain(self) -> int:
-        drained: int = await self._engine.submit(ev.Drain(now=self._clock()))
+        drained: int = await self._submit(ev.Drain(now=self._clock()))
         return drained
 
     async def get_stats(self) -> QueueStats:
@@ -189,12 +189,12 @@ class ReplicatedQueue(QueueBackend):
     async def upsert_schedule(self, schedule: Schedule) -> Schedule:
         now = self._clock()
         checked, text = encode_schedule(schedule, self._factory, now)
-        await self._engine.submit(ev.PutSchedule(name=checked.name, definition=text, now=now))
+        await self._submit(ev.PutSchedule(name=checked.name, definition=text, now=now))
         return checked
 
     async def remove_schedule(self, name: str) -> bool:
         event = ev.PutSchedule(name=check_schedule_name(name), definition=None, now=self._clock())
-        existed: bool = await self._engine.submit(event)
+        existed: bool = await self._submit(event)
         return existed
 
     async def list_schedules(self) -> list[Schedule]:
@@ -260,7 +260,7 @@ class ReplicatedQueue(QueueBackend):
         event = ev.AppendLog(
             lease=lease, text=log_line(text), keep=self._factory.defaults.keep_logs, now=self._clock()
         )
-        appended: bool = await self._engine.submit(event)
+        appended: bool = await self._submit(event)
         return appended
 
     async def complete(self, lease: LeaseRef, return_json: str) -> bool:

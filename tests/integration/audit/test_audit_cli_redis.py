@@ -61,4 +61,5 @@ def test_a_command_whose_audit_write_fails_exits_1_and_its_action_stands(
     assert f"pause of queue {QUEUE} was done (outcome ok), but its audit entry could not be written" in err
     assert "WRONGTYPE" in err
     assert stats_code == 0
-    assert json.loads(out)[QUEUE]["paused"] is True
+    [stats] = json.loads(out)
+    assert (stats["queue"], stats["paused"]) == (QUEUE, True)
