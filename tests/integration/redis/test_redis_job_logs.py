@@ -3,6 +3,7 @@ deleted with the job on every path that deletes it, so no list outlives its job.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -71,6 +72,7 @@ async def test_clean_and_purge_delete_the_logs(redis_queue: RedisQueue, raw: aio
     assert await redis_queue.complete(done, "null")
     dead = await _logged(redis_queue, JobOptions(attempts=1))
     assert await redis_queue.fail(dead, FailureReport("boom", None, None))
+    await asyncio.sleep(0.01)  # both finished at least a millisecond ago: "older than 0 ms" holds
     assert await redis_queue.clean(0, JobState.COMPLETED) == 1
     assert await redis_queue.purge_dead_letters(0) == 1
     for lease in (done, dead):
