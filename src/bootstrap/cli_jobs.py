@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from application.queue_arguments import LISTABLE_STATES
 from bootstrap import commands
-from bootstrap.render import job_dict, table, to_json
+from bootstrap.render import iso_time, job_dict, table, to_json
 from domain.queue.job import Job, JobState
 
 if TYPE_CHECKING:
@@ -47,8 +46,7 @@ def readable_time(epoch_ms: int | None, now_ms: int) -> str:
     """``2026-12-03T16:30:55Z (5m ago)``; empty for no time."""
     if epoch_ms is None:
         return ""
-    stamp = datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"{stamp} ({_relative(epoch_ms - now_ms)})"
+    return f"{iso_time(epoch_ms)} ({_relative(epoch_ms - now_ms)})"
 
 
 def _relative(delta_ms: int) -> str:

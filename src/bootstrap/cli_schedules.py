@@ -12,13 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from application.scheduling import Timetable, compile_schedule
 from bootstrap.commands import EXIT_FAILED, EXIT_OK, out
 from bootstrap.modules import ModuleCatalog
-from bootstrap.render import table, to_json
+from bootstrap.render import iso_time, table, to_json
 from bootstrap.scheduling import ScheduleRow
 from bootstrap.settings import SettingsError
 from domain.queue.schedule import Schedule
@@ -96,7 +95,7 @@ async def _list(args: argparse.Namespace, container: Container) -> int:
                 "job": schedule.job,
                 "timetable": schedule.cron if schedule.cron is not None else f"every {schedule.every_ms} ms",
                 "timezone": schedule.timezone,
-                "next": [_iso(slot) for slot in entry.timetable.upcoming(now, args.next)],
+                "next": [iso_time(slot) for slot in entry.timetable.upcoming(now, args.next)],
             }
         )
     if args.json:
@@ -139,7 +138,7 @@ async def _add(args: argparse.Namespace, container: Container) -> int:
     )
     handles: QueueHandles = container.queues()
     stored = await handles.handle(queue).upsert_schedule(schedule)
-    upcoming = ", ".join(_iso(slot) for slot in compile_schedule(stored).upcoming(container.clock()(), 3))
+    upcoming = ", ".join(iso_time(slot) for slot in compile_schedule(stored).upcoming(container.clock()(), 3))
     out(f"stored schedule {stored.name} on queue {queue}; next fire (UTC): {upcoming or 'ended'}")
     return EXIT_OK
 
@@ -169,10 +168,6 @@ def _refuse_declared(container: Container, name: str, verb: str) -> None:
 
 def _fires(slots: list[str]) -> str:
     return ", ".join(slots) or "ended"
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 __all__ = ["cmd_schedules", "register"]

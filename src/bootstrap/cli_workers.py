@@ -8,12 +8,11 @@ with the default ``worker.heartbeat_interval_ms`` of 5 s); one that stopped clea
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from application.presence.registry import WorkerHeartbeat
 from bootstrap.commands import EXIT_OK, out
-from bootstrap.render import table, to_json
+from bootstrap.render import iso_time, table, to_json
 from bootstrap.worker_registries import worker_registry
 
 if TYPE_CHECKING:
@@ -31,10 +30,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(run=cmd_workers)
 
 
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _ago(ms: int, now_ms: int) -> str:
     seconds = max(0, now_ms - ms) // 1000
     if seconds < 120:
@@ -46,8 +41,8 @@ def _ago(ms: int, now_ms: int) -> str:
 
 def worker_dict(beat: WorkerHeartbeat) -> dict[str, Any]:
     entry = beat.as_dict()
-    entry["started_at_iso"] = _iso(beat.started_at)
-    entry["beat_at_iso"] = _iso(beat.beat_at)
+    entry["started_at_iso"] = iso_time(beat.started_at)
+    entry["beat_at_iso"] = iso_time(beat.beat_at)
     entry["expires_at"] = beat.expires_at
     return entry
 
@@ -78,7 +73,7 @@ async def cmd_workers(args: argparse.Namespace, container: Container) -> int:
             beat.concurrency,
             beat.active_count,
             _active(beat),
-            f"{_iso(beat.started_at)} ({_ago(beat.started_at, now)})",
+            f"{iso_time(beat.started_at)} ({_ago(beat.started_at, now)})",
             _ago(beat.beat_at, now),
             beat.version,
         )

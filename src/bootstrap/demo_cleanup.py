@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from adapters.outbound.message_stores import InMemoryMessageStore
 from application.clock import Clock, system_clock
@@ -24,6 +23,7 @@ from application.worker import Worker
 from bootstrap.commands import out
 from bootstrap.container import Container
 from bootstrap.queues import QueueHandles
+from bootstrap.render import iso_time
 from bootstrap.scheduling import ScheduleRow
 from bootstrap.wiring import WorkerFactory
 from domain.messages.jobs import CLEANUP_QUEUE
@@ -88,7 +88,8 @@ class DemoCleanup:
         out(
             f"message-cleanup: {seeded} messages seeded ({OLD_MESSAGES} older than 90 days); schedule "
             f"'{NIGHTLY_CLEANUP.cron}' {NIGHTLY_CLEANUP.timezone} on a demo clock set to "
-            f"{_iso(self.slot_ms - LEAD_MS)}, {LEAD_MS} ms before a slot (the queue and jobs use real time)"
+            f"{iso_time(self.slot_ms - LEAD_MS)}, {LEAD_MS} ms before a slot "
+            "(the queue and jobs use real time)"
         )
 
     async def finish(self, timeout_s: float) -> None:
@@ -116,7 +117,7 @@ class DemoCleanup:
         if self.row is None:
             out("message-cleanup: not part of this run (the messages module is not enabled)")
             return
-        slot = _iso(self.slot_ms)
+        slot = iso_time(self.slot_ms)
         left = len(self.store.created_at) if self.store is not None else 0
         if self.job is None:
             out(f"message-cleanup: slot {slot} (demo clock) did NOT fire within the demo")
@@ -130,10 +131,6 @@ class DemoCleanup:
             f"message-cleanup: {left} of {OLD_MESSAGES + RECENT_MESSAGES} seeded messages left "
             f"({RECENT_MESSAGES} younger than the 90 days of retention)"
         )
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 __all__ = ["DemoCleanup"]
